@@ -1,0 +1,56 @@
+# Huikuan — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help sync run test test-unit lint format stop infra-dev infra-test
+
+ROOT := $(CURDIR)
+# uv from PATH, else a private copy under .run/tools (installed from PyPI on first use).
+UV := $(shell command -v uv 2>/dev/null || echo $(ROOT)/.run/tools/bin/uv)
+export UV_LINK_MODE ?= copy
+
+help:
+	@echo "make run    start Postgres, Kafka and every service; serve the API with a demo tenant"
+	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
+	@echo "make lint   ruff and mypy"
+	@echo "make stop   stop what make run / make test started"
+
+$(ROOT)/.run/tools/bin/uv:
+	@command -v python3 >/dev/null || { echo "error: python3 (3.11+) is needed: install it first" >&2; exit 1; }
+	@echo "installing uv into .run/tools ..." >&2
+	@python3 -m venv $(ROOT)/.run/tools && $(ROOT)/.run/tools/bin/pip install -q uv
+
+sync: $(if $(findstring .run/tools,$(UV)),$(UV))
+	@$(UV) sync --frozen --quiet
+
+infra-dev:
+	@deploy/infra.sh up dev >/dev/null
+
+infra-test:
+	@deploy/infra.sh up test >/dev/null
+
+run: sync infra-dev
+	@$(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT)
+
+test: sync infra-test
+	@set -a && source .run/test/infra.env && set +a && \
+	  HUIKUAN_RUN_DIR=$(ROOT)/.run/test $(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: sync
+	@$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+lint: sync
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy libs services tests
+
+format: sync
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+stop:
+	@for f in .run/*/stack.pids; do \
+	  [ -f "$$f" ] || continue; \
+	  while read -r pid; do [ -n "$$pid" ] && kill "$$pid" 2>/dev/null || true; done < "$$f"; \
+	  rm -f "$$f"; \
+	done
+	@for p in dev test; do [ -d .run/$$p ] && deploy/infra.sh down $$p || true; done

@@ -1,0 +1,48 @@
+"""Event type names on the wire and the payload model each one carries.
+
+Adding an event type is one line in `EVENT_TYPES`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from huikuan_events import ledger
+from huikuan_events.envelope import Envelope
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "ledger.customer_upserted.v1": ledger.CustomerUpserted,
+    "ledger.invoice_issued.v1": ledger.InvoiceIssued,
+}
+
+_TYPE_OF: dict[type[BaseModel], str] = {model: name for name, model in EVENT_TYPES.items()}
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def type_name(payload: BaseModel) -> str:
+    """`InvoiceIssued(...)` -> `ledger.invoice_issued.v1`."""
+    try:
+        return _TYPE_OF[type(payload)]
+    except KeyError:
+        raise UnknownEventType(type(payload).__name__) from None
+
+
+def parse_data(envelope: Envelope) -> BaseModel:
+    """Validate an envelope's data against the model registered for its type."""
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        raise UnknownEventType(envelope.type)
+    return model.model_validate(envelope.data)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of the envelope and of every payload, keyed by name."""
+    schemas: dict[str, dict[str, Any]] = {"envelope": Envelope.model_json_schema()}
+    for name, model in EVENT_TYPES.items():
+        schemas[name] = model.model_json_schema()
+    return schemas

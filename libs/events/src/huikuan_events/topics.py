@@ -1,0 +1,27 @@
+"""Topic names: one topic per producing service, one dead-letter topic per consumer."""
+
+from __future__ import annotations
+
+LEDGER_EVENTS = "ledger.events.v1"
+CREDIT_EVENTS = "credit.events.v1"
+REMINDERS_EVENTS = "reminders.events.v1"
+
+EVENT_TOPICS: tuple[str, ...] = (LEDGER_EVENTS, CREDIT_EVENTS, REMINDERS_EVENTS)
+
+# The consumer groups that read the event topics; each has its own dead-letter topic.
+CONSUMERS: tuple[str, ...] = ("credit", "reminders", "gateway")
+
+
+def dead_letter_topic(consumer: str) -> str:
+    """`credit` -> `credit.dlq.v1`."""
+    return f"{consumer}.dlq.v1"
+
+
+def all_topics() -> tuple[str, ...]:
+    """Every topic the system needs, created explicitly at set-up."""
+    return EVENT_TOPICS + tuple(dead_letter_topic(c) for c in CONSUMERS)
+
+
+def partition_key(tenant: str, customer_id: str) -> bytes:
+    """Events of one customer share a key, so they stay in one partition, in order."""
+    return f"{tenant}/{customer_id}".encode()

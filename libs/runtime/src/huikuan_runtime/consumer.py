@@ -1,0 +1,191 @@
+"""The idempotent consumer loop.
+
+For every record: one database transaction records the event id in `processed_event`,
+tracks the subject's sequence, and runs the handler registered for the event type. A
+duplicate (already recorded) does nothing. The offset is committed to Kafka only after
+the database commit, so a crash anywhere means redelivery, never loss, and redelivery
+has no effect. A handler that keeps failing is retried a few times with backoff, then
+the record goes to the consumer's dead-letter topic with the error in its headers and
+the loop moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+
+from huikuan_events import Envelope
+from huikuan_events.topics import dead_letter_topic
+from huikuan_runtime import metrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What happened to one record."""
+
+    duplicate: bool
+    gap: bool = False
+    out_of_order: bool = False
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, Handler],
+        dlq_producer: AIOKafkaProducer,
+        max_retries: int = 3,
+        retry_backoff_seconds: float = 0.2,
+    ) -> None:
+        self.name = name
+        self._pool = pool
+        self._handlers = handlers
+        self._dlq = dlq_producer
+        self._max_retries = max_retries
+        self._backoff = retry_backoff_seconds
+
+    async def apply(self, envelope: Envelope, record: ConsumerRecord) -> Applied:
+        """Apply one event in one transaction; a second delivery of the same id is a no-op."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                """INSERT INTO processed_event
+                       (consumer, event_id, event_type, topic, partition, "offset")
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT DO NOTHING RETURNING true""",
+                self.name,
+                envelope.id,
+                envelope.type,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            if not fresh:
+                return Applied(duplicate=True)
+            applied = await self._track_sequence(conn, envelope)
+            handler = self._handlers.get(envelope.type)
+            if handler is not None:
+                await handler(conn, envelope)
+            return applied
+
+    async def _track_sequence(self, conn: asyncpg.Connection, envelope: Envelope) -> Applied:
+        last = await conn.fetchval(
+            """SELECT last_sequence FROM subject_cursor
+               WHERE consumer = $1 AND source = $2 AND tenant = $3 AND subject = $4
+               FOR UPDATE""",
+            self.name,
+            envelope.source,
+            envelope.tenant,
+            envelope.subject,
+        )
+        expected = 1 if last is None else last + 1
+        gap = envelope.sequence > expected
+        late = last is not None and envelope.sequence <= last
+        await conn.execute(
+            """INSERT INTO subject_cursor
+                   (consumer, source, tenant, subject, last_sequence, gaps, out_of_order)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (consumer, source, tenant, subject) DO UPDATE SET
+                   last_sequence = GREATEST(subject_cursor.last_sequence, EXCLUDED.last_sequence),
+                   gaps = subject_cursor.gaps + EXCLUDED.gaps,
+                   out_of_order = subject_cursor.out_of_order + EXCLUDED.out_of_order""",
+            self.name,
+            envelope.source,
+            envelope.tenant,
+            envelope.subject,
+            envelope.sequence,
+            int(gap),
+            int(late),
+        )
+        if gap or late:
+            kind = "gap" if gap else "out_of_order"
+            metrics.SEQUENCE_ANOMALIES.labels(self.name, kind).inc()
+            log.warning(
+                "event sequence anomaly",
+                extra={
+                    "kind": kind,
+                    "event_id": str(envelope.id),
+                    "subject": envelope.subject,
+                    "sequence": envelope.sequence,
+                    "expected": expected,
+                },
+            )
+        return Applied(duplicate=False, gap=gap, out_of_order=late)
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        """Apply a record with bounded retries; dead-letter it when they run out."""
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except ValidationError as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return
+        for attempt in range(1, self._max_retries + 1):
+            try:
+                applied = await self.apply(envelope, record)
+            except Exception as exc:
+                log.warning(
+                    "event handler failed",
+                    extra={
+                        "event_id": str(envelope.id),
+                        "type": envelope.type,
+                        "attempt": attempt,
+                        "error": repr(exc),
+                    },
+                )
+                if attempt == self._max_retries:
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return
+                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            else:
+                result = "duplicate" if applied.duplicate else "applied"
+                metrics.EVENTS_CONSUMED.labels(self.name, envelope.type, result).inc()
+                return
+
+    async def _dead_letter(self, record: ConsumerRecord, error: Exception, attempts: int) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("x-dlq-consumer", self.name.encode()),
+            ("x-dlq-error-type", type(error).__name__.encode()),
+            ("x-dlq-error", str(error)[:2000].encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+            ("x-dlq-original-topic", record.topic.encode()),
+            ("x-dlq-original-partition", str(record.partition).encode()),
+            ("x-dlq-original-offset", str(record.offset).encode()),
+        ]
+        await self._dlq.send_and_wait(
+            dead_letter_topic(self.name), value=record.value, key=record.key, headers=headers
+        )
+        metrics.EVENTS_DEAD_LETTERED.labels(self.name).inc()
+        log.error(
+            "event dead-lettered",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error": repr(error),
+            },
+        )
+
+    async def run(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; offsets are committed after each partition's batch."""
+        log.info("consumer started", extra={"consumer": self.name})
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.handle(record)
+                await consumer.commit(
+                    {TopicPartition(tp.topic, tp.partition): records[-1].offset + 1}
+                )
+        log.info("consumer stopped", extra={"consumer": self.name})

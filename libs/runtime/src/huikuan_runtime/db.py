@@ -1,0 +1,50 @@
+"""asyncpg pools bound to one service's schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from huikuan_runtime.settings import ServiceSettings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(
+    database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first; JSON columns map to Python values."""
+    return await asyncpg.create_pool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"search_path": f"{schema},public", "application_name": schema},
+    )
+
+
+@asynccontextmanager
+async def service_pool(settings: ServiceSettings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(
+        settings.database_url,
+        settings.db_schema,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction: committed when the block ends, rolled back on error."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

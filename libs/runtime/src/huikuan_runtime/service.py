@@ -1,0 +1,202 @@
+"""Process plumbing shared by the services: the app factory, and the `api`, `relay`,
+`consume` and `migrate` modes behind `python -m <service> <mode>`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from huikuan_events.topics import all_topics
+from huikuan_runtime.consumer import EventConsumer, Handler
+from huikuan_runtime.db import create_pool, service_pool
+from huikuan_runtime.http import (
+    RequestContextMiddleware,
+    health_router,
+    install_problem_handlers,
+    internal_auth,
+)
+from huikuan_runtime.kafka import KafkaProbe, ensure_topics, make_consumer, make_producer
+from huikuan_runtime.logs import configure_logging
+from huikuan_runtime.migrations import migrate_url
+from huikuan_runtime.relay import OutboxRelay
+from huikuan_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+async def get_pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    internal: bool = True,
+    version: str = "0.1.0",
+    resources: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    **fastapi_options: Any,
+) -> FastAPI:
+    """A service's internal HTTP app: a pool and a Kafka probe for its lifetime, problem+json
+    errors, request context, health endpoints; every router behind the internal credential
+    unless `internal` is false. `resources` opens what else the app needs for its lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        probe = KafkaProbe(settings.kafka_bootstrap_servers, f"{settings.service_name}-api")
+        async with service_pool(settings) as pool:
+            app.state.pool = pool
+            app.state.settings = settings
+            app.state.kafka_probe = probe
+            try:
+                if resources is None:
+                    yield
+                else:
+                    async with resources(app):
+                        yield
+            finally:
+                await probe.close()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan, **fastapi_options)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    def checks() -> dict[str, Any]:
+        async def database() -> None:
+            await app.state.pool.fetchval("SELECT 1")
+
+        return {"database": database, "kafka": app.state.kafka_probe.check}
+
+    app.include_router(health_router(checks))
+    guard = [Depends(internal_auth(settings.internal_token.get_secret_value()))] if internal else []
+    for router in routers:
+        app.include_router(router, dependencies=guard)
+    return app
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_relay(settings: ServiceSettings) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    producer = make_producer(settings.kafka_bootstrap_servers, f"{settings.service_name}-relay")
+    await producer.start()
+    try:
+        async with service_pool(settings) as pool:
+            relay = OutboxRelay(
+                pool,
+                producer,
+                settings.db_schema,
+                batch_size=settings.relay_batch_size,
+                poll_seconds=settings.relay_poll_seconds,
+            )
+            await relay.run(stop)
+    finally:
+        await producer.stop()
+
+
+async def run_consumer(
+    settings: ServiceSettings, topics: tuple[str, ...], handlers: Mapping[str, Handler]
+) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
+    consumer = make_consumer(settings.kafka_bootstrap_servers, settings.consumer_group, topics)
+    await dlq.start()
+    await consumer.start()
+    try:
+        async with service_pool(settings) as pool:
+            loop = EventConsumer(
+                name=settings.consumer_group,
+                pool=pool,
+                handlers=handlers,
+                dlq_producer=dlq,
+                max_retries=settings.consumer_max_retries,
+                retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+            )
+            await loop.run(consumer, stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        await dlq.stop()
+
+
+async def run_api(settings: ServiceSettings, app: FastAPI) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def run_setup(settings: ServiceSettings, migrations: Path) -> None:
+    """Apply migrations, then create the Kafka topics that are missing."""
+    applied = await migrate_url(settings.database_url, settings.db_schema, migrations)
+    log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
+    await ensure_topics(settings.kafka_bootstrap_servers, all_topics())
+
+
+@dataclass
+class ServiceSpec:
+    """What `python -m <service>` can run."""
+
+    name: str
+    settings: Callable[[], ServiceSettings]
+    app: Callable[[Any], FastAPI]
+    migrations: Path
+    consumes: tuple[str, ...] = ()
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+
+def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+    modes = ["api", "migrate"]
+    modes += ["relay"]
+    if spec.consumes:
+        modes.append("consume")
+    modes += list(spec.extra_modes)
+    parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
+    parser.add_argument("mode", choices=modes)
+    args = parser.parse_args(argv)
+    settings = spec.settings()
+    configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
+    if args.mode == "api":
+        asyncio.run(run_api(settings, spec.app(settings)))
+    elif args.mode == "migrate":
+        asyncio.run(run_setup(settings, spec.migrations))
+    elif args.mode == "relay":
+        asyncio.run(run_relay(settings))
+    elif args.mode == "consume":
+        asyncio.run(run_consumer(settings, spec.consumes, spec.handlers))
+    else:
+        asyncio.run(spec.extra_modes[args.mode](settings))
+
+
+__all__ = ["Pool", "ServiceSpec", "create_pool", "create_service_app", "get_pool", "main"]

@@ -1,0 +1,60 @@
+"""Typed settings read once from the environment and passed in; never read at import time.
+
+Shared infrastructure variables are unprefixed (`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`,
+`HUIKUAN_INTERNAL_TOKEN`, `HUIKUAN_ENV`, `LOG_LEVEL`); a service's own variables carry its
+prefix (`LEDGER_PORT`, `CREDIT_DB_SCHEMA`, ...), set by the subclass's `env_prefix`.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_INTERNAL_TOKEN = "dev-internal-token"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = Field("development", validation_alias=AliasChoices("HUIKUAN_ENV"))
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:54329/huikuan",
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    internal_token: SecretStr = Field(
+        SecretStr(DEV_INTERNAL_TOKEN),
+        validation_alias=AliasChoices("HUIKUAN_INTERNAL_TOKEN"),
+        description="credential the gateway presents to the services",
+    )
+    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_schema: str = "public"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    relay_batch_size: int = 500
+    relay_poll_seconds: float = 1.0
+    consumer_max_retries: int = 3
+    consumer_retry_backoff_seconds: float = 0.2
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Self:
+        if (
+            self.environment != "development"
+            and self.internal_token.get_secret_value() == DEV_INTERNAL_TOKEN
+        ):
+            raise ValueError(
+                "HUIKUAN_INTERNAL_TOKEN is the development placeholder; set a real secret"
+            )
+        return self
+
+    @property
+    def consumer_group(self) -> str:
+        return self.service_name

@@ -1,0 +1,324 @@
+"""Run the whole system locally as real processes: for `make run` and end-to-end tests.
+
+`python -m huikuan_runtime.stack run --profile dev` migrates every service, starts each
+process (APIs, relays, consumers), waits until all are ready, creates the demo tenant
+and prints two lines a script can read:
+
+    Gateway: http://127.0.0.1:8000/v1
+    API key: hk_...
+
+then stays in the foreground until Ctrl-C or SIGTERM, and stops everything it started.
+Logs of each process go to `.run/<profile>/logs/<process>.log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("ledger", "credit", "reminders", "gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    name: str
+    service: str
+    mode: str
+
+    @property
+    def is_api(self) -> bool:
+        return self.mode == "api"
+
+
+PROCESSES: tuple[ProcessSpec, ...] = (
+    ProcessSpec("ledger-api", "ledger", "api"),
+    ProcessSpec("ledger-relay", "ledger", "relay"),
+    ProcessSpec("credit-api", "credit", "api"),
+    ProcessSpec("credit-consume", "credit", "consume"),
+    ProcessSpec("reminders-api", "reminders", "api"),
+    ProcessSpec("reminders-consume", "reminders", "consume"),
+    ProcessSpec("gateway-api", "gateway", "api"),
+)
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def http_json(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """A tiny blocking HTTP client for set-up steps (no event loop needed)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw else None
+
+
+class Stack:
+    """The system's processes for one profile: start, wait ready, kill, restart, stop."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        database_url: str,
+        kafka_bootstrap_servers: str,
+        ports: dict[str, int],
+        operator_key: str = "dev-operator-key",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.log_dir = run_dir / "logs"
+        self.ports = ports
+        self.operator_key = operator_key
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+            "GATEWAY_OPERATOR_KEY": operator_key,
+            "PYTHONUNBUFFERED": "1",
+            **{f"{svc.upper()}_PORT": str(port) for svc, port in ports.items()},
+            **{
+                f"GATEWAY_{svc.upper()}_URL": f"http://127.0.0.1:{ports[svc]}"
+                for svc in ("ledger", "credit", "reminders")
+            },
+            **(extra_env or {}),
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def _run_module(self, service: str, mode: str) -> list[str]:
+        return [sys.executable, "-m", service, mode]
+
+    def migrate(self) -> None:
+        for service in SERVICES:
+            result = subprocess.run(
+                self._run_module(service, "migrate"), env=self.env, capture_output=True
+            )
+            if result.returncode != 0:
+                tail = result.stderr.decode(errors="replace")[-2000:]
+                raise StackError(f"{service} migrate failed:\n{tail}")
+
+    def start_process(self, spec: ProcessSpec) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{spec.name}.log").open("ab") as log:
+            self.procs[spec.name] = subprocess.Popen(
+                self._run_module(spec.service, spec.mode),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._write_pids()
+
+    def start(self, timeout: float = 90.0) -> None:
+        for spec in PROCESSES:
+            self.start_process(spec)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = {spec.name: spec for spec in PROCESSES if spec.is_api}
+        while waiting:
+            for name, spec in list(waiting.items()):
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise StackError(f"{name} exited with {proc.returncode}; {self.log_tail(name)}")
+                url = f"http://127.0.0.1:{self.ports[spec.service]}/readyz"
+                with contextlib.suppress(OSError):
+                    if http_json("GET", url)[0] == 200:
+                        del waiting[name]
+            if waiting and time.monotonic() > deadline:
+                raise StackError(f"not ready after {timeout:.0f}s: {', '.join(waiting)}")
+            if waiting:
+                time.sleep(0.2)
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited with {proc.returncode}; {self.log_tail(name)}")
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return "no log"
+        return "last log lines:\n" + "\n".join(
+            path.read_text(errors="replace").splitlines()[-lines:]
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to one process (kill -9 by default) and reap it."""
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def restart(self, name: str) -> None:
+        spec = next(p for p in PROCESSES if p.name == name)
+        self.start_process(spec)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        (self.run_dir / "stack.pids").unlink(missing_ok=True)
+
+    def _write_pids(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        pids = "\n".join(str(p.pid) for p in self.procs.values() if p.poll() is None)
+        (self.run_dir / "stack.pids").write_text(pids + "\n")
+
+    def create_tenant_key(self, tenant_id: str, name: str, scopes: list[str] | None = None) -> str:
+        """Create (or find) a tenant and return a new API key for it."""
+        auth = {"Authorization": f"Bearer {self.operator_key}"}
+        status, body = http_json(
+            "POST", f"{self.gateway_url}/v1/admin/tenants",
+            {"tenant_id": tenant_id, "name": name}, auth,
+        )  # fmt: skip
+        if status not in (200, 201):
+            raise StackError(f"creating tenant {tenant_id} failed: {status} {body}")
+        request: dict[str, Any] = {"tenant_id": tenant_id, "name": f"{tenant_id} key"}
+        if scopes is not None:
+            request["scopes"] = scopes
+        status, body = http_json("POST", f"{self.gateway_url}/v1/admin/api-keys", request, auth)
+        if status != 201:
+            raise StackError(f"creating an API key failed: {status} {body}")
+        key: str = body["key"]
+        return key
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            values[k.strip()] = v.strip()
+    return values
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(profile: str, root: Path) -> int:
+    run_dir = root / ".run" / profile
+    env_file = run_dir / "infra.env"
+    infra = _read_env_file(env_file) if env_file.exists() else {}
+    database_url = os.environ.get("DATABASE_URL") or infra.get("DATABASE_URL")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or infra.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not database_url or not bootstrap:
+        print(f"error: no {env_file}; run `deploy/infra.sh up {profile}` first", file=sys.stderr)
+        return 1
+    ports = {
+        "gateway": int(os.environ.get("GATEWAY_PORT", 8000)),
+        "ledger": int(os.environ.get("LEDGER_PORT", 8001)),
+        "credit": int(os.environ.get("CREDIT_PORT", 8002)),
+        "reminders": int(os.environ.get("REMINDERS_PORT", 8003)),
+    }
+    for service, port in ports.items():
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                print(
+                    f"error: port {port} for {service} is taken; stop what uses it "
+                    f"(`make stop`) or set {service.upper()}_PORT",
+                    file=sys.stderr,
+                )
+                return 1
+    stack = Stack(
+        run_dir,
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        ports=ports,
+        operator_key=os.environ.get("GATEWAY_OPERATOR_KEY", "dev-operator-key"),
+    )
+    with _signals_raise():
+        try:
+            print("migrating ...", file=sys.stderr)
+            stack.migrate()
+            print("starting processes ...", file=sys.stderr)
+            stack.start()
+            key = stack.create_tenant_key("demo", "Demo Trading Co.")
+            print(f"Gateway: {stack.gateway_url}/v1", flush=True)
+            print(f"API key: {key}", flush=True)
+            print(
+                f"docs: {stack.gateway_url}/v1/docs · logs: {stack.log_dir} · Ctrl-C stops",
+                file=sys.stderr,
+                flush=True,
+            )
+            while True:
+                for name, proc in stack.procs.items():
+                    if proc.poll() is not None:
+                        raise StackError(
+                            f"{name} exited with {proc.returncode}; {stack.log_tail(name)}"
+                        )
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("stopping ...", file=sys.stderr)
+            return 0
+        except StackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            # A second Ctrl-C or SIGTERM must not interrupt the orderly stop.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            stack.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m huikuan_runtime.stack")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--profile", default="dev")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args()
+    sys.exit(run(args.profile, args.root))
+
+
+if __name__ == "__main__":
+    main()

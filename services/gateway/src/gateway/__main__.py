@@ -1,0 +1,19 @@
+"""`python -m gateway api|migrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.api.app import create_app
+from gateway.config import get_settings
+from huikuan_runtime.service import ServiceSpec, main
+
+SPEC = ServiceSpec(
+    name="gateway",
+    settings=get_settings,
+    app=create_app,
+    migrations=Path(__file__).resolve().parents[2] / "migrations",
+)
+
+if __name__ == "__main__":
+    main(SPEC)

@@ -1,0 +1,86 @@
+"""`/v1/admin`: tenants and API keys, for the operator only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+
+from gateway.api.deps import Operator
+from gateway.domain.keys import ALL_SCOPES, Scope, generate_key
+from gateway.store import tenants
+from huikuan_events import uuid7
+from huikuan_runtime.clock import SystemClock
+from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.fields import ExternalId
+from huikuan_runtime.problems import InvalidInput, NotFound
+from huikuan_runtime.service import Pool
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+clock = SystemClock()
+
+
+class TenantCreate(BaseModel):
+    tenant_id: ExternalId
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TenantPublic(TenantCreate):
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    tenant_id: ExternalId
+    name: str = Field("default", min_length=1, max_length=100)
+    scopes: list[Scope] = Field(default_factory=lambda: list(ALL_SCOPES), min_length=1)
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: uuid.UUID
+    tenant_id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="the API key itself; shown this once, never again")
+
+
+@router.post("/tenants", response_model=TenantPublic, status_code=201)
+async def create_tenant(
+    body: TenantCreate, _: Operator, pool: Pool, response: Response
+) -> TenantPublic:
+    async with unit_of_work(pool) as conn:
+        row = await tenants.insert_tenant(conn, body.tenant_id, body.name, clock.now())
+        if row is None:
+            row = await tenants.get_tenant(conn, body.tenant_id)
+            response.status_code = status.HTTP_200_OK
+    assert row is not None
+    return TenantPublic.model_validate(dict(row))
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
+async def create_api_key(body: ApiKeyCreate, _: Operator, pool: Pool) -> ApiKeyCreated:
+    key = generate_key(uuid7())
+    async with unit_of_work(pool) as conn:
+        if await tenants.get_tenant(conn, body.tenant_id) is None:
+            raise InvalidInput(
+                f"tenant_id: no tenant {body.tenant_id!r}",
+                errors=[{"field": "tenant_id", "message": "unknown tenant"}],
+            )
+        row = await tenants.insert_key(
+            conn, body.tenant_id, body.name, key, sorted(set(body.scopes)), clock.now()
+        )
+    return ApiKeyCreated(**dict(row), key=key.secret)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204)
+async def revoke_api_key(key_id: uuid.UUID, _: Operator, pool: Pool) -> Response:
+    async with unit_of_work(pool) as conn:
+        if not await tenants.revoke_key(conn, key_id, clock.now()):
+            raise NotFound(f"no active API key {key_id}")
+    return Response(status_code=204)

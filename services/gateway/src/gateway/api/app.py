@@ -1,0 +1,56 @@
+"""The gateway: the one public surface, `/v1`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from gateway.api import admin, customers, ledger
+from gateway.clients import CircuitBreaker, Downstream
+from gateway.config import Settings
+from huikuan_runtime.service import create_service_app
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def downstreams(app: FastAPI) -> AsyncIterator[None]:
+        token = settings.internal_token.get_secret_value()
+        clients = {
+            name: Downstream(
+                name,
+                url,
+                token,
+                timeout=settings.downstream_timeout_seconds,
+                breaker=CircuitBreaker(
+                    settings.breaker_failures, settings.breaker_cooldown_seconds
+                ),
+            )
+            for name, url in (
+                ("ledger", settings.ledger_url),
+                ("credit", settings.credit_url),
+                ("reminders", settings.reminders_url),
+            )
+        }
+        app.state.downstreams = clients
+        try:
+            yield
+        finally:
+            for client in clients.values():
+                await client.close()
+
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(admin.router)
+    v1.include_router(ledger.router)
+    v1.include_router(customers.router)
+    return create_service_app(
+        settings,
+        title="Huikuan API",
+        routers=[v1],
+        internal=False,
+        resources=downstreams,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )

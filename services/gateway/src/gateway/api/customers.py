@@ -1,0 +1,115 @@
+"""Per-customer views owned by credit and reminders, and the aggregated summary."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from credit.api.schemas import CreditPublic
+from gateway.api.deps import Credit, CreditRead, DunningRead, Ledger, LedgerRead, Reminders
+from gateway.api.forward import relay
+from gateway.api.params import CustomerId
+from gateway.api.responses import errors
+from gateway.clients import Downstream
+from huikuan_runtime.problems import NotFound, Problem
+from ledger.api.schemas import CustomerBalances, CustomerPublic
+from reminders.api.schemas import DunningPublic
+
+router = APIRouter(tags=["customers"])
+
+
+@router.get(
+    "/customers/{customer_id}/credit", response_model=CreditPublic, responses=errors(401, 403, 404)
+)
+async def get_credit(customer_id: CustomerId, who: CreditRead, credit: Credit) -> JSONResponse:
+    return relay(await credit.request("GET", f"/customers/{customer_id}/credit", who.tenant))
+
+
+@router.get(
+    "/customers/{customer_id}/dunning",
+    response_model=DunningPublic,
+    responses=errors(401, 403, 404),
+)
+async def get_dunning(
+    customer_id: CustomerId, who: DunningRead, reminders: Reminders
+) -> JSONResponse:
+    return relay(await reminders.request("GET", f"/customers/{customer_id}/dunning", who.tenant))
+
+
+PartStatus = Literal["ok", "none", "unavailable"]
+
+
+class SummaryPart(BaseModel):
+    status: PartStatus
+    detail: str | None = None
+
+
+class BalancesPart(SummaryPart):
+    data: CustomerBalances | None = None
+
+
+class CreditPart(SummaryPart):
+    data: CreditPublic | None = None
+
+
+class DunningPart(SummaryPart):
+    data: DunningPublic | None = None
+
+
+class CustomerSummary(BaseModel):
+    customer: CustomerPublic
+    complete: bool
+    balances: BalancesPart
+    credit: CreditPart
+    dunning: DunningPart
+
+
+async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> dict[str, Any]:
+    """One downstream's part of the summary; failure is reported in the part, not raised."""
+    try:
+        reply = await client.request("GET", path, tenant, deadline=timeout)
+    except Problem as exc:
+        return {"status": "unavailable", "detail": exc.detail}
+    if reply.status == 404:
+        return {"status": "none", "detail": f"{client.name} has nothing on this customer yet"}
+    if reply.status != 200:
+        return {"status": "unavailable", "detail": f"{client.name} answered {reply.status}"}
+    return {"status": "ok", "data": reply.body}
+
+
+@router.get(
+    "/customers/{customer_id}/summary",
+    response_model=CustomerSummary,
+    responses=errors(401, 403, 404),
+)
+async def get_summary(
+    customer_id: CustomerId,
+    who: LedgerRead,
+    request: Request,
+    ledger: Ledger,
+    credit: Credit,
+    reminders: Reminders,
+) -> CustomerSummary:
+    """Balances, credit and dunning in one answer, fetched concurrently. A part whose service
+    is slow or down is marked `unavailable` and the rest is still returned."""
+    timeout = request.app.state.settings.summary_part_timeout_seconds
+    customer, balances, credit_part, dunning = await asyncio.gather(
+        ledger.request("GET", f"/customers/{customer_id}", who.tenant),
+        _part(ledger, f"/customers/{customer_id}/balances", who.tenant, timeout),
+        _part(credit, f"/customers/{customer_id}/credit", who.tenant, timeout),
+        _part(reminders, f"/customers/{customer_id}/dunning", who.tenant, timeout),
+    )
+    if customer.status == 404:
+        raise NotFound(f"no customer {customer_id!r}")
+    parts = (balances, credit_part, dunning)
+    return CustomerSummary(
+        customer=CustomerPublic.model_validate(customer.body),
+        complete=all(p["status"] != "unavailable" for p in parts),
+        balances=BalancesPart.model_validate(balances),
+        credit=CreditPart.model_validate(credit_part),
+        dunning=DunningPart.model_validate(dunning),
+    )

@@ -1,0 +1,36 @@
+"""Documented error responses: every error is RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+_DESCRIPTIONS = {
+    401: "missing or invalid credential",
+    403: "the credential lacks the scope",
+    404: "not found (or not the caller's)",
+    409: "the id is taken by different content",
+    422: "the request is not valid",
+    503: "a service behind the gateway is unavailable",
+}
+
+
+class ProblemDetails(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error statuses (503 is always possible)."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/problem+json": {"schema": ProblemDetails.model_json_schema()}},
+        }
+        for status in (*statuses, 503)
+    }

@@ -1,0 +1,44 @@
+"""Gateway settings (`GATEWAY_*`, plus the shared unprefixed infrastructure variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from huikuan_runtime.settings import ServiceSettings
+
+DEV_OPERATOR_KEY = "dev-operator-key"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    service_name: str = "gateway"
+    port: int = 8000
+    db_schema: str = "gateway"
+
+    ledger_url: str = "http://127.0.0.1:8001"
+    credit_url: str = "http://127.0.0.1:8002"
+    reminders_url: str = "http://127.0.0.1:8003"
+    downstream_timeout_seconds: float = 5.0
+    summary_part_timeout_seconds: float = 2.0
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 10.0
+    operator_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
+
+    @model_validator(mode="after")
+    def _no_placeholder_operator_key(self) -> Self:
+        if (
+            self.environment != "development"
+            and self.operator_key.get_secret_value() == DEV_OPERATOR_KEY
+        ):
+            raise ValueError("GATEWAY_OPERATOR_KEY is the development placeholder; set a secret")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

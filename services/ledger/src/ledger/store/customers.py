@@ -1,0 +1,61 @@
+"""SQL for customers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+COLUMNS = (
+    "name", "email", "phone", "country", "currency", "payment_terms_days",
+    "owner", "segment", "region", "language", "timezone",
+)  # fmt: skip
+
+
+async def get(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM customer WHERE tenant = $1 AND customer_id = $2", tenant, customer_id
+    )
+
+
+async def lock(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM customer WHERE tenant = $1 AND customer_id = $2 FOR UPDATE",
+        tenant,
+        customer_id,
+    )
+
+
+async def insert(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, fields: dict[str, Any], at: datetime
+) -> asyncpg.Record:
+    cols = ", ".join(COLUMNS)
+    params = ", ".join(f"${i}" for i in range(3, len(COLUMNS) + 3))
+    n = len(COLUMNS) + 3
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""INSERT INTO customer (tenant, customer_id, {cols}, created_at, updated_at)
+            VALUES ($1, $2, {params}, ${n}, ${n})
+            ON CONFLICT (tenant, customer_id) DO NOTHING RETURNING *""",
+        tenant,
+        customer_id,
+        *(fields[c] for c in COLUMNS),
+        at,
+    )
+    return row
+
+
+async def update(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, fields: dict[str, Any], at: datetime
+) -> asyncpg.Record:
+    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(COLUMNS, start=3))
+    n = len(COLUMNS) + 3
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""UPDATE customer SET {sets}, updated_at = ${n}
+            WHERE tenant = $1 AND customer_id = $2 RETURNING *""",
+        tenant,
+        customer_id,
+        *(fields[c] for c in COLUMNS),
+        at,
+    )
+    return row

@@ -1,0 +1,22 @@
+"""`python -m reminders api|relay|consume|migrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huikuan_runtime.service import ServiceSpec, main
+from reminders.api.app import create_app
+from reminders.config import get_settings
+from reminders.events.handlers import HANDLERS, TOPICS
+
+SPEC = ServiceSpec(
+    name="reminders",
+    settings=get_settings,
+    app=create_app,
+    migrations=Path(__file__).resolve().parents[2] / "migrations",
+    consumes=TOPICS,
+    handlers=HANDLERS,
+)
+
+if __name__ == "__main__":
+    main(SPEC)

@@ -1,0 +1,22 @@
+"""Reminders settings (`REMINDERS_*`, plus the shared unprefixed infrastructure variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from huikuan_runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REMINDERS_", extra="ignore", frozen=True)
+
+    service_name: str = "reminders"
+    port: int = 8003
+    db_schema: str = "reminders"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,65 @@
+"""Credentials: no key, a wrong key, another tenant's key, a key without the scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from huikuan_runtime.stack import Stack
+from tests.conftest import Tenant
+from tests.support import Api, query
+
+pytestmark = pytest.mark.e2e
+
+
+def test_requests_without_a_valid_key_are_refused(stack: Stack, tenant: Tenant) -> None:
+    anonymous = Api(stack.gateway_url, None)
+    forged = Api(stack.gateway_url, "hk_not-a-real-key")
+    for api in (anonymous, forged):
+        response = api.put_customer("C-1")
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers.get("www-authenticate", "Bearer").startswith("Bearer")
+    assert (
+        query(
+            stack.env["DATABASE_URL"], "SELECT 1 FROM ledger.customer WHERE tenant = $1", tenant.id
+        )
+        == []
+    )
+
+
+def test_another_tenants_key_sees_nothing(stack: Stack, tenant: Tenant) -> None:
+    assert tenant.api.put_customer("C-1").status_code == 201
+    assert tenant.api.post_invoice("INV-1", "C-1").status_code == 201
+    other = Api(stack.gateway_url, stack.create_tenant_key("t-other", "Other tenant"))
+
+    for path in ("/customers/C-1", "/invoices/INV-1", "/customers/C-1/summary"):
+        response = other.get(path)
+        assert response.status_code == 404, path
+    # The other tenant's invoice with the same id is its own, not a conflict with ours.
+    assert other.post_invoice("INV-1", "C-1").status_code == 422  # no such customer for it
+    assert tenant.api.get("/invoices/INV-1").status_code == 200
+
+
+def test_a_key_without_the_scope_is_forbidden(stack: Stack, tenant: Tenant) -> None:
+    reader = Api(
+        stack.gateway_url, stack.create_tenant_key(tenant.id, tenant.id, scopes=["ledger:read"])
+    )
+    response = reader.put_customer("C-9")
+    assert response.status_code == 403
+    assert "ledger:write" in response.json()["detail"]
+    assert reader.get("/customers/C-9").status_code == 404  # reading is allowed; nothing there
+
+
+def test_a_revoked_key_stops_working(stack: Stack, tenant: Tenant) -> None:
+    operator = Api(stack.gateway_url, stack.operator_key)
+    created = operator.http.post("/admin/api-keys", json={"tenant_id": tenant.id})
+    assert created.status_code == 201
+    key = created.json()
+    assert Api(stack.gateway_url, key["key"]).put_customer("C-5").status_code == 201
+    assert operator.http.delete(f"/admin/api-keys/{key['key_id']}").status_code == 204
+    assert Api(stack.gateway_url, key["key"]).put_customer("C-5").status_code == 401
+
+
+def test_admin_calls_need_the_operator_key(stack: Stack, tenant: Tenant) -> None:
+    response = tenant.api.http.post("/admin/tenants", json={"tenant_id": "x", "name": "x"})
+    assert response.status_code == 401

@@ -1,0 +1,44 @@
+"""The summary still answers, marking the missing part, when a downstream is dead."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from huikuan_runtime.stack import Stack
+from tests.conftest import Tenant
+from tests.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def test_summary_degrades_when_credit_is_down(stack: Stack, tenant: Tenant) -> None:
+    api = tenant.api
+    assert api.put_customer("C-1").status_code == 201
+    assert api.post_invoice("INV-1", "C-1", amount="99.00").status_code == 201
+    eventually(
+        lambda: api.get("/customers/C-1/summary").json()["credit"]["status"] == "ok",
+        what="credit has seen the customer",
+    )
+
+    stack.kill("credit-api", signal.SIGKILL)
+    try:
+        response = api.get("/customers/C-1/summary")
+        assert response.status_code == 200
+        summary = response.json()
+        assert summary["complete"] is False
+        assert summary["credit"]["status"] == "unavailable"
+        assert summary["credit"]["data"] is None
+        assert summary["balances"]["data"]["balances"][0]["open_amount"] == "99.00"
+        assert summary["customer"]["customer_id"] == "C-1"
+        direct = api.get("/customers/C-1/credit")
+        assert direct.status_code == 503
+        assert direct.headers["content-type"].startswith("application/problem+json")
+    finally:
+        stack.restart("credit-api")
+        stack.wait_ready()
+    eventually(
+        lambda: api.get("/customers/C-1/summary").json()["complete"],
+        what="the summary is complete again after credit is back",
+    )

@@ -1,0 +1,159 @@
+"""Helpers for end-to-end and fault tests: a running stack, HTTP clients, bounded polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from huikuan_events import Envelope
+from huikuan_runtime.stack import Stack, free_port
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def infra_env() -> tuple[str, str] | None:
+    url, bootstrap = os.environ.get("DATABASE_URL"), os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    return (url, bootstrap) if url and bootstrap else None
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_database(url: str, name: str) -> str:
+    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    return with_database(url, name)
+
+
+def drop_database(url: str, name: str) -> None:
+    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def start_stack(database_url: str, bootstrap: str) -> Iterator[Stack]:
+    """A fresh database and every service process on free ports, stopped afterwards."""
+    name = f"huikuan_e2e_{secrets.token_hex(4)}"
+    run_dir = Path(os.environ.get("HUIKUAN_RUN_DIR", ROOT / ".run" / "test")) / name
+    stack = Stack(
+        run_dir,
+        database_url=create_database(database_url, name),
+        kafka_bootstrap_servers=bootstrap,
+        ports={svc: free_port() for svc in ("gateway", "ledger", "credit", "reminders")},
+        operator_key="e2e-operator-key",
+        extra_env={"LOG_LEVEL": "INFO"},
+    )
+    try:
+        stack.migrate()
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        drop_database(database_url, name)
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, what: str = "") -> T:
+    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"not true after {timeout:.0f}s: {what} (last: {last!r})")
+
+
+class Api:
+    """The public API as a client sees it."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=f"{base_url}/v1", headers=headers, timeout=15)
+
+    def put_customer(self, customer_id: str, **fields: Any) -> httpx.Response:
+        body = {"name": f"Customer {customer_id}", "currency": "CNY", **fields}
+        return self.http.put(f"/customers/{customer_id}", json=body)
+
+    def post_invoice(
+        self, invoice_id: str, customer_id: str, amount: str = "1000.00", **fields: Any
+    ) -> httpx.Response:
+        body = {
+            "invoice_id": invoice_id,
+            "customer_id": customer_id,
+            "number": f"N-{invoice_id}",
+            "issue_date": "2026-11-01",
+            "currency": "CNY",
+            "amount": amount,
+            **fields,
+        }
+        return self.http.post("/invoices", json=body)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+
+async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, f"no partitions assigned for {topic}"
+            await asyncio.sleep(0.05)
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        positions = {tp: await consumer.position(tp) for tp in partitions}
+        remaining = {tp for tp in partitions if positions[tp] < ends[tp]}
+        found: list[Envelope] = []
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    envelope = Envelope.from_bytes(record.value)
+                    if envelope.tenant == tenant:
+                        found.append(envelope)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def events_on_topic(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
+    """Every event of `tenant` now on `topic`, read from the beginning of each partition."""
+    return asyncio.run(_events_for(bootstrap, topic, tenant))
+
+
+async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows
+    finally:
+        await conn.close()
+
+
+def query(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    return asyncio.run(_fetch(url, sql, *args))
