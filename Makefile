@@ -48,8 +48,7 @@ format: sync
 	@$(UV) run --frozen ruff check --fix .
 
 stop:
-	@for f in .run/*/stack.pids; do \
-	  [ -f "$$f" ] || continue; \
+	@find .run -name stack.pids 2>/dev/null | while read -r f; do \
 	  while read -r pid; do [ -n "$$pid" ] && kill "$$pid" 2>/dev/null || true; done < "$$f"; \
 	  rm -f "$$f"; \
 	done
