@@ -28,8 +28,11 @@ infra-dev:
 infra-test:
 	@deploy/infra.sh up test >/dev/null
 
+# Ctrl-C stops the services (the stack runner), then the servers this target started.
 run: sync infra-dev
-	@$(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT)
+	@trap 'true' INT TERM; \
+	  $(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT); \
+	  rc=$$?; deploy/infra.sh down dev; exit $$rc
 
 test: sync infra-test
 	@set -a && source .run/test/infra.env && set +a && \

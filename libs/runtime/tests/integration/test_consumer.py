@@ -1,0 +1,330 @@
+"""The idempotent consumer against real PostgreSQL and Kafka: redelivery has no effect, a
+poison event is dead-lettered without stopping the loop, sequence anomalies are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from huikuan_events import Envelope, type_name
+from huikuan_events.ledger import SOURCE, InvoiceIssued
+from huikuan_events.topics import dead_letter_topic
+from huikuan_runtime.consumer import EventConsumer, Handler
+from huikuan_runtime.kafka import make_consumer
+
+pytestmark = pytest.mark.integration
+
+ReadTopic = Callable[[str, int], Awaitable[list[Any]]]
+WaitUntil = Callable[[Callable[[], Awaitable[bool]], str], Awaitable[None]]
+CreateTopic = Callable[[str], Awaitable[str]]
+CaughtUp = Callable[[AIOKafkaConsumer, str], Awaitable[bool]]
+
+TENANT = "acme"
+INVOICE_ISSUED = "ledger.invoice_issued.v1"
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def _event(subject: str, sequence: int) -> Envelope:
+    payload = InvoiceIssued(
+        invoice_id=f"inv-{subject}-{sequence}",
+        customer_id=subject,
+        number=f"2025-{sequence:04d}",
+        issue_date=date(2025, 3, 1),
+        due_date=date(2025, 3, 31),
+        currency="CNY",
+        amount_minor=1000 * sequence,
+    )
+    return Envelope(
+        source=SOURCE,
+        type=type_name(payload),
+        subject=subject,
+        time=datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
+        tenant=TENANT,
+        sequence=sequence,
+        data=payload.model_dump(mode="json"),
+    )
+
+
+async def _produce(producer: AIOKafkaProducer, topic: str, events: list[Envelope]) -> None:
+    for event in events:
+        await producer.send_and_wait(topic, value=event.to_bytes(), key=event.partition_key)
+
+
+async def record_effect(conn: asyncpg.Connection, envelope: Envelope, consumer: str) -> None:
+    await conn.execute(
+        """INSERT INTO test_effect (consumer, event_id, event_type, subject, sequence)
+           VALUES ($1, $2, $3, $4, $5)""",
+        consumer,
+        envelope.id,
+        envelope.type,
+        envelope.subject,
+        envelope.sequence,
+    )
+
+
+def _effect_handler(name: str) -> Handler:
+    async def handle(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        await record_effect(conn, envelope, name)
+
+    return handle
+
+
+async def _effects(pool: asyncpg.Pool) -> list[uuid.UUID]:
+    rows = await pool.fetch("SELECT event_id FROM test_effect ORDER BY id")
+    return [r["event_id"] for r in rows]
+
+
+async def _processed(pool: asyncpg.Pool, consumer: str) -> list[uuid.UUID]:
+    rows = await pool.fetch(
+        "SELECT event_id FROM processed_event WHERE consumer = $1 ORDER BY processed_at", consumer
+    )
+    return [r["event_id"] for r in rows]
+
+
+@asynccontextmanager
+async def _running(
+    event_consumer: EventConsumer, bootstrap_servers: str, group: str, topic: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, asyncio.Task[None]]]:
+    """`EventConsumer.run` in a task on a fresh group; stopped (and awaited) on exit."""
+    kafka_consumer = make_consumer(bootstrap_servers, group, (topic,))
+    await kafka_consumer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(event_consumer.run(kafka_consumer, stop))
+    try:
+        yield kafka_consumer, task
+    finally:
+        stop.set()
+        try:
+            async with asyncio.timeout(10):
+                await task
+        finally:
+            await kafka_consumer.stop()
+
+
+async def _run_to_end(
+    event_consumer: EventConsumer,
+    bootstrap_servers: str,
+    group: str,
+    topic: str,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> dict[int, int]:
+    """Run the loop until the group has committed the whole topic; return the commits."""
+    async with _running(event_consumer, bootstrap_servers, group, topic) as (consumer, task):
+
+        async def done() -> bool:
+            if task.done():
+                task.result()  # surface a crash of the loop
+            return await caught_up(consumer, topic)
+
+        await wait_until(done, f"group {group} commits to the end of {topic}")
+        partitions = sorted(consumer.partitions_for_topic(topic))
+        return {p: await consumer.committed(TopicPartition(topic, p)) or 0 for p in partitions}
+
+
+async def test_redelivery_has_no_effect(
+    pool: asyncpg.Pool,
+    topic: str,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    name = _name("it_idem")
+    events = [_event(subject, seq) for seq in (1, 2, 3, 4) for subject in ("c-1", "c-2", "c-3")]
+    # The relay delivers at least once: one event is on the topic twice already.
+    await _produce(producer, topic, [*events, events[4]])
+    handlers: Mapping[str, Handler] = {INVOICE_ISSUED: _effect_handler(name)}
+    consumer = EventConsumer(name=name, pool=pool, handlers=handlers, dlq_producer=producer)
+
+    await _run_to_end(consumer, bootstrap_servers, _name("g1"), topic, wait_until, caught_up)
+    assert sorted(await _effects(pool)) == sorted(e.id for e in events)
+    assert sorted(await _processed(pool, name)) == sorted(e.id for e in events)
+
+    # Replay from offset 0 through a second group: every record delivered again.
+    await _run_to_end(consumer, bootstrap_servers, _name("g2"), topic, wait_until, caught_up)
+    # And handle the very same records once more by hand.
+    records = await read_topic(topic, len(events) + 1)
+    for record in records:
+        await consumer.handle(record)
+
+    effects = await _effects(pool)
+    assert len(effects) == len(events) == 12
+    assert sorted(effects) == sorted(e.id for e in events)
+    assert sorted(await _processed(pool, name)) == sorted(e.id for e in events)
+
+
+async def test_apply_reports_a_duplicate(
+    pool: asyncpg.Pool, topic: str, producer: AIOKafkaProducer, read_topic: ReadTopic
+) -> None:
+    name = _name("it_apply")
+    event = _event("c-1", 1)
+    await _produce(producer, topic, [event])
+    [record] = await read_topic(topic, 1)
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: _effect_handler(name)},
+        dlq_producer=producer,
+    )
+    first = await consumer.apply(event, record)
+    second = await consumer.apply(event, record)
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert await _effects(pool) == [event.id]
+    row = await pool.fetchrow(
+        'SELECT event_type, topic, partition, "offset" FROM processed_event WHERE consumer = $1',
+        name,
+    )
+    assert row is not None
+    assert dict(row) == {
+        "event_type": INVOICE_ISSUED,
+        "topic": topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }
+
+
+async def test_poison_event_is_dead_lettered_and_the_loop_goes_on(
+    pool: asyncpg.Pool,
+    topic: str,
+    create_topic: CreateTopic,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    name = _name("it_dlq")
+    dlq = await create_topic(dead_letter_topic(name))
+    good_before, poison, good_after = _event("c-1", 1), _event("c-1", 2), _event("c-1", 3)
+    await _produce(producer, topic, [good_before, poison, good_after])
+    attempts: list[uuid.UUID] = []
+
+    async def handler(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        await record_effect(conn, envelope, name)  # rolled back when the handler fails
+        if envelope.id == poison.id:
+            attempts.append(envelope.id)
+            raise RuntimeError(f"cannot apply {envelope.id}")
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: handler},
+        dlq_producer=producer,
+        max_retries=3,
+        retry_backoff_seconds=0.01,
+    )
+    commits = await _run_to_end(
+        consumer, bootstrap_servers, _name("g"), topic, wait_until, caught_up
+    )
+
+    assert await _effects(pool) == [good_before.id, good_after.id]
+    assert sorted(await _processed(pool, name)) == sorted([good_before.id, good_after.id])
+    assert attempts == [poison.id] * 3
+
+    originals = {Envelope.from_bytes(r.value).id: r for r in await read_topic(topic, 3)}
+    poison_record, after_record = originals[poison.id], originals[good_after.id]
+    assert commits[poison_record.partition] == after_record.offset + 1 > poison_record.offset
+
+    [dead] = await read_topic(dlq, 1)
+    assert dead.value == poison.to_bytes()
+    assert dead.key == poison.partition_key
+    headers = dict(dead.headers)
+    assert f"cannot apply {poison.id}" in headers["x-dlq-error"].decode()
+    assert headers["x-dlq-error-type"] == b"RuntimeError"
+    assert headers["x-dlq-attempts"] == b"3"
+    assert headers["x-dlq-consumer"] == name.encode()
+    assert headers["x-dlq-original-topic"] == topic.encode()
+    assert headers["x-dlq-original-partition"] == str(poison_record.partition).encode()
+    assert headers["x-dlq-original-offset"] == str(poison_record.offset).encode()
+
+
+async def test_records_that_are_not_events_go_straight_to_the_dead_letter_topic(
+    pool: asyncpg.Pool,
+    topic: str,
+    create_topic: CreateTopic,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    name = _name("it_junk")
+    dlq = await create_topic(dead_letter_topic(name))
+    first, last = _event("c-1", 1), _event("c-1", 2)
+    key = first.partition_key
+    junk = [b"{not json", b'{"specversion": "1.0"}', None]
+    await producer.send_and_wait(topic, value=first.to_bytes(), key=key)
+    for value in junk:
+        await producer.send_and_wait(topic, value=value, key=key)
+    await producer.send_and_wait(topic, value=last.to_bytes(), key=key)
+    calls: list[uuid.UUID] = []
+
+    async def handler(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        calls.append(envelope.id)
+        await record_effect(conn, envelope, name)
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: handler},
+        dlq_producer=producer,
+        max_retries=3,
+        retry_backoff_seconds=0.01,
+    )
+    await _run_to_end(consumer, bootstrap_servers, _name("g"), topic, wait_until, caught_up)
+
+    assert calls == [first.id, last.id], "junk never reaches a handler, nor is it retried"
+    assert await _effects(pool) == [first.id, last.id]
+    dead = await read_topic(dlq, len(junk))
+    assert [d.value for d in dead] == junk
+    originals = await read_topic(topic, 5)
+    for record, original in zip(dead, originals[1:4], strict=True):
+        headers = dict(record.headers)
+        assert headers["x-dlq-attempts"] == b"1"
+        assert headers["x-dlq-error-type"] == b"ValidationError"
+        assert headers["x-dlq-original-offset"] == str(original.offset).encode()
+
+
+async def test_sequence_gaps_and_late_events_are_counted_and_still_applied(
+    pool: asyncpg.Pool,
+    topic: str,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    name = _name("it_seq")
+    one, two, three = _event("c-9", 1), _event("c-9", 2), _event("c-9", 3)
+    await _produce(producer, topic, [one, three, two])  # a gap, then the late one
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: _effect_handler(name)},
+        dlq_producer=producer,
+    )
+    await _run_to_end(consumer, bootstrap_servers, _name("g"), topic, wait_until, caught_up)
+
+    assert await _effects(pool) == [one.id, three.id, two.id]
+    cursor = await pool.fetchrow(
+        """SELECT last_sequence, gaps, out_of_order FROM subject_cursor
+           WHERE consumer = $1 AND source = $2 AND tenant = $3 AND subject = $4""",
+        name,
+        SOURCE,
+        TENANT,
+        "c-9",
+    )
+    assert cursor is not None
+    assert dict(cursor) == {"last_sequence": 3, "gaps": 1, "out_of_order": 1}

@@ -1,0 +1,216 @@
+"""Outbox and relay against real PostgreSQL and Kafka: committed events arrive once, in
+per-subject order; rolled-back ones never exist."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from huikuan_events import Envelope
+from huikuan_events.ledger import SOURCE, InvoiceIssued
+from huikuan_runtime import outbox
+from huikuan_runtime.relay import OutboxRelay
+
+pytestmark = pytest.mark.integration
+
+ReadTopic = Callable[[str, int], Awaitable[list[Any]]]
+WaitUntil = Callable[[Callable[[], Awaitable[bool]], str], Awaitable[None]]
+
+TENANT = "acme"
+AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+class _RollBack(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+def _invoice(subject: str, n: int) -> InvoiceIssued:
+    return InvoiceIssued(
+        invoice_id=f"inv-{subject}-{n}",
+        customer_id=subject,
+        number=f"2025-{n:04d}",
+        issue_date=date(2025, 3, 1),
+        due_date=date(2025, 3, 31),
+        currency="CNY",
+        amount_minor=1000 + n,
+    )
+
+
+async def _record(
+    conn: asyncpg.Connection, topic: str, subject: str, n: int, *, trace: str | None = None
+) -> Envelope:
+    return await outbox.record(
+        conn,
+        topic=topic,
+        source=SOURCE,
+        tenant=TENANT,
+        subject=subject,
+        payload=_invoice(subject, n),
+        at=AT,
+        headers={"x-test-trace": trace} if trace else None,
+    )
+
+
+async def _commit_events(
+    pool: asyncpg.Pool, topic: str, subjects: list[str], count: int
+) -> list[Envelope]:
+    """`count` events, one committed transaction each, round-robin over `subjects`."""
+    written: list[Envelope] = []
+    for n in range(count):
+        async with pool.acquire() as conn, conn.transaction():
+            written.append(await _record(conn, topic, subjects[n % len(subjects)], n))
+    return written
+
+
+async def _published_state(pool: asyncpg.Pool) -> tuple[int, int]:
+    row = await pool.fetchrow(
+        "SELECT count(*) AS total, count(published_at) AS published FROM outbox_event"
+    )
+    assert row is not None
+    return row["total"], row["published"]
+
+
+def _assert_in_subject_order(records: list[Any]) -> dict[str, list[int]]:
+    """Each subject's events sit in one partition with sequences 1..k in offset order."""
+    partitions: dict[str, set[int]] = defaultdict(set)
+    sequences: dict[str, list[int]] = defaultdict(list)
+    for record in records:  # ordered by (partition, offset)
+        envelope = Envelope.from_bytes(record.value)
+        assert record.key == envelope.partition_key
+        partitions[envelope.subject].add(record.partition)
+        sequences[envelope.subject].append(envelope.sequence)
+    for subject, seen in sequences.items():
+        assert len(partitions[subject]) == 1, f"{subject} spread over {partitions[subject]}"
+        assert seen == list(range(1, len(seen) + 1)), f"{subject}: {seen}"
+    return dict(sequences)
+
+
+async def test_record_refuses_to_run_outside_a_transaction(pool: asyncpg.Pool, topic: str) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+            await _record(conn, topic, "cust-a", 1)
+    assert await _published_state(pool) == (0, 0)
+
+
+async def test_relay_publishes_committed_events_exactly_once_in_subject_order(
+    pool: asyncpg.Pool,
+    schema: str,
+    topic: str,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+) -> None:
+    subjects = ["cust-a", "cust-b", "cust-c", "cust-d"]
+    committed: list[Envelope] = []
+    rolled_back: list[Envelope] = []
+    # N committed events; between them, transactions of M events each that roll back.
+    for n in range(30):
+        subject = subjects[n % len(subjects)]
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                committed.append(await _record(conn, topic, subject, n, trace=f"t-{n}"))
+            if n % 5 == 0:
+                with pytest.raises(_RollBack):
+                    async with conn.transaction():
+                        for m in range(3):
+                            rolled_back.append(await _record(conn, topic, subject, 100 + m))
+                        raise _RollBack
+    assert len(rolled_back) == 18
+    assert await _published_state(pool) == (30, 0)
+
+    relay = OutboxRelay(pool, producer, schema, batch_size=7)
+    published = []
+    while count := await relay.publish_batch():
+        published.append(count)
+    assert published == [7, 7, 7, 7, 2]
+    assert await relay.publish_batch() == 0
+    assert await relay.backlog() == 0
+    assert await _published_state(pool) == (30, 30)
+
+    records = await read_topic(topic, len(committed))
+    ids = [Envelope.from_bytes(r.value).id for r in records]
+    assert len(ids) == len(committed), "each committed event exactly once"
+    assert set(ids) == {e.id for e in committed}
+    assert not set(ids) & {e.id for e in rolled_back}
+    # Rolled-back transactions did not use up sequence numbers either.
+    sequences = _assert_in_subject_order(records)
+    assert {s: len(v) for s, v in sequences.items()} == {
+        "cust-a": 8,
+        "cust-b": 8,
+        "cust-c": 7,
+        "cust-d": 7,
+    }
+    # The event on the wire is the one recorded, with the headers given to `record`.
+    position = {e.id: n for n, e in enumerate(committed)}
+    for record in records:
+        envelope = Envelope.from_bytes(record.value)
+        n = position[envelope.id]
+        assert envelope == committed[n]
+        assert dict(record.headers)["x-test-trace"] == f"t-{n}".encode()
+
+
+async def test_relay_run_is_woken_by_notify(
+    pool: asyncpg.Pool,
+    schema: str,
+    topic: str,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+) -> None:
+    # A poll interval far beyond the test's deadlines: only NOTIFY can wake the relay.
+    relay = OutboxRelay(pool, producer, schema, poll_seconds=3600)
+    first = await _commit_events(pool, topic, ["cust-a", "cust-b"], 4)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        # The relay listens before its first pass, which publishes what was already there.
+        records = await read_topic(topic, len(first))
+        assert {Envelope.from_bytes(r.value).id for r in records} == {e.id for e in first}
+
+        async def drained() -> bool:
+            if task.done():
+                task.result()  # surface a crash of the relay
+            return await relay.backlog() == 0
+
+        await wait_until(drained, "the first events are marked published")
+
+        # Now it is waiting; these commits NOTIFY it.
+        second = await _commit_events(pool, topic, ["cust-a", "cust-c"], 5)
+        records = await read_topic(topic, len(first) + len(second))
+        assert sorted(Envelope.from_bytes(r.value).id for r in records) == sorted(
+            e.id for e in first + second
+        )
+        _assert_in_subject_order(records)
+        await wait_until(drained, "the second events are marked published")
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+    assert await _published_state(pool) == (9, 9)
+
+
+async def test_concurrent_writers_get_distinct_consecutive_sequences(
+    pool: asyncpg.Pool, topic: str
+) -> None:
+    async def write(n: int) -> Envelope:
+        async with pool.acquire() as conn, conn.transaction():
+            return await _record(conn, topic, "cust-busy", n)
+
+    envelopes = await asyncio.gather(*(write(n) for n in range(20)))
+    assert sorted(e.sequence for e in envelopes) == list(range(1, 21))
+    assert len({e.id for e in envelopes}) == 20
+    stored = await pool.fetchval(
+        "SELECT last_value FROM event_sequence WHERE tenant = $1 AND subject = $2",
+        TENANT,
+        "cust-busy",
+    )
+    assert stored == 20
+    assert isinstance(envelopes[0].id, uuid.UUID)
