@@ -1,7 +1,7 @@
 # Huikuan — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help sync run test test-unit lint format stop infra-dev infra-test
+.PHONY: help sync run test test-unit lint format docs stop infra-dev infra-test
 
 ROOT := $(CURDIR)
 # uv from PATH, else a private copy under .run/tools (installed from PyPI on first use).
@@ -12,6 +12,7 @@ help:
 	@echo "make run    start Postgres, Kafka and every service; serve the API with a demo tenant"
 	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
 	@echo "make lint   ruff and mypy"
+	@echo "make docs   regenerate docs/events (JSON Schema, AsyncAPI) from the event models"
 	@echo "make stop   stop what make run / make test started"
 
 $(ROOT)/.run/tools/bin/uv:
@@ -45,6 +46,9 @@ lint: sync
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy libs services tests
+
+docs: sync
+	@$(UV) run --frozen python -m huikuan_events.docs write docs/events
 
 format: sync
 	@$(UV) run --frozen ruff format .

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from huikuan_events import Envelope
 from huikuan_events.topics import dead_letter_topic
 from huikuan_runtime import metrics
+from huikuan_runtime.logs import trace_id_from, trace_id_var
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,16 @@ class EventConsumer:
         return Applied(duplicate=False, gap=gap, out_of_order=late)
 
     async def handle(self, record: ConsumerRecord) -> None:
-        """Apply a record with bounded retries; dead-letter it when they run out."""
+        """Apply a record with bounded retries; dead-letter it when they run out.
+        Logs written meanwhile carry the trace id that came with the event."""
+        traceparent = dict(record.headers or ()).get("traceparent", b"").decode(errors="replace")
+        token = trace_id_var.set(trace_id_from(traceparent))
+        try:
+            await self._handle(record)
+        finally:
+            trace_id_var.reset(token)
+
+    async def _handle(self, record: ConsumerRecord) -> None:
         try:
             envelope = Envelope.from_bytes(record.value)
         except ValidationError as exc:

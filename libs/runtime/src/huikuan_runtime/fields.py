@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import available_timezones
 
+from fastapi import Path
 from pydantic import AfterValidator, Field
 
 from huikuan_runtime.money import is_currency
@@ -27,12 +28,14 @@ def _timezone(name: str) -> str:
     return name
 
 
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"
+
 ExternalId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$",
+        pattern=ID_PATTERN,
         description="the caller's id: letters, digits and . _ : - ; at most 64 characters",
         examples=["C-1001"],
     ),
@@ -55,3 +58,6 @@ CountryCode = Annotated[
 ]
 TimeZoneName = Annotated[str, Field(examples=["Asia/Shanghai"]), AfterValidator(_timezone)]
 LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$", examples=["zh"])]
+
+# The caller's id as a path parameter (`/customers/{customer_id}`).
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C-1001"])]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from credit.api.schemas import CreditPublic, ExposureLine
 from credit.store import exposure
+from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
 from huikuan_runtime.problems import NotFound
@@ -15,11 +14,9 @@ from huikuan_runtime.service import Pool
 
 router = APIRouter(tags=["credit"])
 
-CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64)]
-
 
 @router.get("/customers/{customer_id}/credit", response_model=CreditPublic)
-async def get_credit(customer_id: CustomerIdPath, tenant: TenantId, pool: Pool) -> CreditPublic:
+async def get_credit(customer_id: IdPath, tenant: TenantId, pool: Pool) -> CreditPublic:
     async with pool.acquire() as conn:
         profile = await exposure.profile(conn, tenant, customer_id)
         lines = await exposure.for_customer(conn, tenant, customer_id)

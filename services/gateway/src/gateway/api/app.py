@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from gateway.api import admin, customers, ledger
+from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
 from huikuan_runtime.service import create_service_app
@@ -40,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
             for client in clients.values():
                 await client.close()
 
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", responses=errors(401, 403, 422))
     v1.include_router(admin.router)
     v1.include_router(ledger.router)
     v1.include_router(customers.router)

@@ -22,9 +22,7 @@ from reminders.api.schemas import DunningPublic
 router = APIRouter(tags=["customers"])
 
 
-@router.get(
-    "/customers/{customer_id}/credit", response_model=CreditPublic, responses=errors(401, 403, 404)
-)
+@router.get("/customers/{customer_id}/credit", response_model=CreditPublic, responses=errors(404))
 async def get_credit(customer_id: CustomerId, who: CreditRead, credit: Credit) -> JSONResponse:
     return relay(await credit.request("GET", f"/customers/{customer_id}/credit", who.tenant))
 
@@ -32,7 +30,7 @@ async def get_credit(customer_id: CustomerId, who: CreditRead, credit: Credit) -
 @router.get(
     "/customers/{customer_id}/dunning",
     response_model=DunningPublic,
-    responses=errors(401, 403, 404),
+    responses=errors(404),
 )
 async def get_dunning(
     customer_id: CustomerId, who: DunningRead, reminders: Reminders
@@ -84,7 +82,7 @@ async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> d
 @router.get(
     "/customers/{customer_id}/summary",
     response_model=CustomerSummary,
-    responses=errors(401, 403, 404),
+    responses=errors(404),
 )
 async def get_summary(
     customer_id: CustomerId,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 
 from huikuan_runtime.clock import SystemClock
+from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
 from huikuan_runtime.service import Pool
@@ -25,10 +26,6 @@ from ledger.service import invoices as invoice_service
 router = APIRouter()
 clock = SystemClock()
 
-CustomerIdPath = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
-]
-
 
 def _customer(row: asyncpg.Record) -> CustomerPublic:
     return CustomerPublic.model_validate(dict(row))
@@ -44,7 +41,7 @@ def _invoice(row: asyncpg.Record) -> InvoicePublic:
 
 @router.put("/customers/{customer_id}", response_model=CustomerPublic, tags=["customers"])
 async def put_customer(
-    customer_id: CustomerIdPath,
+    customer_id: IdPath,
     body: CustomerUpsert,
     tenant: TenantId,
     pool: Pool,
@@ -58,16 +55,14 @@ async def put_customer(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic, tags=["customers"])
-async def get_customer(customer_id: CustomerIdPath, tenant: TenantId, pool: Pool) -> CustomerPublic:
+async def get_customer(customer_id: IdPath, tenant: TenantId, pool: Pool) -> CustomerPublic:
     return _customer(await customer_service.get_customer(pool, tenant, customer_id))
 
 
 @router.get(
     "/customers/{customer_id}/balances", response_model=CustomerBalances, tags=["customers"]
 )
-async def get_balances(
-    customer_id: CustomerIdPath, tenant: TenantId, pool: Pool
-) -> CustomerBalances:
+async def get_balances(customer_id: IdPath, tenant: TenantId, pool: Pool) -> CustomerBalances:
     rows = await customer_service.open_balances(pool, tenant, customer_id)
     return CustomerBalances(
         customer_id=customer_id,
@@ -103,5 +98,5 @@ async def post_invoice(
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoicePublic, tags=["invoices"])
-async def get_invoice(invoice_id: CustomerIdPath, tenant: TenantId, pool: Pool) -> InvoicePublic:
+async def get_invoice(invoice_id: IdPath, tenant: TenantId, pool: Pool) -> InvoicePublic:
     return _invoice(await invoice_service.get_invoice(pool, tenant, invoice_id))

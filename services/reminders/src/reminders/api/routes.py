@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
+from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
 from huikuan_runtime.problems import NotFound
@@ -15,11 +14,9 @@ from reminders.store import book
 
 router = APIRouter(tags=["dunning"])
 
-CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64)]
-
 
 @router.get("/customers/{customer_id}/dunning", response_model=DunningPublic)
-async def get_dunning(customer_id: CustomerIdPath, tenant: TenantId, pool: Pool) -> DunningPublic:
+async def get_dunning(customer_id: IdPath, tenant: TenantId, pool: Pool) -> DunningPublic:
     async with pool.acquire() as conn:
         who = await book.contact(conn, tenant, customer_id)
         rows = await book.open_invoices(conn, tenant, customer_id)

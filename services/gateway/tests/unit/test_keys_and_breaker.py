@@ -1,0 +1,58 @@
+"""API keys, principals and the circuit breaker, without I/O."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gateway.clients import CircuitBreaker
+from gateway.config import Settings
+from gateway.domain.keys import KEY_PREFIX, Principal, generate_key, hash_key
+
+
+def test_keys_are_random_and_only_their_hash_is_kept() -> None:
+    one, two = generate_key(uuid.uuid4()), generate_key(uuid.uuid4())
+    assert one.secret.startswith(KEY_PREFIX) and len(one.secret) > 40
+    assert one.secret != two.secret
+    assert one.hash == hash_key(one.secret) != hash_key(two.secret)
+    assert one.secret not in one.hash.hex()
+    assert one.secret.startswith(one.prefix) and len(one.prefix) < 12
+
+
+def test_a_principal_allows_only_its_scopes() -> None:
+    who = Principal(tenant="t", key_id=None, scopes=frozenset({"ledger:read"}))
+    assert who.allows("ledger:read")
+    assert not who.allows("ledger:write")
+
+
+def test_the_breaker_opens_after_consecutive_failures_and_resets_on_success() -> None:
+    breaker = CircuitBreaker(failures=3, cooldown=3600)
+    breaker.failure()
+    breaker.failure()
+    breaker.success()
+    breaker.failure()
+    breaker.failure()
+    assert not breaker.open
+    breaker.failure()
+    assert breaker.open
+
+
+def test_the_breaker_lets_a_trial_call_through_after_the_cooldown() -> None:
+    breaker = CircuitBreaker(failures=1, cooldown=0)
+    breaker.failure()
+    assert not breaker.open  # half-open at once with no cooldown
+
+
+def test_placeholder_secrets_are_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUIKUAN_ENV", "production")
+    monkeypatch.setenv("HUIKUAN_INTERNAL_TOKEN", "a-real-internal-secret")
+    with pytest.raises(ValueError, match="GATEWAY_OPERATOR_KEY"):
+        Settings()
+    monkeypatch.setenv("GATEWAY_OPERATOR_KEY", "a-real-operator-secret")
+    assert Settings().environment == "production"
+    monkeypatch.delenv("HUIKUAN_INTERNAL_TOKEN")
+    with pytest.raises(ValueError, match="HUIKUAN_INTERNAL_TOKEN"):
+        Settings()
