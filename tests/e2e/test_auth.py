@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from huikuan_runtime.stack import Stack
@@ -63,3 +64,14 @@ def test_a_revoked_key_stops_working(stack: Stack, tenant: Tenant) -> None:
 def test_admin_calls_need_the_operator_key(stack: Stack, tenant: Tenant) -> None:
     response = tenant.api.http.post("/admin/tenants", json={"tenant_id": "x", "name": "x"})
     assert response.status_code == 401
+
+
+def test_services_refuse_calls_without_the_internal_credential(stack: Stack) -> None:
+    paths = {"ledger": "/customers/C-1", "credit": "/customers/C-1/credit",
+             "reminders": "/customers/C-1/dunning"}  # fmt: skip
+    for service, path in paths.items():
+        url = f"http://127.0.0.1:{stack.ports[service]}{path}"
+        for headers in ({"X-Tenant-ID": "t"}, {"X-Tenant-ID": "t", "X-Internal-Token": "guess"}):
+            response = httpx.get(url, headers=headers)
+            assert response.status_code == 401, (service, headers, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")

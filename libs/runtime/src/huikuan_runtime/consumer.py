@@ -12,12 +12,14 @@ the loop moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
 from huikuan_events import Envelope
@@ -28,6 +30,22 @@ from huikuan_runtime.logs import trace_id_from, trace_id_var
 log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+
+# Failures of the database rather than of the event: retried until they pass.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
+
+class Stopping(Exception):
+    """Raised inside the loop when a stop was requested while a record was waiting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,7 @@ class EventConsumer:
         self._dlq = dlq_producer
         self._max_retries = max_retries
         self._backoff = retry_backoff_seconds
+        self._stop = asyncio.Event()
 
     async def apply(self, envelope: Envelope, record: ConsumerRecord) -> Applied:
         """Apply one event in one transaction; a second delivery of the same id is a no-op."""
@@ -140,27 +159,43 @@ class EventConsumer:
         except ValidationError as exc:
             await self._dead_letter(record, exc, attempts=1)
             return
-        for attempt in range(1, self._max_retries + 1):
+        failures = 0  # of the handler itself: bounded, then dead-lettered
+        outages = 0  # of the database: waited out, never dead-lettered
+        while True:
             try:
                 applied = await self.apply(envelope, record)
+            except TRANSIENT_ERRORS as exc:
+                outages += 1
+                log.warning(
+                    "database unavailable; the event waits",
+                    extra={"event_id": str(envelope.id), "outage_attempt": outages,
+                           "error": repr(exc)},
+                )  # fmt: skip
+                await self._pause(min(30.0, self._backoff * 2 ** min(outages, 8)))
+                continue
             except Exception as exc:
+                failures += 1
                 log.warning(
                     "event handler failed",
-                    extra={
-                        "event_id": str(envelope.id),
-                        "type": envelope.type,
-                        "attempt": attempt,
-                        "error": repr(exc),
-                    },
-                )
-                if attempt == self._max_retries:
-                    await self._dead_letter(record, exc, attempts=attempt)
+                    extra={"event_id": str(envelope.id), "type": envelope.type,
+                           "attempt": failures, "error": repr(exc)},
+                )  # fmt: skip
+                if failures >= self._max_retries:
+                    await self._dead_letter(record, exc, attempts=failures)
                     return
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            else:
-                result = "duplicate" if applied.duplicate else "applied"
-                metrics.EVENTS_CONSUMED.labels(self.name, envelope.type, result).inc()
-                return
+                await self._pause(self._backoff * 2 ** (failures - 1))
+                continue
+            result = "duplicate" if applied.duplicate else "applied"
+            metrics.EVENTS_CONSUMED.labels(self.name, envelope.type, result).inc()
+            return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between attempts; a stop request ends the wait and abandons the record
+        (uncommitted, so it is delivered again after the restart)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        if self._stop.is_set():
+            raise Stopping
 
     async def _dead_letter(self, record: ConsumerRecord, error: Exception, attempts: int) -> None:
         headers = [
@@ -189,13 +224,25 @@ class EventConsumer:
 
     async def run(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; offsets are committed after each partition's batch."""
+        self._stop = stop
         log.info("consumer started", extra={"consumer": self.name})
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500)
-            for tp, records in batches.items():
-                for record in records:
-                    await self.handle(record)
-                await consumer.commit(
-                    {TopicPartition(tp.topic, tp.partition): records[-1].offset + 1}
-                )
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self.handle(record)
+                    await self._commit(consumer, tp, records[-1].offset + 1)
+        except Stopping:
+            pass
         log.info("consumer stopped", extra={"consumer": self.name})
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({TopicPartition(tp.topic, tp.partition): offset})
+        except CommitFailedError as exc:
+            # The group rebalanced: whoever owns the partition now re-reads from the last
+            # committed offset, and the processed-event rows make that harmless.
+            log.warning(
+                "offset commit failed", extra={"partition": tp.partition, "error": repr(exc)}
+            )

@@ -85,12 +85,23 @@ class OutboxRelay:
         await listener.add_listener(channel, self._notified)
         log.info("relay started", extra={"schema": self._schema, "channel": channel})
         try:
+            failures = 0
             while not stop.is_set():
                 self._wake.clear()
-                published = await self.publish_batch()
+                try:
+                    published = await self.publish_batch()
+                    if published < self._batch_size:
+                        metrics.OUTBOX_BACKLOG.set(await self.backlog())
+                except Exception:
+                    # Kafka or the database is away: nothing was marked, so try again later.
+                    failures += 1
+                    log.exception("relay batch failed", extra={"attempt": failures})
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), min(30.0, 0.5 * 2 ** min(failures, 6)))
+                    continue
+                failures = 0
                 if published >= self._batch_size:
                     continue
-                metrics.OUTBOX_BACKLOG.set(await self.backlog())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(self._wake, stop), self._poll_seconds)
         finally:

@@ -113,6 +113,7 @@ class Stack:
             **(extra_env or {}),
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: dict[str, int] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -185,6 +186,22 @@ class Stack:
     def restart(self, name: str) -> None:
         spec = next(p for p in PROCESSES if p.name == name)
         self.start_process(spec)
+
+    def supervise(self, max_restarts: int = 5) -> list[str]:
+        """Restart processes that exited; give up on one that keeps dying."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                continue
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            if self.restarts[name] > max_restarts:
+                raise StackError(
+                    f"{name} exited {max_restarts + 1} times (last code {proc.returncode}); "
+                    f"{self.log_tail(name)}"
+                )
+            self.restart(name)
+            restarted.append(name)
+        return restarted
 
     def stop(self, timeout: float = 15.0) -> None:
         for proc in self.procs.values():
@@ -294,11 +311,12 @@ def run(profile: str, root: Path) -> int:
                 flush=True,
             )
             while True:
-                for name, proc in stack.procs.items():
-                    if proc.poll() is not None:
-                        raise StackError(
-                            f"{name} exited with {proc.returncode}; {stack.log_tail(name)}"
-                        )
+                for name in stack.supervise():
+                    print(
+                        f"{name} exited; restarted it (see {stack.log_dir}/{name}.log)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 time.sleep(1)
         except KeyboardInterrupt:
             print("stopping ...", file=sys.stderr)

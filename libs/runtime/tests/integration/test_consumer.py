@@ -328,3 +328,33 @@ async def test_sequence_gaps_and_late_events_are_counted_and_still_applied(
     )
     assert cursor is not None
     assert dict(cursor) == {"last_sequence": 3, "gaps": 1, "out_of_order": 1}
+
+
+async def test_a_database_outage_is_waited_out_not_dead_lettered(
+    pool: asyncpg.Pool, topic: str, producer: AIOKafkaProducer, read_topic: ReadTopic
+) -> None:
+    name = _name("it_outage")
+    event = _event("c-1", 1)
+    await _produce(producer, topic, [event])
+    [record] = await read_topic(topic, 1)
+    outages = 0
+
+    async def flaky(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        nonlocal outages
+        if outages < 5:  # more than max_retries: a handler failure would be dead-lettered
+            outages += 1
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        await record_effect(conn, envelope, name)
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: flaky},
+        dlq_producer=producer,
+        max_retries=3,
+        retry_backoff_seconds=0.001,
+    )
+    await consumer.handle(record)
+    assert outages == 5
+    assert await _effects(pool) == [event.id]
+    assert await _processed(pool, name) == [event.id]
