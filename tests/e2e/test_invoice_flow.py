@@ -27,7 +27,9 @@ def test_invoice_reaches_ledger_topic_credit_and_reminders(stack: Stack, tenant:
     invoice = posted.json()
     assert invoice["amount"] == "1234.50"
     assert invoice["due_date"] == "2026-12-16"  # issue date + the customer's 45 days
-    assert api.get("/invoices/INV-1").json() == invoice
+    detail = api.get("/invoices/INV-1").json()
+    assert {k: detail[k] for k in invoice} == invoice
+    assert [h["kind"] for h in detail["history"]] == ["invoice"]
 
     rows = query(
         stack.env["DATABASE_URL"],

@@ -15,6 +15,17 @@ from huikuan_events.envelope import Envelope
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "ledger.customer_upserted.v1": ledger.CustomerUpserted,
     "ledger.invoice_issued.v1": ledger.InvoiceIssued,
+    "ledger.invoice_adjusted.v1": ledger.InvoiceAdjusted,
+    "ledger.invoice_overdue.v1": ledger.InvoiceOverdue,
+    "ledger.invoice_settled.v1": ledger.InvoiceSettled,
+    "ledger.invoice_voided.v1": ledger.InvoiceVoided,
+    "ledger.invoice_written_off.v1": ledger.InvoiceWrittenOff,
+    "ledger.dispute_opened.v1": ledger.DisputeOpened,
+    "ledger.dispute_resolved.v1": ledger.DisputeResolved,
+    "ledger.payment_received.v1": ledger.PaymentReceived,
+    "ledger.payment_applied.v1": ledger.PaymentApplied,
+    "ledger.payment_reversed.v1": ledger.PaymentReversed,
+    "ledger.statement_confirmed.v1": ledger.StatementConfirmed,
 }
 
 _TYPE_OF: dict[type[BaseModel], str] = {model: name for name, model in EVENT_TYPES.items()}

@@ -6,9 +6,9 @@ from typing import Annotated
 from zoneinfo import available_timezones
 
 from fastapi import Path
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from huikuan_runtime.money import is_currency
+from huikuan_runtime.money import Money, MoneyError, is_currency
 
 _ZONES: frozenset[str] | None = None
 
@@ -61,3 +61,38 @@ LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$", examp
 
 # The caller's id as a path parameter (`/customers/{customer_id}`).
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C-1001"])]
+
+
+def parse_positive(amount: str, currency: str) -> Money:
+    """A strictly positive amount in `currency`; ValueError says what is wrong."""
+    try:
+        money = Money.parse(amount, currency)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+    if money.amount_minor <= 0:
+        raise ValueError("must be greater than zero")
+    return money
+
+
+class StrictIn(BaseModel):
+    """Request bodies refuse unknown fields and trim strings."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AmountIn(StrictIn):
+    """A body carrying `currency` and a positive `amount` that fits the currency."""
+
+    currency: CurrencyCode
+    amount: DecimalAmount
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_currency(cls, amount: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is not None:  # else the currency failed and is reported already
+            parse_positive(amount, currency)
+        return amount
+
+    def money(self) -> Money:
+        return Money.parse(self.amount, self.currency)

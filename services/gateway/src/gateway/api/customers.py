@@ -6,13 +6,12 @@ import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from credit.api.schemas import CreditPublic
-from gateway.api.deps import Credit, CreditRead, DunningRead, Ledger, LedgerRead, Reminders
-from gateway.api.forward import relay
+from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
 from gateway.api.params import CustomerId
+from gateway.api.proxy import Route, mount
 from gateway.api.responses import errors
 from gateway.clients import Downstream
 from huikuan_runtime.problems import NotFound, Problem
@@ -22,20 +21,12 @@ from reminders.api.schemas import DunningPublic
 router = APIRouter(tags=["customers"])
 
 
-@router.get("/customers/{customer_id}/credit", response_model=CreditPublic, responses=errors(404))
-async def get_credit(customer_id: CustomerId, who: CreditRead, credit: Credit) -> JSONResponse:
-    return relay(await credit.request("GET", f"/customers/{customer_id}/credit", who.tenant))
-
-
-@router.get(
-    "/customers/{customer_id}/dunning",
-    response_model=DunningPublic,
-    responses=errors(404),
-)
-async def get_dunning(
-    customer_id: CustomerId, who: DunningRead, reminders: Reminders
-) -> JSONResponse:
-    return relay(await reminders.request("GET", f"/customers/{customer_id}/dunning", who.tenant))
+mount(router, (
+    Route("GET", "/customers/{customer_id}/credit", "credit", "credit:read", CreditPublic,
+          summary="What credit knows of the customer"),
+    Route("GET", "/customers/{customer_id}/dunning", "reminders", "dunning:read",
+          DunningPublic, summary="The customer's dunning state"),
+))  # fmt: skip
 
 
 PartStatus = Literal["ok", "none", "unavailable"]

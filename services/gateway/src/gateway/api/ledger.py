@@ -1,68 +1,60 @@
-"""`/v1/customers` and `/v1/invoices`, owned by the ledger service."""
+"""Public routes owned by the ledger: customers, invoices, payments."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
-from gateway.api.deps import Ledger, LedgerRead, LedgerWrite
-from gateway.api.forward import relay
-from gateway.api.params import CustomerId, InvoiceId
-from gateway.api.responses import errors
-from ledger.api.schemas import CustomerPublic, CustomerUpsert, InvoiceCreate, InvoicePublic
+from gateway.api.proxy import Route, mount
+from gateway.api.queries import AsOfQuery
+from ledger.api import schemas as s
 
 router = APIRouter()
 
+SAME_AGAIN = {200: "the same request again: the existing resource, unchanged"}
 
-@router.put(
-    "/customers/{customer_id}",
-    tags=["customers"],
-    response_model=CustomerPublic,
-    responses={201: {"model": CustomerPublic, "description": "created"}, **errors()},
-)
-async def put_customer(
-    customer_id: CustomerId, body: CustomerUpsert, who: LedgerWrite, ledger: Ledger
-) -> JSONResponse:
-    """Create or update a customer under the caller's id."""
-    return relay(
-        await ledger.request(
-            "PUT", f"/customers/{customer_id}", who.tenant, json=body.model_dump(mode="json")
-        )
-    )
+ROUTES = (
+    Route("PUT", "/customers/{customer_id}", "ledger", "ledger:write", s.CustomerPublic,
+          body=s.CustomerUpsert, also={201: "created"}, problems=(),
+          summary="Create or update a customer under the caller's id", tags=("customers",)),
+    Route("GET", "/customers/{customer_id}", "ledger", "ledger:read", s.CustomerPublic,
+          summary="A customer's master data", tags=("customers",)),
+    Route("GET", "/customers/{customer_id}/balances", "ledger", "ledger:read",
+          s.CustomerBalances, query=AsOfQuery,
+          summary="Open receivable and unapplied cash per currency, as of a date",
+          tags=("customers",)),
+    Route("POST", "/invoices", "ledger", "ledger:write", s.InvoicePublic, body=s.InvoiceCreate,
+          status=201, also=SAME_AGAIN, problems=(409,),
+          summary="Issue an invoice; unapplied cash of the customer is applied to it",
+          tags=("invoices",)),
+    Route("GET", "/invoices/{invoice_id}", "ledger", "ledger:read", s.InvoiceDetail,
+          query=AsOfQuery,
+          summary="Residual, status and days overdue as of a date, allocations, history",
+          tags=("invoices",)),
+    Route("POST", "/invoices/{invoice_id}/void", "ledger", "ledger:write", s.InvoicePublic,
+          body=s.InvoiceVoid, problems=(404, 409),
+          summary="Void an invoice nothing was paid or credited on", tags=("invoices",)),
+    Route("POST", "/invoices/{invoice_id}/credit-notes", "ledger", "ledger:write",
+          s.CreditNotePublic, body=s.CreditNoteCreate, status=201, also=SAME_AGAIN,
+          problems=(404, 409),
+          summary="Reduce the residual by a credit note (return, rebate, price correction)",
+          tags=("invoices",)),
+    Route("POST", "/invoices/{invoice_id}/write-off", "ledger", "ledger:write",
+          s.WriteOffPublic, body=s.WriteOffCreate, status=201, also=SAME_AGAIN,
+          problems=(404, 409), summary="Write the residual off as bad debt",
+          tags=("invoices",)),
+    Route("POST", "/payments", "ledger", "ledger:write", s.PaymentPublic, body=s.PaymentCreate,
+          status=201, also=SAME_AGAIN, problems=(409,),
+          summary="Record a payment; allocate as listed or oldest due first",
+          tags=("payments",)),
+    Route("GET", "/payments/{payment_id}", "ledger", "ledger:read", s.PaymentPublic,
+          summary="A payment and its allocations", tags=("payments",)),
+    Route("POST", "/payments/{payment_id}/allocations", "ledger", "ledger:write",
+          s.PaymentPublic, body=s.PaymentAllocate, problems=(404, 409),
+          summary="Apply the payment's unapplied cash now", tags=("payments",)),
+    Route("POST", "/payments/{payment_id}/reverse", "ledger", "ledger:write", s.PaymentPublic,
+          body=s.PaymentReverse, problems=(404, 409),
+          summary="Reverse a payment (bounced cheque): what it paid is owed again",
+          tags=("payments",)),
+)  # fmt: skip
 
-
-@router.get(
-    "/customers/{customer_id}",
-    tags=["customers"],
-    response_model=CustomerPublic,
-    responses=errors(404),
-)
-async def get_customer(customer_id: CustomerId, who: LedgerRead, ledger: Ledger) -> JSONResponse:
-    return relay(await ledger.request("GET", f"/customers/{customer_id}", who.tenant))
-
-
-@router.post(
-    "/invoices",
-    tags=["invoices"],
-    response_model=InvoicePublic,
-    status_code=201,
-    responses={
-        200: {"model": InvoicePublic, "description": "the same invoice again"},
-        **errors(409),
-    },
-)
-async def post_invoice(body: InvoiceCreate, who: LedgerWrite, ledger: Ledger) -> JSONResponse:
-    """Issue an invoice; repeating the same request returns the same invoice."""
-    return relay(
-        await ledger.request("POST", "/invoices", who.tenant, json=body.model_dump(mode="json"))
-    )
-
-
-@router.get(
-    "/invoices/{invoice_id}",
-    tags=["invoices"],
-    response_model=InvoicePublic,
-    responses=errors(404),
-)
-async def get_invoice(invoice_id: InvoiceId, who: LedgerRead, ledger: Ledger) -> JSONResponse:
-    return relay(await ledger.request("GET", f"/invoices/{invoice_id}", who.tenant))
+mount(router, ROUTES)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huikuan_runtime.service import create_service_app
-from ledger.api.routes import router
+from ledger.api import customers, invoices, payments
 from ledger.config import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return create_service_app(settings, title="Huikuan ledger (internal)", routers=[router])
+    return create_service_app(
+        settings,
+        title="Huikuan ledger (internal)",
+        routers=[customers.router, invoices.router, payments.router],
+    )

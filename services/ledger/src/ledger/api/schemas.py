@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from huikuan_runtime.fields import (
+    AmountIn,
     CountryCode,
     CurrencyCode,
     DecimalAmount,
     ExternalId,
     LanguageTag,
+    StrictIn,
     TimeZoneName,
+    parse_positive,
 )
-from huikuan_runtime.money import Money, MoneyError
+from ledger.domain.invoices import InvoiceStatus
+from ledger.domain.journal import EntryKind
+
+Reason = str
+Method = Literal["bank_transfer", "cheque", "bank_acceptance_bill", "cash", "card", "offset"]
+CreditReason = Literal["return", "rebate", "price_correction", "dispute", "other"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# --- customers ---------------------------------------------------------------------------
 
 
-class CustomerUpsert(_Strict):
+class CustomerUpsert(StrictIn):
     name: str = Field(min_length=1, max_length=200, examples=["华东贸易有限公司"])
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9 ()\-]{3,32}$")
@@ -44,7 +51,23 @@ class CustomerPublic(CustomerUpsert):
     updated_at: datetime
 
 
-class InvoiceCreate(_Strict):
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_amount: DecimalAmount = Field(description="what is still owed on open invoices")
+    open_invoices: int
+    unapplied_cash: DecimalAmount = Field(description="money received, not yet matched")
+
+
+class CustomerBalances(BaseModel):
+    customer_id: str
+    as_of: date
+    balances: list[CurrencyBalance]
+
+
+# --- invoices ----------------------------------------------------------------------------
+
+
+class InvoiceCreate(AmountIn):
     invoice_id: ExternalId
     customer_id: ExternalId
     number: str = Field(min_length=1, max_length=64, examples=["INV-2026-0001"])
@@ -52,25 +75,6 @@ class InvoiceCreate(_Strict):
     due_date: date | None = Field(
         None, description="defaults to issue_date plus the customer's payment terms"
     )
-    currency: CurrencyCode
-    amount: DecimalAmount
-
-    @field_validator("amount")
-    @classmethod
-    def _amount_fits_currency(cls, amount: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is None:  # the currency itself failed and is reported already
-            return amount
-        try:
-            money = Money.parse(amount, currency)
-        except MoneyError as exc:
-            raise ValueError(str(exc)) from exc
-        if money.amount_minor <= 0:
-            raise ValueError("must be greater than zero")
-        return amount
-
-    def money(self) -> Money:
-        return Money.parse(self.amount, self.currency)
 
 
 class InvoicePublic(BaseModel):
@@ -82,16 +86,132 @@ class InvoicePublic(BaseModel):
     currency: str
     amount: DecimalAmount
     residual: DecimalAmount
-    status: Literal["open"]
+    status: InvoiceStatus
+    as_of: date = Field(description="the date status and days_overdue are computed for")
+    days_overdue: int
     created_at: datetime
 
 
-class CurrencyBalance(BaseModel):
+class AllocationPublic(BaseModel):
+    payment_id: str
+    invoice_id: str
+    amount: DecimalAmount
+    applied_on: date
+    days_late: int
+    reversed_on: date | None
+
+
+class CreditNotePublic(BaseModel):
+    credit_note_id: str
+    invoice_id: str
     currency: str
-    open_amount: DecimalAmount
-    open_invoices: int
+    amount: DecimalAmount
+    reason: str
+    note: str | None
+    issued_on: date
 
 
-class CustomerBalances(BaseModel):
+class WriteOffPublic(BaseModel):
+    invoice_id: str
+    currency: str
+    amount: DecimalAmount
+    reason: str
+    approver: str
+    written_off_on: date
+
+
+class HistoryLine(BaseModel):
+    kind: EntryKind
+    reference: str
+    effective_date: date
+    posted_at: datetime
+    amount: DecimalAmount = Field(description="signed change of what is owed")
+    owed_after: DecimalAmount
+
+
+class InvoiceDetail(InvoicePublic):
+    allocations: list[AllocationPublic]
+    credit_notes: list[CreditNotePublic]
+    write_off: WriteOffPublic | None
+    history: list[HistoryLine]
+
+
+class InvoiceVoid(StrictIn):
+    voided_on: date
+    reason: Reason = Field(min_length=1, max_length=500)
+
+
+class CreditNoteCreate(AmountIn):
+    credit_note_id: ExternalId
+    reason: CreditReason
+    note: str | None = Field(None, max_length=500)
+    issued_on: date
+
+
+class WriteOffCreate(StrictIn):
+    reason: Reason = Field(min_length=1, max_length=500)
+    approver: str = Field(min_length=1, max_length=64, description="who approved the write-off")
+    written_off_on: date
+
+
+# --- payments ----------------------------------------------------------------------------
+
+
+class AllocationIn(StrictIn):
+    invoice_id: ExternalId
+    amount: DecimalAmount
+
+
+def _check_allocations(allocations: list[AllocationIn] | None, currency: str) -> None:
+    for index, item in enumerate(allocations or ()):
+        try:
+            parse_positive(item.amount, currency)
+        except ValueError as exc:
+            raise ValueError(f"allocations[{index}].amount: {exc}") from exc
+
+
+class PaymentCreate(AmountIn):
+    payment_id: ExternalId
+    customer_id: ExternalId
+    received_on: date
+    method: Method
+    reference: str | None = Field(None, max_length=128, examples=["BANK-REF-778812"])
+    allocations: list[AllocationIn] | None = Field(
+        None,
+        max_length=1000,
+        description="explicit allocations; without them the oldest due invoices are paid first",
+    )
+
+    @model_validator(mode="after")
+    def _allocations_fit_currency(self) -> Self:
+        _check_allocations(self.allocations, self.currency)
+        return self
+
+
+class PaymentAllocate(StrictIn):
+    currency: CurrencyCode
+    allocations: list[AllocationIn] | None = Field(None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _allocations_fit_currency(self) -> Self:
+        _check_allocations(self.allocations, self.currency)
+        return self
+
+
+class PaymentReverse(StrictIn):
+    reversed_on: date
+    reason: Reason = Field(min_length=1, max_length=500, examples=["cheque bounced"])
+
+
+class PaymentPublic(BaseModel):
+    payment_id: str
     customer_id: str
-    balances: list[CurrencyBalance]
+    currency: str
+    amount: DecimalAmount
+    unapplied: DecimalAmount
+    received_on: date
+    method: str
+    reference: str | None
+    reversed_on: date | None
+    allocations: list[AllocationPublic]
+    created_at: datetime

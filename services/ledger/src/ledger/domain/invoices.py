@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from enum import StrEnum
 
 from huikuan_events.ledger import InvoiceIssued
 from huikuan_runtime.money import Money
+from ledger.domain.fingerprint import fingerprint
 
 
 class InvoiceRuleError(ValueError):
@@ -31,16 +30,11 @@ class NewInvoice:
 
     @property
     def fingerprint(self) -> str:
-        """What makes two requests under one invoice id "the same request"."""
-        canonical: dict[str, Any] = {
-            "customer_id": self.customer_id,
-            "number": self.number,
-            "issue_date": self.issue_date.isoformat(),
-            "due_date": self.due_date.isoformat(),
-            "currency": self.amount.currency,
-            "amount_minor": self.amount.amount_minor,
-        }
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+        return fingerprint(
+            customer_id=self.customer_id, number=self.number, issue_date=self.issue_date,
+            due_date=self.due_date, currency=self.amount.currency,
+            amount_minor=self.amount.amount_minor,
+        )  # fmt: skip
 
     def issued(self) -> InvoiceIssued:
         return InvoiceIssued(
@@ -71,3 +65,44 @@ def issue_invoice(
     if due < issue_date:
         raise InvoiceRuleError("due_date", "the due date cannot be before the issue date")
     return NewInvoice(invoice_id, customer_id, number, issue_date, due, amount)
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    DISPUTED = "disputed"
+    WRITTEN_OFF = "written_off"
+    VOID = "void"
+
+
+def invoice_status(
+    *,
+    amount_minor: int,
+    residual_minor: int,
+    due_date: date,
+    as_of: date,
+    voided: bool = False,
+    written_off: bool = False,
+    disputed: bool = False,
+) -> InvoiceStatus:
+    """The status as of a date; the first matching rule wins."""
+    if voided:
+        return InvoiceStatus.VOID
+    if written_off:
+        return InvoiceStatus.WRITTEN_OFF
+    if residual_minor == 0:
+        return InvoiceStatus.PAID
+    if disputed:
+        return InvoiceStatus.DISPUTED
+    if as_of > due_date:
+        return InvoiceStatus.OVERDUE
+    if residual_minor < amount_minor:
+        return InvoiceStatus.PARTIALLY_PAID
+    return InvoiceStatus.OPEN
+
+
+def days_overdue(due_date: date, as_of: date) -> int:
+    """Whole days past the due date (0 while not yet due)."""
+    return max(0, (as_of - due_date).days)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -12,7 +12,7 @@ from huikuan_events.ledger import CustomerUpserted
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.problems import NotFound
 from ledger.events.outbox import emit
-from ledger.store import customers, invoices
+from ledger.store import customers, invoices, journal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,10 @@ async def upsert_customer(
             if all(current[c] == fields[c] for c in customers.COLUMNS):
                 return Upserted(current, created=False)
             row = await customers.update(conn, tenant, customer_id, fields, at)
+            if current["owner"] != fields["owner"]:
+                await customers.record_owner(conn, tenant, customer_id, fields["owner"], at)
+        else:
+            await customers.record_owner(conn, tenant, customer_id, fields["owner"], at)
         await emit(
             conn, tenant, customer_id, CustomerUpserted(customer_id=customer_id, **fields), at
         )
@@ -48,8 +52,26 @@ async def get_customer(pool: asyncpg.Pool, tenant: str, customer_id: str) -> asy
     return row
 
 
-async def open_balances(pool: asyncpg.Pool, tenant: str, customer_id: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
+@dataclass(frozen=True, slots=True)
+class Balance:
+    currency: str
+    receivable_minor: int
+    unapplied_minor: int
+    open_invoices: int
+
+
+async def balances(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: date) -> list[Balance]:
+    """Receivable and unapplied cash per currency from the journal, as of a date."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         if await customers.get(conn, tenant, customer_id) is None:
             raise NotFound(f"no customer {customer_id!r}")
-        return await invoices.open_totals(conn, tenant, customer_id)
+        sums = await journal.customer_balances(conn, tenant, customer_id, as_of)
+        counts = {
+            r["currency"]: r["invoices"]
+            for r in await invoices.open_counts(conn, tenant, customer_id, as_of)
+        }
+    return [
+        Balance(r["currency"], r["receivable_minor"], r["unapplied_minor"],
+                counts.get(r["currency"], 0))
+        for r in sums
+    ]  # fmt: skip

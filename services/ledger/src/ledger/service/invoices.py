@@ -1,4 +1,4 @@
-"""Use cases for invoices."""
+"""Use cases for invoices: issue, void, credit notes, write-offs, and the detailed view."""
 
 from __future__ import annotations
 
@@ -7,18 +7,52 @@ from datetime import date, datetime
 
 import asyncpg
 
+from huikuan_events.ledger import (
+    InvoiceAdjusted,
+    InvoiceSettled,
+    InvoiceVoided,
+    InvoiceWrittenOff,
+)
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
+from ledger.domain import journal
+from ledger.domain.allocation import days_late
+from ledger.domain.fingerprint import fingerprint
 from ledger.domain.invoices import InvoiceRuleError, issue_invoice
 from ledger.events.outbox import emit
-from ledger.store import customers, invoices
+from ledger.service.settlement import Owed, spend_held_cash
+from ledger.store import adjustments, customers, invoices, payments
+from ledger.store import journal as journal_store
 
 
 @dataclass(frozen=True, slots=True)
 class Issued:
     row: asyncpg.Record
     created: bool
+
+
+def invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+async def lock_customer(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record:
+    """Every posting for a customer holds its row lock: postings of one customer serialise."""
+    customer = await customers.lock(conn, tenant, customer_id)
+    if customer is None:
+        raise invalid("customer_id", f"no customer {customer_id!r}; create it first")
+    return customer
+
+
+async def lock_invoice(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg.Record:
+    """The invoice, locked after its customer (always in that order: no deadlocks)."""
+    found = await invoices.get(conn, tenant, invoice_id)
+    if found is None:
+        raise NotFound(f"no invoice {invoice_id!r}")
+    await customers.lock(conn, tenant, found["customer_id"])
+    row = await invoices.lock(conn, tenant, invoice_id)
+    assert row is not None
+    return row
 
 
 async def create_invoice(
@@ -35,38 +69,244 @@ async def create_invoice(
 ) -> Issued:
     """Issue an invoice once: the same request again returns it, a different one is a 409."""
     async with unit_of_work(pool) as conn:
-        customer = await customers.get(conn, tenant, customer_id)
-        if customer is None:
-            raise InvalidInput(
-                f"customer_id: no customer {customer_id!r}; create it first",
-                errors=[{"field": "customer_id", "message": "unknown customer"}],
-            )
-        try:
-            invoice = issue_invoice(
+        return await issue(
+            conn,
+            tenant,
+            invoice_id=invoice_id,
+            customer_id=customer_id,
+            number=number,
+            issue_date=issue_date,
+            due_date=due_date,
+            amount=amount,
+            at=at,
+        )
+
+
+async def issue(
+    conn: asyncpg.Connection,
+    tenant: str,
+    *,
+    invoice_id: str,
+    customer_id: str,
+    number: str,
+    issue_date: date,
+    due_date: date | None,
+    amount: Money,
+    at: datetime,
+) -> Issued:
+    """Issue inside the caller's transaction (single calls and batches share this)."""
+    customer = await lock_customer(conn, tenant, customer_id)
+    try:
+        invoice = issue_invoice(
+            invoice_id=invoice_id, customer_id=customer_id, number=number,
+            issue_date=issue_date, due_date=due_date, amount=amount,
+            payment_terms_days=customer["payment_terms_days"],
+        )  # fmt: skip
+    except InvoiceRuleError as exc:
+        raise invalid(exc.field, str(exc)) from exc
+    row = await invoices.insert(conn, tenant, invoice, at)
+    if row is None:
+        existing = await invoices.get(conn, tenant, invoice_id)
+        assert existing is not None
+        if existing["fingerprint"] != invoice.fingerprint:
+            raise Conflict(
+                f"invoice {invoice_id!r} already exists with different content",
                 invoice_id=invoice_id,
-                customer_id=customer_id,
-                number=number,
-                issue_date=issue_date,
-                due_date=due_date,
-                amount=amount,
-                payment_terms_days=customer["payment_terms_days"],
             )
-        except InvoiceRuleError as exc:
-            raise InvalidInput(
-                f"{exc.field}: {exc}", errors=[{"field": exc.field, "message": str(exc)}]
-            ) from exc
-        row = await invoices.insert(conn, tenant, invoice, at)
-        if row is None:
-            existing = await invoices.get(conn, tenant, invoice_id)
-            assert existing is not None
-            if existing["fingerprint"] != invoice.fingerprint:
-                raise Conflict(
-                    f"invoice {invoice_id!r} already exists with different content",
-                    invoice_id=invoice_id,
-                )
-            return Issued(existing, created=False)
-        await emit(conn, tenant, customer_id, invoice.issued(), at)
-        return Issued(row, created=True)
+        return Issued(existing, created=False)
+    await journal_store.post(conn, tenant, [journal.invoice_issued(
+        customer_id, invoice_id, amount.currency, amount.amount_minor, invoice.issue_date,
+    )], at)  # fmt: skip
+    await emit(conn, tenant, customer_id, invoice.issued(), at)
+    await spend_held_cash(conn, tenant, customer_id, Owed.of(row), at)
+    current = await invoices.get(conn, tenant, invoice_id)
+    assert current is not None
+    return Issued(current, created=True)
+
+
+def _still_open(row: asyncpg.Record, action: str) -> None:
+    if row["voided_on"] is not None:
+        raise Conflict(f"invoice {row['invoice_id']!r} is void; it cannot take a {action}")
+    if row["written_off_on"] is not None:
+        raise Conflict(f"invoice {row['invoice_id']!r} is written off; it cannot take a {action}")
+
+
+async def void_invoice(
+    pool: asyncpg.Pool,
+    tenant: str,
+    invoice_id: str,
+    *,
+    voided_on: date,
+    reason: str,
+    at: datetime,
+) -> asyncpg.Record:
+    """Cancel an invoice nothing has been paid or credited on."""
+    async with unit_of_work(pool) as conn:
+        row = await lock_invoice(conn, tenant, invoice_id)
+        if row["voided_on"] is not None:
+            if (row["voided_on"], row["void_reason"]) == (voided_on, reason):
+                return row
+            raise Conflict(f"invoice {invoice_id!r} was already voided on {row['voided_on']}")
+        _still_open(row, "void")
+        if row["residual_minor"] != row["amount_minor"]:
+            raise Conflict(
+                f"invoice {invoice_id!r} has payments or credit notes; "
+                "reverse them or issue a credit note instead"
+            )
+        if voided_on < row["issue_date"]:
+            raise invalid("voided_on", "cannot be before the issue date")
+        await journal_store.post(conn, tenant, [journal.invoice_voided(
+            row["customer_id"], invoice_id, row["currency"], row["amount_minor"], voided_on,
+        )], at)  # fmt: skip
+        voided = await invoices.mark_voided(conn, tenant, invoice_id, voided_on, reason)
+        await emit(conn, tenant, row["customer_id"], InvoiceVoided(
+            invoice_id=invoice_id, customer_id=row["customer_id"], currency=row["currency"],
+            amount_minor=row["amount_minor"], voided_on=voided_on, reason=reason,
+        ), at)  # fmt: skip
+        return voided
+
+
+async def add_credit_note(
+    pool: asyncpg.Pool,
+    tenant: str,
+    invoice_id: str,
+    *,
+    credit_note_id: str,
+    amount: Money,
+    reason: str,
+    note: str | None,
+    issued_on: date,
+    at: datetime,
+) -> tuple[asyncpg.Record, bool]:
+    """Reduce an invoice's residual; returns the credit note and whether it is new."""
+    async with unit_of_work(pool) as conn:
+        row = await lock_invoice(conn, tenant, invoice_id)
+        return await credit(
+            conn,
+            tenant,
+            row,
+            credit_note_id=credit_note_id,
+            amount=amount,
+            reason=reason,
+            note=note,
+            issued_on=issued_on,
+            at=at,
+        )
+
+
+async def credit(
+    conn: asyncpg.Connection,
+    tenant: str,
+    row: asyncpg.Record,
+    *,
+    credit_note_id: str,
+    amount: Money,
+    reason: str,
+    note: str | None,
+    issued_on: date,
+    at: datetime,
+) -> tuple[asyncpg.Record, bool]:
+    """Post a credit note on a locked invoice (disputes accepted with a credit use this)."""
+    invoice_id = row["invoice_id"]
+    print_ = fingerprint(
+        invoice_id=invoice_id,
+        amount=amount.amount_minor,
+        currency=amount.currency,
+        reason=reason,
+        note=note,
+        issued_on=issued_on,
+    )
+    existing = await adjustments.get_credit_note(conn, tenant, credit_note_id)
+    if existing is not None:
+        if existing["fingerprint"] != print_:
+            raise Conflict(f"credit note {credit_note_id!r} already exists with different content")
+        return existing, False
+    _still_open(row, "credit note")
+    if amount.currency != row["currency"]:
+        raise invalid("currency", f"the invoice is in {row['currency']}")
+    if amount.amount_minor > row["residual_minor"]:
+        raise invalid(
+            "amount",
+            f"more than the residual {Money(row['residual_minor'], row['currency']).format()}",
+        )
+    if issued_on < row["issue_date"]:
+        raise invalid("issued_on", "cannot be before the invoice's issue date")
+    customer_id = row["customer_id"]
+    note_row = await adjustments.insert_credit_note(
+        conn, tenant, credit_note_id=credit_note_id, invoice_id=invoice_id,
+        amount=amount.amount_minor, reason=reason, note=note, issued_on=issued_on,
+        fingerprint=print_, at=at,
+    )  # fmt: skip
+    assert note_row is not None
+    await journal_store.post(conn, tenant, [journal.credit_note(
+        customer_id, invoice_id, amount.currency, amount.amount_minor, issued_on, credit_note_id,
+    )], at)  # fmt: skip
+    residual = row["residual_minor"] - amount.amount_minor
+    await invoices.set_residual(
+        conn, tenant, invoice_id, residual, issued_on if residual == 0 else None
+    )
+    await emit(conn, tenant, customer_id, InvoiceAdjusted(
+        invoice_id=invoice_id, customer_id=customer_id, credit_note_id=credit_note_id,
+        reason=reason, currency=amount.currency, amount_minor=amount.amount_minor,
+        residual_minor=residual, issued_on=issued_on,
+    ), at)  # fmt: skip
+    if residual == 0:
+        await emit(conn, tenant, customer_id, InvoiceSettled(
+            invoice_id=invoice_id, customer_id=customer_id, currency=amount.currency,
+            settled_on=issued_on, days_late=days_late(issued_on, row["due_date"]),
+        ), at)  # fmt: skip
+    return note_row, True
+
+
+async def write_off_invoice(
+    pool: asyncpg.Pool,
+    tenant: str,
+    invoice_id: str,
+    *,
+    reason: str,
+    approver: str,
+    written_off_on: date,
+    at: datetime,
+) -> tuple[asyncpg.Record, bool]:
+    """Write the whole residual off as bad debt, with the reason and who approved it."""
+    async with unit_of_work(pool) as conn:
+        row = await lock_invoice(conn, tenant, invoice_id)
+        print_ = fingerprint(reason=reason, approver=approver, written_off_on=written_off_on)
+        existing = await adjustments.get_write_off(conn, tenant, invoice_id)
+        if existing is not None:
+            if existing["fingerprint"] != print_:
+                raise Conflict(f"invoice {invoice_id!r} was already written off differently")
+            return existing, False
+        _still_open(row, "write-off")
+        if row["residual_minor"] == 0:
+            raise Conflict(f"invoice {invoice_id!r} has nothing left to write off")
+        if written_off_on < row["issue_date"]:
+            raise invalid("written_off_on", "cannot be before the invoice's issue date")
+        amount, customer_id = row["residual_minor"], row["customer_id"]
+        await journal_store.post(conn, tenant, [journal.write_off(
+            customer_id, invoice_id, row["currency"], amount, written_off_on, invoice_id,
+        )], at)  # fmt: skip
+        written = await adjustments.insert_write_off(
+            conn, tenant, invoice_id=invoice_id, amount=amount, reason=reason,
+            approver=approver, on=written_off_on, fingerprint=print_, at=at,
+        )  # fmt: skip
+        await invoices.mark_written_off(conn, tenant, invoice_id, written_off_on)
+        await emit(conn, tenant, customer_id, InvoiceWrittenOff(
+            invoice_id=invoice_id, customer_id=customer_id, currency=row["currency"],
+            amount_minor=amount, reason=reason, approver=approver,
+            written_off_on=written_off_on,
+        ), at)  # fmt: skip
+        return written, True
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDetail:
+    row: asyncpg.Record
+    allocations: list[asyncpg.Record]
+    credit_notes: list[asyncpg.Record]
+    write_off: asyncpg.Record | None
+    disputed: bool
+    history: list[asyncpg.Record]
 
 
 async def get_invoice(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> asyncpg.Record:
@@ -75,3 +315,18 @@ async def get_invoice(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> async
     if row is None:
         raise NotFound(f"no invoice {invoice_id!r}")
     return row
+
+
+async def invoice_detail(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> InvoiceDetail:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        row = await invoices.get(conn, tenant, invoice_id)
+        if row is None:
+            raise NotFound(f"no invoice {invoice_id!r}")
+        return InvoiceDetail(
+            row=row,
+            allocations=await payments.allocations_of_invoice(conn, tenant, invoice_id),
+            credit_notes=await adjustments.credit_notes_of_invoice(conn, tenant, invoice_id),
+            write_off=await adjustments.get_write_off(conn, tenant, invoice_id),
+            disputed=await invoices.has_open_dispute(conn, tenant, invoice_id),
+            history=await journal_store.invoice_history(conn, tenant, invoice_id),
+        )

@@ -59,3 +59,25 @@ async def update(
         at,
     )
     return row
+
+
+async def record_owner(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, owner: str | None, at: datetime
+) -> None:
+    """Owner history: one row per assignment, the current owner being the latest."""
+    await conn.execute(
+        """INSERT INTO customer_owner (tenant, customer_id, owner, assigned_at)
+           VALUES ($1, $2, $3, $4)""",
+        tenant, customer_id, owner, at,
+    )  # fmt: skip
+
+
+async def owner_history(
+    conn: asyncpg.Connection, tenant: str, customer_id: str
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT owner, assigned_at FROM customer_owner
+           WHERE tenant = $1 AND customer_id = $2 ORDER BY assigned_at""",
+        tenant, customer_id,
+    )  # fmt: skip
+    return rows

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
 from ledger.domain.invoices import NewInvoice
+
+OPEN = "residual_minor > 0 AND voided_on IS NULL AND written_off_on IS NULL"
 
 
 async def get(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg.Record | None:
@@ -15,14 +17,21 @@ async def get(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg
     )
 
 
+async def lock(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM invoice WHERE tenant = $1 AND invoice_id = $2 FOR UPDATE",
+        tenant, invoice_id,
+    )  # fmt: skip
+
+
 async def insert(
     conn: asyncpg.Connection, tenant: str, invoice: NewInvoice, at: datetime
 ) -> asyncpg.Record | None:
     """Insert the invoice; None when the id is already taken (a concurrent or repeated call)."""
     return await conn.fetchrow(
         """INSERT INTO invoice (tenant, invoice_id, customer_id, number, issue_date, due_date,
-                                currency, amount_minor, fingerprint, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                currency, amount_minor, residual_minor, fingerprint, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
            ON CONFLICT (tenant, invoice_id) DO NOTHING RETURNING *""",
         tenant,
         invoice.invoice_id,
@@ -37,15 +46,77 @@ async def insert(
     )
 
 
-async def open_totals(
-    conn: asyncpg.Connection, tenant: str, customer_id: str
+async def lock_open(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, currency: str
 ) -> list[asyncpg.Record]:
-    """Per currency: how many invoices and how much they total."""
+    """The customer's open invoices in a currency, locked, with whether each is disputed."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT currency, count(*) AS invoices, sum(amount_minor)::bigint AS total_minor
-           FROM invoice WHERE tenant = $1 AND customer_id = $2
-           GROUP BY currency ORDER BY currency""",
-        tenant,
-        customer_id,
-    )
+        f"""SELECT i.*, EXISTS (SELECT 1 FROM dispute d WHERE d.tenant = i.tenant
+                                   AND d.invoice_id = i.invoice_id AND d.status = 'open')
+                       AS disputed
+            FROM invoice i
+            WHERE i.tenant = $1 AND i.customer_id = $2 AND i.currency = $3 AND {OPEN}
+            ORDER BY i.invoice_id FOR UPDATE OF i""",
+        tenant, customer_id, currency,
+    )  # fmt: skip
     return rows
+
+
+async def set_residual(
+    conn: asyncpg.Connection,
+    tenant: str,
+    invoice_id: str,
+    residual: int,
+    settled_on: date | None,
+) -> None:
+    await conn.execute(
+        """UPDATE invoice SET residual_minor = $3, settled_on = $4
+           WHERE tenant = $1 AND invoice_id = $2""",
+        tenant, invoice_id, residual, settled_on,
+    )  # fmt: skip
+
+
+async def mark_voided(
+    conn: asyncpg.Connection, tenant: str, invoice_id: str, on: date, reason: str
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        """UPDATE invoice SET residual_minor = 0, voided_on = $3, void_reason = $4
+           WHERE tenant = $1 AND invoice_id = $2 RETURNING *""",
+        tenant, invoice_id, on, reason,
+    )  # fmt: skip
+    return row
+
+
+async def mark_written_off(
+    conn: asyncpg.Connection, tenant: str, invoice_id: str, on: date
+) -> None:
+    await conn.execute(
+        """UPDATE invoice SET residual_minor = 0, written_off_on = $3
+           WHERE tenant = $1 AND invoice_id = $2""",
+        tenant, invoice_id, on,
+    )  # fmt: skip
+
+
+async def open_counts(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, as_of: date
+) -> list[asyncpg.Record]:
+    """Per currency: how many of the customer's invoices had something owed on `as_of`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT currency, count(*) AS invoices FROM (
+               SELECT currency FROM journal_line
+               WHERE tenant = $1 AND customer_id = $2 AND account = 'receivable'
+                 AND effective_date <= $3
+               GROUP BY invoice_id, currency HAVING sum(amount_minor) > 0
+           ) owed GROUP BY currency""",
+        tenant, customer_id, as_of,
+    )  # fmt: skip
+    return rows
+
+
+async def has_open_dispute(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> bool:
+    found: bool = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM dispute WHERE tenant = $1 AND invoice_id = $2
+                          AND status = 'open')""",
+        tenant, invoice_id,
+    )  # fmt: skip
+    return found

@@ -1,0 +1,99 @@
+"""Public routes that forward to the owning service, declared as data.
+
+Each `Route` names the public path, the service, the scope it needs and the models of its
+body, query and response — the owning service's own models, so the public OpenAPI
+document cannot drift from what the service accepts. `mount` turns routes into FastAPI
+endpoints whose signatures FastAPI reads for validation and documentation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from gateway.api.deps import require_scope
+from gateway.api.forward import relay
+from gateway.api.responses import errors
+from gateway.clients import Downstream
+from gateway.domain.keys import Principal
+from huikuan_runtime.fields import IdPath
+
+_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    service: str
+    scope: str
+    response: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    also: dict[int, str] | None = None  # other success statuses and what they mean
+    problems: tuple[int, ...] = (404,)
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def _endpoint(route: Route) -> Any:
+    path_params = _PARAM.findall(route.path)
+
+    async def endpoint(request: Request, **values: Any) -> JSONResponse:
+        who: Principal = values["who"]
+        client: Downstream = request.app.state.downstreams[route.service]
+        body: BaseModel | None = values.get("body")
+        query: BaseModel | None = values.get("query")
+        reply = await client.request(
+            route.method,
+            route.path.format(**{p: values[p] for p in path_params}),
+            who.tenant,
+            json=body.model_dump(mode="json") if body is not None else None,
+            params=query.model_dump(mode="json", exclude_none=True) if query else None,
+        )
+        return relay(reply)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+    ]
+    kw = inspect.Parameter.KEYWORD_ONLY
+    parameters += [inspect.Parameter(p, kw, annotation=IdPath) for p in path_params]
+    if route.body is not None:
+        parameters.append(inspect.Parameter("body", kw, annotation=Annotated[route.body, Body()]))
+    if route.query is not None:
+        parameters.append(
+            inspect.Parameter("query", kw, annotation=Annotated[route.query, Query()])
+        )
+    parameters.append(inspect.Parameter(
+        "who", kw, annotation=Annotated[Principal, Depends(require_scope(route.scope))]
+    ))  # fmt: skip
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    name = re.sub(r"\W+", "_", f"{route.method}_{route.path}").strip("_").lower()
+    endpoint.__name__ = name
+    return endpoint
+
+
+def mount(router: APIRouter, routes: Sequence[Route]) -> None:
+    for route in routes:
+        responses: dict[int | str, dict[str, Any]] = dict(errors(*route.problems))
+        for status, meaning in (route.also or {}).items():
+            responses[status] = {"model": route.response, "description": meaning}
+        router.add_api_route(
+            route.path,
+            _endpoint(route),
+            methods=[route.method],
+            response_model=route.response,
+            status_code=route.status,
+            responses=responses,
+            summary=route.summary,
+            description=route.summary,
+            tags=list(route.tags) or None,
+        )

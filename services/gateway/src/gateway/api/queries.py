@@ -1,0 +1,13 @@
+"""Query parameter models of the public API."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AsOfQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(None, description="the date to compute for; default today")

@@ -1,0 +1,52 @@
+"""`/customers`: master data and balances."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from huikuan_runtime.fields import IdPath
+from huikuan_runtime.http import TenantId
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import AsOf, clock
+from ledger.api.schemas import CurrencyBalance, CustomerBalances, CustomerPublic, CustomerUpsert
+from ledger.service import customers as service
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.put("/{customer_id}", response_model=CustomerPublic)
+async def put_customer(
+    customer_id: IdPath, body: CustomerUpsert, tenant: TenantId, pool: Pool, response: Response
+) -> CustomerPublic:
+    result = await service.upsert_customer(
+        pool, tenant, customer_id, body.model_dump(), clock.now()
+    )
+    response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return mapping.customer(result.row)
+
+
+@router.get("/{customer_id}", response_model=CustomerPublic)
+async def get_customer(customer_id: IdPath, tenant: TenantId, pool: Pool) -> CustomerPublic:
+    return mapping.customer(await service.get_customer(pool, tenant, customer_id))
+
+
+@router.get("/{customer_id}/balances", response_model=CustomerBalances)
+async def get_balances(
+    customer_id: IdPath, tenant: TenantId, pool: Pool, as_of: AsOf
+) -> CustomerBalances:
+    """What the customer owes and what we hold for it, per currency, from the journal."""
+    balances = await service.balances(pool, tenant, customer_id, as_of)
+    return CustomerBalances(
+        customer_id=customer_id,
+        as_of=as_of,
+        balances=[
+            CurrencyBalance(
+                currency=b.currency,
+                open_amount=mapping.text(b.receivable_minor, b.currency),
+                open_invoices=b.open_invoices,
+                unapplied_cash=mapping.text(b.unapplied_minor, b.currency),
+            )
+            for b in balances
+        ],
+    )

@@ -1,0 +1,83 @@
+"""`/invoices`: issue, read, void, credit notes, write-offs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from huikuan_runtime.fields import IdPath
+from huikuan_runtime.http import TenantId
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import AsOf, clock
+from ledger.api.schemas import (
+    CreditNoteCreate,
+    CreditNotePublic,
+    InvoiceCreate,
+    InvoiceDetail,
+    InvoicePublic,
+    InvoiceVoid,
+    WriteOffCreate,
+    WriteOffPublic,
+)
+from ledger.service import invoices as service
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+
+@router.post("", response_model=InvoicePublic, status_code=201)
+async def post_invoice(
+    body: InvoiceCreate, tenant: TenantId, pool: Pool, response: Response, as_of: AsOf
+) -> InvoicePublic:
+    result = await service.create_invoice(
+        pool, tenant, invoice_id=body.invoice_id, customer_id=body.customer_id,
+        number=body.number, issue_date=body.issue_date, due_date=body.due_date,
+        amount=body.money(), at=clock.now(),
+    )  # fmt: skip
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return mapping.invoice(result.row, as_of)
+
+
+@router.get("/{invoice_id}", response_model=InvoiceDetail)
+async def get_invoice(
+    invoice_id: IdPath, tenant: TenantId, pool: Pool, as_of: AsOf
+) -> InvoiceDetail:
+    """Residual, status and days overdue as of a date, allocations and full history."""
+    return mapping.invoice_detail(await service.invoice_detail(pool, tenant, invoice_id), as_of)
+
+
+@router.post("/{invoice_id}/void", response_model=InvoicePublic)
+async def void_invoice(
+    invoice_id: IdPath, body: InvoiceVoid, tenant: TenantId, pool: Pool, as_of: AsOf
+) -> InvoicePublic:
+    row = await service.void_invoice(
+        pool, tenant, invoice_id, voided_on=body.voided_on, reason=body.reason, at=clock.now()
+    )
+    return mapping.invoice(row, as_of)
+
+
+@router.post("/{invoice_id}/credit-notes", response_model=CreditNotePublic, status_code=201)
+async def post_credit_note(
+    invoice_id: IdPath, body: CreditNoteCreate, tenant: TenantId, pool: Pool, response: Response
+) -> CreditNotePublic:
+    row, created = await service.add_credit_note(
+        pool, tenant, invoice_id, credit_note_id=body.credit_note_id, amount=body.money(),
+        reason=body.reason, note=body.note, issued_on=body.issued_on, at=clock.now(),
+    )  # fmt: skip
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return mapping.credit_note(row, body.currency)
+
+
+@router.post("/{invoice_id}/write-off", response_model=WriteOffPublic, status_code=201)
+async def post_write_off(
+    invoice_id: IdPath, body: WriteOffCreate, tenant: TenantId, pool: Pool, response: Response
+) -> WriteOffPublic:
+    row, created = await service.write_off_invoice(
+        pool, tenant, invoice_id, reason=body.reason, approver=body.approver,
+        written_off_on=body.written_off_on, at=clock.now(),
+    )  # fmt: skip
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    invoice = await service.get_invoice(pool, tenant, invoice_id)
+    return mapping.write_off(row, invoice["currency"])

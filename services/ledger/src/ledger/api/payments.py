@@ -1,0 +1,72 @@
+"""`/payments`: receive (with allocation), allocate held cash, reverse, read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from huikuan_runtime.fields import IdPath
+from huikuan_runtime.http import TenantId
+from huikuan_runtime.money import Money
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import clock
+from ledger.api.schemas import (
+    AllocationIn,
+    PaymentAllocate,
+    PaymentCreate,
+    PaymentPublic,
+    PaymentReverse,
+)
+from ledger.service import payments as service
+
+router = APIRouter(prefix="/payments", tags=["payments"])
+
+
+def _pairs(items: list[AllocationIn] | None, currency: str) -> list[tuple[str, int]] | None:
+    if items is None:
+        return None
+    return [(i.invoice_id, Money.parse(i.amount, currency).amount_minor) for i in items]
+
+
+@router.post("", response_model=PaymentPublic, status_code=201)
+async def post_payment(
+    body: PaymentCreate, tenant: TenantId, pool: Pool, response: Response
+) -> PaymentPublic:
+    """Record a payment; allocate it as listed, or to the oldest due invoices first."""
+    result = await service.receive_payment(
+        pool, tenant, payment_id=body.payment_id, customer_id=body.customer_id,
+        amount=body.money(), received_on=body.received_on, method=body.method,
+        reference=body.reference, allocations=_pairs(body.allocations, body.currency),
+        at=clock.now(),
+    )  # fmt: skip
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return mapping.payment(result)
+
+
+@router.get("/{payment_id}", response_model=PaymentPublic)
+async def get_payment(payment_id: IdPath, tenant: TenantId, pool: Pool) -> PaymentPublic:
+    return mapping.payment(await service.get_payment(pool, tenant, payment_id))
+
+
+@router.post("/{payment_id}/allocations", response_model=PaymentPublic)
+async def allocate_payment(
+    payment_id: IdPath, body: PaymentAllocate, tenant: TenantId, pool: Pool
+) -> PaymentPublic:
+    """Match the payment's unapplied cash now: as listed, or oldest due first."""
+    result = await service.allocate_held(
+        pool, tenant, payment_id, currency=body.currency,
+        allocations=_pairs(body.allocations, body.currency), at=clock.now(),
+    )  # fmt: skip
+    return mapping.payment(result)
+
+
+@router.post("/{payment_id}/reverse", response_model=PaymentPublic)
+async def reverse_payment(
+    payment_id: IdPath, body: PaymentReverse, tenant: TenantId, pool: Pool
+) -> PaymentPublic:
+    """Undo a payment (a bounced cheque): what it paid is owed again."""
+    result = await service.reverse_payment(
+        pool, tenant, payment_id, reversed_on=body.reversed_on, reason=body.reason, at=clock.now()
+    )
+    return mapping.payment(result)
