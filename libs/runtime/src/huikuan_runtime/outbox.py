@@ -7,6 +7,8 @@ transaction rolls back, the event never existed.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -22,19 +24,6 @@ def notify_channel(schema: str) -> str:
     return NOTIFY_PREFIX + schema
 
 
-async def next_sequence(conn: asyncpg.Connection, tenant: str, subject: str) -> int:
-    """The next per-subject sequence number; the row lock orders concurrent writers."""
-    value: int = await conn.fetchval(
-        """INSERT INTO event_sequence (tenant, subject, last_value) VALUES ($1, $2, 1)
-           ON CONFLICT (tenant, subject)
-           DO UPDATE SET last_value = event_sequence.last_value + 1
-           RETURNING last_value""",
-        tenant,
-        subject,
-    )
-    return value
-
-
 async def record(
     conn: asyncpg.Connection,
     *,
@@ -47,25 +36,58 @@ async def record(
     headers: dict[str, str] | None = None,
 ) -> Envelope:
     """Write `payload` as an event to the outbox inside the caller's open transaction."""
+    [envelope] = await record_many(
+        conn, topic=topic, source=source, tenant=tenant, events=[(subject, payload)], at=at,
+        headers=headers,
+    )  # fmt: skip
+    return envelope
+
+
+async def record_many(
+    conn: asyncpg.Connection,
+    *,
+    topic: str,
+    source: str,
+    tenant: str,
+    events: Sequence[tuple[str, BaseModel]],
+    at: datetime,
+    headers: dict[str, str] | None = None,
+) -> list[Envelope]:
+    """Write many (subject, payload) events at once, in order; each subject's events get
+    consecutive sequence numbers. Three statements, whatever the number of events."""
     if not conn.is_in_transaction():
-        raise RuntimeError("outbox.record must run inside the caller's transaction")
-    envelope = Envelope(
-        source=source,
-        type=type_name(payload),
-        subject=subject,
-        time=at,
-        tenant=tenant,
-        sequence=await next_sequence(conn, tenant, subject),
-        data=payload.model_dump(mode="json"),
+        raise RuntimeError("the outbox must be written inside the caller's transaction")
+    if not events:
+        return []
+    counts = Counter(subject for subject, _ in events)
+    subjects = sorted(counts)  # one lock order for every writer: no deadlocks
+    rows = await conn.fetch(
+        """INSERT INTO event_sequence (tenant, subject, last_value)
+           SELECT $1, s, n FROM unnest($2::text[], $3::bigint[]) AS x(s, n)
+           ON CONFLICT (tenant, subject)
+           DO UPDATE SET last_value = event_sequence.last_value + EXCLUDED.last_value
+           RETURNING subject, last_value""",
+        tenant,
+        subjects,
+        [counts[s] for s in subjects],
     )
+    next_value = {r["subject"]: r["last_value"] - counts[r["subject"]] + 1 for r in rows}
+    envelopes = []
+    for subject, payload in events:
+        envelopes.append(Envelope(
+            source=source, type=type_name(payload), subject=subject, time=at, tenant=tenant,
+            sequence=next_value[subject], data=payload.model_dump(mode="json"),
+        ))  # fmt: skip
+        next_value[subject] += 1
     await conn.execute(
         """INSERT INTO outbox_event (event_id, topic, key, payload, headers)
-           VALUES ($1, $2, $3, $4, $5)""",
-        envelope.id,
+           SELECT i, $1, k, p, $5
+           FROM unnest($2::uuid[], $3::bytea[], $4::bytea[]) AS x(i, k, p)""",
         topic,
-        envelope.partition_key,
-        envelope.to_bytes(),
+        [e.id for e in envelopes],
+        [e.partition_key for e in envelopes],
+        [e.to_bytes() for e in envelopes],
         {"traceparent": traceparent_header(), **(headers or {})},
     )
     await conn.execute("SELECT pg_notify($1 || current_schema(), '')", NOTIFY_PREFIX)
-    return envelope
+    return envelopes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from huikuan_runtime.problems import ProblemDetails
 
 _DESCRIPTIONS = {
     401: "missing or invalid credential",
@@ -14,15 +14,6 @@ _DESCRIPTIONS = {
     422: "the request is not valid",
     503: "a service behind the gateway is unavailable",
 }
-
-
-class ProblemDetails(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, str]] | None = None
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

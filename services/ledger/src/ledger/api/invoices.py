@@ -6,12 +6,16 @@ from fastapi import APIRouter, Response, status
 
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
+from huikuan_runtime.problems import ProblemDetails
 from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import AsOf, clock
 from ledger.api.schemas import (
     CreditNoteCreate,
     CreditNotePublic,
+    InvoiceBatch,
+    InvoiceBatchItem,
+    InvoiceBatchResult,
     InvoiceCreate,
     InvoiceDetail,
     InvoicePublic,
@@ -19,6 +23,7 @@ from ledger.api.schemas import (
     WriteOffCreate,
     WriteOffPublic,
 )
+from ledger.service import batches
 from ledger.service import invoices as service
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
@@ -36,6 +41,32 @@ async def post_invoice(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return mapping.invoice(result.row, as_of)
+
+
+@router.post("/batch", response_model=InvoiceBatchResult)
+async def post_invoice_batch(
+    body: InvoiceBatch, tenant: TenantId, pool: Pool, as_of: AsOf
+) -> InvoiceBatchResult:
+    """Issue up to 1,000 invoices at once; each item gets its own result."""
+    results = await batches.issue_batch(pool, tenant, [
+        batches.InvoiceRequest(i.invoice_id, i.customer_id, i.number, i.issue_date, i.due_date,
+                               i.money())
+        for i in body.items
+    ], clock.now())  # fmt: skip
+    items = [
+        InvoiceBatchItem(
+            index=r.index, invoice_id=r.invoice_id, outcome=r.outcome,
+            invoice=mapping.invoice(r.row, as_of) if r.row is not None else None,
+            problem=ProblemDetails.model_validate(r.problem.body()) if r.problem else None,
+        )
+        for r in results
+    ]  # fmt: skip
+    return InvoiceBatchResult(
+        created=sum(r.outcome == "created" for r in results),
+        existing=sum(r.outcome == "existing" for r in results),
+        rejected=sum(r.outcome == "rejected" for r in results),
+        items=items,
+    )
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail)

@@ -81,3 +81,15 @@ async def owner_history(
         tenant, customer_id,
     )  # fmt: skip
     return rows
+
+
+async def lock_many(
+    conn: asyncpg.Connection, tenant: str, customer_ids: list[str]
+) -> list[asyncpg.Record]:
+    """Lock several customers in id order (the one order every writer uses)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM customer WHERE tenant = $1 AND customer_id = ANY($2::text[])
+           ORDER BY customer_id FOR UPDATE""",
+        tenant, customer_ids,
+    )  # fmt: skip
+    return rows

@@ -120,3 +120,38 @@ async def has_open_dispute(conn: asyncpg.Connection, tenant: str, invoice_id: st
         tenant, invoice_id,
     )  # fmt: skip
     return found
+
+
+async def insert_many(
+    conn: asyncpg.Connection, tenant: str, batch: list[NewInvoice], at: datetime
+) -> list[asyncpg.Record]:
+    """Insert invoices in one statement; ids already taken are skipped (not returned)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """INSERT INTO invoice (tenant, invoice_id, customer_id, number, issue_date, due_date,
+                                currency, amount_minor, residual_minor, fingerprint, created_at)
+           SELECT $1, i, c, n, d1, d2, cur, a, a, f, $9
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::text[],
+                       $8::bigint[], $10::text[]) AS x(i, c, n, d1, d2, cur, a, f)
+           ON CONFLICT (tenant, invoice_id) DO NOTHING RETURNING *""",
+        tenant,
+        [i.invoice_id for i in batch],
+        [i.customer_id for i in batch],
+        [i.number for i in batch],
+        [i.issue_date for i in batch],
+        [i.due_date for i in batch],
+        [i.amount.currency for i in batch],
+        [i.amount.amount_minor for i in batch],
+        at,
+        [i.fingerprint for i in batch],
+    )
+    return rows
+
+
+async def get_many(
+    conn: asyncpg.Connection, tenant: str, invoice_ids: list[str]
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT * FROM invoice WHERE tenant = $1 AND invoice_id = ANY($2::text[])",
+        tenant, invoice_ids,
+    )  # fmt: skip
+    return rows

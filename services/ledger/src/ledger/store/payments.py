@@ -141,3 +141,16 @@ async def allocations_of_payment(
         tenant, payment_id,
     )  # fmt: skip
     return rows
+
+
+async def holding_cash(
+    conn: asyncpg.Connection, tenant: str, customer_ids: list[str]
+) -> set[tuple[str, str]]:
+    """(customer, currency) pairs among `customer_ids` with unapplied cash."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT customer_id, currency FROM payment
+           WHERE tenant = $1 AND customer_id = ANY($2::text[])
+             AND unapplied_minor > 0 AND reversed_on IS NULL""",
+        tenant, customer_ids,
+    )  # fmt: skip
+    return {(r["customer_id"], r["currency"]) for r in rows}

@@ -1,0 +1,51 @@
+"""Customer request and response models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from huikuan_runtime.fields import (
+    CountryCode,
+    CurrencyCode,
+    DecimalAmount,
+    LanguageTag,
+    StrictIn,
+    TimeZoneName,
+)
+
+
+class CustomerUpsert(StrictIn):
+    name: str = Field(min_length=1, max_length=200, examples=["华东贸易有限公司"])
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9 ()\-]{3,32}$")
+    country: CountryCode | None = None
+    currency: CurrencyCode
+    payment_terms_days: int = Field(30, ge=0, le=365)
+    owner: str | None = Field(None, max_length=64, description="the salesperson responsible")
+    segment: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64)
+    language: LanguageTag | None = None
+    timezone: TimeZoneName | None = None
+
+
+class CustomerPublic(CustomerUpsert):
+    model_config = ConfigDict(extra="ignore")
+
+    customer_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_amount: DecimalAmount = Field(description="what is still owed on open invoices")
+    open_invoices: int
+    unapplied_cash: DecimalAmount = Field(description="money received, not yet matched")
+
+
+class CustomerBalances(BaseModel):
+    customer_id: str
+    as_of: date
+    balances: list[CurrencyBalance]
