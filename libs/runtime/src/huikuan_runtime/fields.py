@@ -53,6 +53,14 @@ DecimalAmount = Annotated[
         description="a decimal string with no more fraction digits than the currency has",
     ),
 ]
+SignedAmount = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$",
+        examples=["-200.00"],
+        description="a signed decimal string (responses only: changes and balances)",
+    ),
+]
 CountryCode = Annotated[
     str, Field(pattern=r"^[A-Z]{2}$", examples=["CN"], description="ISO 3166-1 alpha-2")
 ]

@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from huikuan_runtime import demo
+from huikuan_runtime.blocking_http import http_json
 
 SERVICES = ("ledger", "credit", "reminders", "gateway")
 
@@ -63,23 +64,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def http_json(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
-) -> tuple[int, Any]:
-    """A tiny blocking HTTP client for set-up steps (no event loop needed)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, json.loads(raw) if raw else None
 
 
 class Stack:
@@ -303,6 +287,14 @@ def run(profile: str, root: Path) -> int:
             print("starting processes ...", file=sys.stderr)
             stack.start()
             key = stack.create_tenant_key("demo", "Demo Trading Co.")
+            if os.environ.get("HUIKUAN_DEMO", "1") != "0":
+                print("loading the demo book (HUIKUAN_DEMO=0 skips it) ...", file=sys.stderr)
+                book = demo.load(stack.gateway_url, key, datetime.now(UTC).date())
+                print(
+                    f"demo book: {len(book.customers)} customers, {len(book.invoices)} "
+                    f"invoices, {len(book.payments)} payments",
+                    file=sys.stderr,
+                )
             print(f"Gateway: {stack.gateway_url}/v1", flush=True)
             print(f"API key: {key}", flush=True)
             print(

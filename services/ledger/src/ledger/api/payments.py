@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import APIRouter, Response, status
 
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
+from huikuan_runtime.problems import Problem, ProblemDetails
 from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import clock
 from ledger.api.schemas import (
     AllocationIn,
     PaymentAllocate,
+    PaymentBatch,
+    PaymentBatchItem,
+    PaymentBatchResult,
     PaymentCreate,
     PaymentPublic,
     PaymentReverse,
@@ -28,20 +33,52 @@ def _pairs(items: list[AllocationIn] | None, currency: str) -> list[tuple[str, i
     return [(i.invoice_id, Money.parse(i.amount, currency).amount_minor) for i in items]
 
 
-@router.post("", response_model=PaymentPublic, status_code=201)
-async def post_payment(
-    body: PaymentCreate, tenant: TenantId, pool: Pool, response: Response
-) -> PaymentPublic:
-    """Record a payment; allocate it as listed, or to the oldest due invoices first."""
-    result = await service.receive_payment(
+async def _receive(body: PaymentCreate, tenant: str, pool: asyncpg.Pool) -> service.Received:
+    return await service.receive_payment(
         pool, tenant, payment_id=body.payment_id, customer_id=body.customer_id,
         amount=body.money(), received_on=body.received_on, method=body.method,
         reference=body.reference, allocations=_pairs(body.allocations, body.currency),
         at=clock.now(),
     )  # fmt: skip
+
+
+@router.post("", response_model=PaymentPublic, status_code=201)
+async def post_payment(
+    body: PaymentCreate, tenant: TenantId, pool: Pool, response: Response
+) -> PaymentPublic:
+    """Record a payment; allocate it as listed, or to the oldest due invoices first."""
+    result = await _receive(body, tenant, pool)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return mapping.payment(result)
+
+
+@router.post("/batch", response_model=PaymentBatchResult)
+async def post_payment_batch(
+    body: PaymentBatch, tenant: TenantId, pool: Pool
+) -> PaymentBatchResult:
+    """Record up to 1,000 payments, each in its own transaction, in the order given."""
+    items: list[PaymentBatchItem] = []
+    for index, item in enumerate(body.items):
+        try:
+            result = await _receive(item, tenant, pool)
+        except Problem as problem:
+            items.append(PaymentBatchItem(
+                index=index, payment_id=item.payment_id, outcome="rejected",
+                problem=ProblemDetails.model_validate(problem.body()),
+            ))  # fmt: skip
+            continue
+        items.append(PaymentBatchItem(
+            index=index, payment_id=item.payment_id,
+            outcome="created" if result.created else "existing",
+            payment=mapping.payment(result),
+        ))  # fmt: skip
+    return PaymentBatchResult(
+        created=sum(i.outcome == "created" for i in items),
+        existing=sum(i.outcome == "existing" for i in items),
+        rejected=sum(i.outcome == "rejected" for i in items),
+        items=items,
+    )
 
 
 @router.get("/{payment_id}", response_model=PaymentPublic)

@@ -11,6 +11,7 @@ from huikuan_runtime.fields import (
     AmountIn,
     DecimalAmount,
     ExternalId,
+    SignedAmount,
     StrictIn,
 )
 from huikuan_runtime.problems import ProblemDetails
@@ -79,8 +80,8 @@ class HistoryLine(BaseModel):
     reference: str
     effective_date: date
     posted_at: datetime
-    amount: DecimalAmount = Field(description="signed change of what is owed")
-    owed_after: DecimalAmount
+    amount: SignedAmount = Field(description="signed change of what is owed")
+    owed_after: SignedAmount
 
 
 class InvoiceDetail(InvoicePublic):

@@ -15,6 +15,7 @@ from huikuan_runtime.fields import (
     StrictIn,
     parse_positive,
 )
+from huikuan_runtime.problems import ProblemDetails
 from ledger.api.schemas.invoices import AllocationPublic, Reason
 
 Method = Literal["bank_transfer", "cheque", "bank_acceptance_bill", "cash", "card", "offset"]
@@ -78,3 +79,22 @@ class PaymentPublic(BaseModel):
     reversed_on: date | None
     allocations: list[AllocationPublic]
     created_at: datetime
+
+
+class PaymentBatch(StrictIn):
+    items: list[PaymentCreate] = Field(min_length=1, max_length=1000)
+
+
+class PaymentBatchItem(BaseModel):
+    index: int = Field(description="position of the item in the request")
+    payment_id: str
+    outcome: Literal["created", "existing", "rejected"]
+    payment: PaymentPublic | None = None
+    problem: ProblemDetails | None = None
+
+
+class PaymentBatchResult(BaseModel):
+    created: int
+    existing: int
+    rejected: int
+    items: list[PaymentBatchItem]
