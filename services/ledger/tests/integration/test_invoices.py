@@ -100,3 +100,72 @@ async def test_an_unchanged_customer_upsert_emits_nothing(pool: asyncpg.Pool) ->
         "FROM outbox_event ORDER BY position) s"
     )
     assert [int(e["sequence_payload"]) for e in events] == [1, 2]
+
+
+async def test_invoices_page_in_a_stable_order_and_filter_by_status(pool: asyncpg.Pool) -> None:
+    from ledger.service.invoices import list_invoices
+    from ledger.service.payments import receive_payment
+
+    await upsert_customer(pool, "t1", "C-1", CUSTOMER, AT)
+    for n in range(7):
+        await create_invoice(
+            pool, "t1", **_invoice("10.00", invoice_id=f"INV-{n}", issue_date=date(2026, 1, 1 + n))
+        )
+    await receive_payment(
+        pool,
+        "t1",
+        payment_id="P-1",
+        customer_id="C-1",
+        amount=Money.parse("15.00", "CNY"),
+        received_on=date(2026, 1, 20),
+        method="cash",
+        reference=None,
+        allocations=None,
+        at=AT,
+    )
+    seen, cursor, pages = [], None, 0
+    while True:
+        rows, cursor = await list_invoices(
+            pool,
+            "t1",
+            as_of=date(2026, 1, 31),
+            customer_id=None,
+            statuses=None,
+            cursor=cursor,
+            limit=3,
+        )
+        seen += [r["invoice_id"] for r in rows]
+        pages += 1
+        if cursor is None:
+            break
+    assert seen == [f"INV-{n}" for n in range(7)] and pages == 3
+    paid, _ = await list_invoices(
+        pool,
+        "t1",
+        as_of=date(2026, 1, 31),
+        customer_id="C-1",
+        statuses=["paid"],
+        cursor=None,
+        limit=50,
+    )
+    assert [r["invoice_id"] for r in paid] == ["INV-0"]
+    partly, _ = await list_invoices(
+        pool,
+        "t1",
+        as_of=date(2026, 1, 5),
+        customer_id=None,
+        statuses=["partially_paid", "open"],
+        cursor=None,
+        limit=50,
+    )
+    assert [r["invoice_id"] for r in partly] == [f"INV-{n}" for n in range(1, 7)]
+    with pytest.raises(InvalidInput):
+        await list_invoices(
+            pool,
+            "t1",
+            as_of=date(2026, 1, 5),
+            customer_id=None,
+            statuses=None,
+            cursor="not-a-cursor",
+            limit=5,
+        )

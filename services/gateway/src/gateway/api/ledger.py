@@ -13,6 +13,9 @@ router = APIRouter()
 SAME_AGAIN = {200: "the same request again: the existing resource, unchanged"}
 
 ROUTES = (
+    Route("GET", "/customers", "ledger", "ledger:read", s.CustomerPage, query=s.CustomerQuery,
+          problems=(), summary="Customers, filtered by owner, region, segment or overdue",
+          tags=("customers",)),
     Route("PUT", "/customers/{customer_id}", "ledger", "ledger:write", s.CustomerPublic,
           body=s.CustomerUpsert, also={201: "created"}, problems=(),
           summary="Create or update a customer under the caller's id", tags=("customers",)),
@@ -22,6 +25,9 @@ ROUTES = (
           s.CustomerBalances, query=AsOfQuery,
           summary="Open receivable and unapplied cash per currency, as of a date",
           tags=("customers",)),
+    Route("GET", "/invoices", "ledger", "ledger:read", s.InvoicePage, query=s.InvoiceQuery,
+          problems=(), summary="Invoices in issue order, by customer and status as of a date",
+          tags=("invoices",)),
     Route("POST", "/invoices", "ledger", "ledger:write", s.InvoicePublic, body=s.InvoiceCreate,
           status=201, also=SAME_AGAIN, problems=(409,),
           summary="Issue an invoice; unapplied cash of the customer is applied to it",

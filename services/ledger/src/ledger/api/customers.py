@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import AsOf, clock
-from ledger.api.schemas import CurrencyBalance, CustomerBalances, CustomerPublic, CustomerUpsert
+from ledger.api.schemas import (
+    CurrencyBalance,
+    CustomerBalances,
+    CustomerPage,
+    CustomerPublic,
+    CustomerQuery,
+    CustomerUpsert,
+)
 from ledger.service import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=CustomerPage)
+async def list_customers(
+    query: Annotated[CustomerQuery, Query()], tenant: TenantId, pool: Pool
+) -> CustomerPage:
+    """Customers in id order, filtered by owner, region, segment, or having overdue invoices."""
+    as_of = query.as_of or clock.now().date()
+    rows, next_cursor = await service.list_customers(
+        pool, tenant, owner=query.owner, region=query.region, segment=query.segment,
+        overdue_as_of=as_of if query.overdue else None, cursor=query.cursor, limit=query.limit,
+    )  # fmt: skip
+    return CustomerPage(items=[mapping.customer(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.put("/{customer_id}", response_model=CustomerPublic)

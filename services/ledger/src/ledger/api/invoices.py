@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
@@ -18,7 +20,9 @@ from ledger.api.schemas import (
     InvoiceBatchResult,
     InvoiceCreate,
     InvoiceDetail,
+    InvoicePage,
     InvoicePublic,
+    InvoiceQuery,
     InvoiceVoid,
     WriteOffCreate,
     WriteOffPublic,
@@ -41,6 +45,23 @@ async def post_invoice(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return mapping.invoice(result.row, as_of)
+
+
+@router.get("", response_model=InvoicePage)
+async def list_invoices(
+    query: Annotated[InvoiceQuery, Query()], tenant: TenantId, pool: Pool
+) -> InvoicePage:
+    """Invoices in issue order, filtered by customer and status as of a date."""
+    as_of = query.as_of or clock.now().date()
+    rows, next_cursor = await service.list_invoices(
+        pool, tenant, as_of=as_of, customer_id=query.customer_id,
+        statuses=[s.value for s in query.status] if query.status else None,
+        cursor=query.cursor, limit=query.limit,
+    )  # fmt: skip
+    return InvoicePage(
+        items=[mapping.invoice(r, as_of, disputed=r["status_as_of"] == "disputed") for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.post("/batch", response_model=InvoiceBatchResult)

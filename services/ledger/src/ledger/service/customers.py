@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from huikuan_events.ledger import CustomerUpserted
+from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.problems import NotFound
 from ledger.events.outbox import emit
@@ -75,3 +76,31 @@ async def balances(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: dat
                 counts.get(r["currency"], 0))
         for r in sums
     ]  # fmt: skip
+
+
+async def list_customers(
+    pool: asyncpg.Pool,
+    tenant: str,
+    *,
+    owner: str | None,
+    region: str | None,
+    segment: str | None,
+    overdue_as_of: date | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], str | None]:
+    key = pagination.decode(cursor, 1)
+    async with pool.acquire() as conn:
+        rows = await customers.page(
+            conn,
+            tenant,
+            owner=owner,
+            region=region,
+            segment=segment,
+            overdue_as_of=overdue_as_of,
+            after=str(key[0]) if key else None,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, pagination.encode([rows[-1]["customer_id"]]) if rows and more else None

@@ -13,6 +13,7 @@ from huikuan_events.ledger import (
     InvoiceVoided,
     InvoiceWrittenOff,
 )
+from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
@@ -330,3 +331,32 @@ async def invoice_detail(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> In
             disputed=await invoices.has_open_dispute(conn, tenant, invoice_id),
             history=await journal_store.invoice_history(conn, tenant, invoice_id),
         )
+
+
+async def list_invoices(
+    pool: asyncpg.Pool,
+    tenant: str,
+    *,
+    as_of: date,
+    customer_id: str | None,
+    statuses: list[str] | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], str | None]:
+    """A page of invoices in issue order, and the cursor of the next page (None at the end)."""
+    key = pagination.decode(cursor, 2)
+    after = (date.fromisoformat(key[0]), str(key[1])) if key else None
+    async with pool.acquire() as conn:
+        rows = await invoices.page(
+            conn,
+            tenant,
+            as_of=as_of,
+            customer_id=customer_id,
+            statuses=statuses,
+            after=after,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows and more else None
+    return rows, pagination.encode([last["issue_date"], last["invoice_id"]]) if last else None

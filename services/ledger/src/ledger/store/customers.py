@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -91,5 +91,33 @@ async def lock_many(
         """SELECT * FROM customer WHERE tenant = $1 AND customer_id = ANY($2::text[])
            ORDER BY customer_id FOR UPDATE""",
         tenant, customer_ids,
+    )  # fmt: skip
+    return rows
+
+
+async def page(
+    conn: asyncpg.Connection,
+    tenant: str,
+    *,
+    owner: str | None,
+    region: str | None,
+    segment: str | None,
+    overdue_as_of: date | None,
+    after: str | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Customers in id order after the cursor; `overdue_as_of` keeps only those with an
+    open invoice past due on that date."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT c.* FROM customer c
+           WHERE c.tenant = $1 AND ($2::text IS NULL OR c.owner = $2)
+             AND ($3::text IS NULL OR c.region = $3) AND ($4::text IS NULL OR c.segment = $4)
+             AND ($5::text IS NULL OR c.customer_id > $5)
+             AND ($6::date IS NULL OR EXISTS (
+                 SELECT 1 FROM invoice i WHERE i.tenant = c.tenant
+                   AND i.customer_id = c.customer_id AND i.residual_minor > 0
+                   AND i.voided_on IS NULL AND i.written_off_on IS NULL AND i.due_date < $6))
+           ORDER BY c.customer_id LIMIT $7""",
+        tenant, owner, region, segment, after, overdue_as_of, limit,
     )  # fmt: skip
     return rows

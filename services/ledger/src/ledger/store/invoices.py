@@ -155,3 +155,39 @@ async def get_many(
         tenant, invoice_ids,
     )  # fmt: skip
     return rows
+
+
+STATUS_AS_OF = """CASE
+    WHEN i.voided_on IS NOT NULL THEN 'void'
+    WHEN i.written_off_on IS NOT NULL THEN 'written_off'
+    WHEN i.residual_minor = 0 THEN 'paid'
+    WHEN EXISTS (SELECT 1 FROM dispute d WHERE d.tenant = i.tenant
+                 AND d.invoice_id = i.invoice_id AND d.status = 'open') THEN 'disputed'
+    WHEN i.due_date < $2 THEN 'overdue'
+    WHEN i.residual_minor < i.amount_minor THEN 'partially_paid'
+    ELSE 'open' END"""
+
+
+async def page(
+    conn: asyncpg.Connection,
+    tenant: str,
+    *,
+    as_of: date,
+    customer_id: str | None,
+    statuses: list[str] | None,
+    after: tuple[date, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Invoices in (issue_date, invoice_id) order after the cursor key, with their status."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT * FROM (
+                SELECT i.*, {STATUS_AS_OF} AS status_as_of FROM invoice i
+                WHERE i.tenant = $1 AND ($3::text IS NULL OR i.customer_id = $3)
+                  AND ($5::date IS NULL OR (i.issue_date, i.invoice_id) > ($5, $6::text))
+            ) x
+            WHERE $4::text[] IS NULL OR status_as_of = ANY($4)
+            ORDER BY issue_date, invoice_id LIMIT $7""",
+        tenant, as_of, customer_id, statuses, after[0] if after else None,
+        after[1] if after else None, limit,
+    )  # fmt: skip
+    return rows

@@ -49,3 +49,22 @@ class CustomerBalances(BaseModel):
     customer_id: str
     as_of: date
     balances: list[CurrencyBalance]
+
+
+class CustomerQuery(BaseModel):
+    """Filters of `GET /customers`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64)
+    segment: str | None = Field(None, max_length=64)
+    overdue: bool | None = Field(None, description="only customers with an overdue invoice")
+    as_of: date | None = Field(None, description="the date `overdue` is judged on")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=512)
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerPublic]
+    next_cursor: str | None

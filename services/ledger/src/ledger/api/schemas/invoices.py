@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from huikuan_runtime.fields import (
     AmountIn,
@@ -126,3 +126,22 @@ class InvoiceBatchResult(BaseModel):
     existing: int
     rejected: int
     items: list[InvoiceBatchItem]
+
+
+class InvoiceQuery(BaseModel):
+    """Filters of `GET /invoices`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: ExternalId | None = None
+    status: list[InvoiceStatus] | None = Field(None, description="any of these (repeatable)")
+    as_of: date | None = Field(
+        None, description="the date overdue is judged on (residuals are the current ones)"
+    )
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=512)
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoicePublic]
+    next_cursor: str | None
