@@ -169,6 +169,9 @@ async def reverse_payment(
         if reversed_on < row["received_on"]:
             raise invalid("reversed_on", "cannot be before the payment was received")
         active = await payments.active_allocations_of_payment(conn, tenant, payment_id)
+        latest = max((a["applied_on"] for a in active), default=row["received_on"])
+        if reversed_on < latest:
+            raise invalid("reversed_on", f"cannot be before the money was applied ({latest})")
         entries = []
         reopened: dict[str, int] = {}
         for alloc in active:

@@ -121,3 +121,14 @@ async def page(
         tenant, owner, region, segment, after, overdue_as_of, limit,
     )  # fmt: skip
     return rows
+
+
+async def lock_pairs(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> None:
+    """Row locks on (tenant, customer) pairs, in the one order every writer uses."""
+    await conn.execute(
+        """SELECT 1 FROM customer c
+           JOIN unnest($1::text[], $2::text[]) AS x(t, id)
+             ON c.tenant = x.t AND c.customer_id = x.id
+           ORDER BY c.tenant, c.customer_id FOR UPDATE OF c""",
+        [t for t, _ in keys], [c for _, c in keys],
+    )  # fmt: skip

@@ -191,3 +191,44 @@ async def page(
         after[1] if after else None, limit,
     )  # fmt: skip
     return rows
+
+
+async def overdue_candidates(
+    conn: asyncpg.Connection,
+    tenant: str | None,
+    before: date,
+    after: tuple[date, str, str],
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Unflagged open invoices due before `before`, in key order after the cursor."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT i.tenant, i.invoice_id, i.customer_id, i.due_date, c.timezone
+           FROM invoice i
+           JOIN customer c ON c.tenant = i.tenant AND c.customer_id = i.customer_id
+           WHERE i.overdue_at IS NULL AND i.residual_minor > 0 AND i.voided_on IS NULL
+             AND i.written_off_on IS NULL AND i.due_date < $1
+             AND ($2::text IS NULL OR i.tenant = $2)
+             AND (i.due_date, i.tenant, i.invoice_id) > ($3::date, $4::text, $5::text)
+           ORDER BY i.due_date, i.tenant, i.invoice_id
+           LIMIT $6""",
+        before, tenant, *after, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def flag_overdue(
+    conn: asyncpg.Connection, due: list[tuple[str, str, date]], at: datetime
+) -> list[asyncpg.Record]:
+    """Set `overdue_at` on those (tenant, invoice, judged-on date) still overdue and
+    unflagged now that their customers are locked; the flagged ones come back."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """UPDATE invoice i SET overdue_at = $4
+           FROM unnest($1::text[], $2::text[], $3::date[]) AS x(t, id, d)
+           WHERE i.tenant = x.t AND i.invoice_id = x.id AND i.overdue_at IS NULL
+             AND i.residual_minor > 0 AND i.voided_on IS NULL AND i.written_off_on IS NULL
+             AND i.due_date < x.d
+           RETURNING i.tenant, i.invoice_id, i.customer_id, i.due_date, i.currency,
+                     i.residual_minor, x.d AS as_of""",
+        [t for t, _, _ in due], [i for _, i, _ in due], [d for _, _, d in due], at,
+    )  # fmt: skip
+    return rows
