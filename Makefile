@@ -1,7 +1,7 @@
 # Huikuan — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help sync run test test-unit lint format docs stop infra-dev infra-test
+.PHONY: help sync run test test-unit lint format docs stop infra-dev infra-test bench
 
 ROOT := $(CURDIR)
 # uv from PATH, else a private copy under .run/tools (installed from PyPI on first use).
@@ -12,6 +12,7 @@ help:
 	@echo "make run    start Postgres, Kafka and every service; serve the API with a demo tenant"
 	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
 	@echo "make lint   ruff and mypy"
+	@echo "make bench  the benchmarks (bench/), each beside its floor; table + bench/results/*.json"
 	@echo "make docs   regenerate docs/events (JSON Schema, AsyncAPI) from the event models"
 	@echo "make stop   stop what make run / make test started"
 
@@ -39,13 +40,18 @@ test: sync infra-test
 	@set -a && source .run/test/infra.env && set +a && \
 	  HUIKUAN_RUN_DIR=$(ROOT)/.run/test $(UV) run --frozen pytest $(PYTEST_ARGS)
 
+# Benchmarks on the test profile's servers, each run in a fresh database of its own.
+bench: sync infra-test
+	@set -a && source .run/test/infra.env && set +a && \
+	  $(UV) run --frozen python -m bench $(BENCH_ARGS)
+
 test-unit: sync
 	@$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 lint: sync
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs services tests
+	@$(UV) run --frozen mypy libs services tests bench
 
 docs: sync
 	@$(UV) run --frozen python -m huikuan_events.docs write docs/events
