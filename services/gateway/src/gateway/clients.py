@@ -3,6 +3,7 @@ circuit breaker so a dead service is not hammered."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,13 @@ class CircuitBreaker:
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    body: Any
+    content: bytes
     content_type: str
+
+    @property
+    def body(self) -> Any:
+        """The JSON body, parsed (only when someone needs to look inside)."""
+        return json.loads(self.content) if self.content else None
 
 
 class Downstream:
@@ -96,9 +102,7 @@ class Downstream:
             )
         self.breaker.success()
         content_type = response.headers.get("content-type", "application/json")
-        return Reply(
-            response.status_code, response.json() if response.content else None, content_type
-        )
+        return Reply(response.status_code, response.content, content_type)
 
     async def close(self) -> None:
         await self._client.aclose()

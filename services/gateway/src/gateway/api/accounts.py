@@ -3,16 +3,9 @@ account and their confirmations, collection targets, and the overdue-scan job.""
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
-
-from gateway.api.deps import Ledger, require_scope
-from gateway.api.forward import relay
 from gateway.api.proxy import Route, mount
-from gateway.api.responses import errors
-from gateway.domain.keys import Principal
 from ledger.api.jobs import OverdueScanResult, OverdueScanRun
 from ledger.api.schemas import disputes as d
 from ledger.api.schemas import statements as st
@@ -57,21 +50,11 @@ ROUTES = (
 
 mount(router, ROUTES)
 
-OpsWrite = Annotated[Principal, Depends(require_scope("ops:write"))]
 
-
-@router.post(
-    "/ops/jobs/overdue-scan",
-    response_model=OverdueScanResult,
-    responses=errors(),
-    summary="Run the overdue scan for the tenant now",
-    tags=["ops"],
-)
-async def run_overdue_scan(body: OverdueScanRun, who: OpsWrite, ledger: Ledger) -> JSONResponse:
-    """Emit `ledger.invoice_overdue.v1` once for each invoice that became overdue: judged by
-    `as_of` (a date in the tenant's time zone) or by the instant `at` (default now) in each
-    customer's time zone. Running it again flags nothing twice."""
-    reply = await ledger.request(
-        "POST", "/jobs/overdue-scan", who.tenant, json=body.model_dump(mode="json")
-    )
-    return relay(reply)
+mount(router, (
+    Route("POST", "/ops/jobs/overdue-scan", "ledger", "ops:write", OverdueScanResult,
+          body=OverdueScanRun, upstream="/jobs/overdue-scan", problems=(), tags=("ops",),
+          summary="Run the overdue scan now: `ledger.invoice_overdue.v1` once per invoice that "
+                  "became overdue, judged by `as_of` (a date in the tenant's time zone) or by "
+                  "the instant `at` (default now) in each customer's time zone"),
+))  # fmt: skip

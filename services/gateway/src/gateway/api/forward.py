@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from gateway.clients import Reply
@@ -9,11 +10,12 @@ from huikuan_runtime.logs import request_path_var
 from huikuan_runtime.problems import PROBLEM_CONTENT_TYPE
 
 
-def relay(reply: Reply) -> JSONResponse:
-    """The downstream status and body as they are; a problem keeps its type and detail
-    but names the public path the caller used as its `instance`."""
-    if "problem+json" in reply.content_type and isinstance(reply.body, dict):
-        path = request_path_var.get()
-        body = {**reply.body, "instance": path} if path else reply.body
+def relay(reply: Reply) -> Response:
+    """The downstream status and body as they are, bytes untouched; a problem keeps its
+    type and detail but names the public path the caller used as its `instance`."""
+    if "problem+json" in reply.content_type:
+        body, path = reply.body, request_path_var.get()
+        if isinstance(body, dict) and path:
+            body = {**body, "instance": path}
         return JSONResponse(body, status_code=reply.status, media_type=PROBLEM_CONTENT_TYPE)
-    return JSONResponse(reply.body, status_code=reply.status)
+    return Response(reply.content, status_code=reply.status, media_type="application/json")

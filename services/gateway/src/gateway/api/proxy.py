@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from gateway.api.deps import require_scope
@@ -42,19 +41,20 @@ class Route:
     problems: tuple[int, ...] = (404,)
     summary: str | None = None
     tags: tuple[str, ...] = ()
+    upstream: str | None = None  # the service's path when it differs from the public one
 
 
 def _endpoint(route: Route) -> Any:
     path_params = _PARAM.findall(route.path)
 
-    async def endpoint(request: Request, **values: Any) -> JSONResponse:
+    async def endpoint(request: Request, **values: Any) -> Response:
         who: Principal = values["who"]
         client: Downstream = request.app.state.downstreams[route.service]
         body: BaseModel | None = values.get("body")
         query: BaseModel | None = values.get("query")
         reply = await client.request(
             route.method,
-            route.path.format(**{p: values[p] for p in path_params}),
+            (route.upstream or route.path).format(**{p: values[p] for p in path_params}),
             who.tenant,
             json=body.model_dump(mode="json") if body is not None else None,
             params=query.model_dump(mode="json", exclude_none=True) if query else None,

@@ -125,14 +125,16 @@ async def has_open_dispute(conn: asyncpg.Connection, tenant: str, invoice_id: st
 async def insert_many(
     conn: asyncpg.Connection, tenant: str, batch: list[NewInvoice], at: datetime
 ) -> list[asyncpg.Record]:
-    """Insert invoices in one statement; ids already taken are skipped (not returned)."""
+    """Insert invoices in one statement; ids already taken are skipped (not returned).
+    Only what settling needs comes back: batches stay cheap."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """INSERT INTO invoice (tenant, invoice_id, customer_id, number, issue_date, due_date,
                                 currency, amount_minor, residual_minor, fingerprint, created_at)
            SELECT $1, i, c, n, d1, d2, cur, a, a, f, $9
            FROM unnest($2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::text[],
                        $8::bigint[], $10::text[]) AS x(i, c, n, d1, d2, cur, a, f)
-           ON CONFLICT (tenant, invoice_id) DO NOTHING RETURNING *""",
+           ON CONFLICT (tenant, invoice_id) DO NOTHING
+           RETURNING invoice_id, currency, issue_date, due_date, residual_minor""",
         tenant,
         [i.invoice_id for i in batch],
         [i.customer_id for i in batch],

@@ -63,7 +63,7 @@ async def aging_cells(
     """
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""WITH later AS (
-                SELECT invoice_id, sum(amount_minor) AS amount_minor
+                SELECT invoice_id, sum(amount_minor)::bigint AS amount_minor
                 FROM journal_line
                 WHERE tenant = $1 AND account = 'receivable' AND effective_date > $2
                 GROUP BY invoice_id
@@ -80,14 +80,21 @@ async def aging_cells(
                 FROM later l
                 JOIN invoice i ON i.tenant = $1 AND i.invoice_id = l.invoice_id
                 WHERE NOT (i.residual_minor > 0 AND i.voided_on IS NULL)
+            ), cells AS (
+                -- per customer first: the join to customers then sees thousands of rows,
+                -- not one per invoice, whatever plan stale statistics suggest
+                SELECT o.currency, o.customer_id,
+                       width_bucket($2 - o.due_date - 1, $3::int[]) AS bucket,
+                       sum(o.residual) AS amount_minor, count(*) AS invoices
+                FROM owed o
+                WHERE o.residual <> 0
+                GROUP BY o.currency, o.customer_id, bucket
             )
-            SELECT o.currency, {_group('$4')},
-                   width_bucket($2 - o.due_date - 1, $3::int[]) AS bucket,
-                   sum(o.residual)::bigint AS amount_minor, count(*) AS invoices
-            FROM owed o
-            JOIN customer c ON c.tenant = $1 AND c.customer_id = o.customer_id
-            WHERE o.residual <> 0
-            GROUP BY o.currency, key, name, bucket""",
+            SELECT x.currency, {_group('$4')}, x.bucket,
+                   sum(x.amount_minor)::bigint AS amount_minor, sum(x.invoices)::bigint AS invoices
+            FROM cells x
+            JOIN customer c ON c.tenant = $1 AND c.customer_id = x.customer_id
+            GROUP BY x.currency, key, name, x.bucket""",
         tenant, as_of, list(thresholds), group_by,
     )  # fmt: skip
     return rows

@@ -114,10 +114,12 @@ class InvoiceBatch(StrictIn):
 
 
 class InvoiceBatchItem(BaseModel):
+    """One item's result; `GET /invoices/{id}` has the whole invoice."""
+
     index: int = Field(description="position of the item in the request")
     invoice_id: str
     outcome: Literal["created", "existing", "rejected"]
-    invoice: InvoicePublic | None = None
+    due_date: date | None = Field(None, description="as issued (derived from terms if omitted)")
     problem: ProblemDetails | None = None
 
 
