@@ -54,6 +54,10 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("gateway-api", "gateway", "api"),
 )
 
+# Schedulers run with `make run`, not under tests: a scan "now" would change what tests
+# that post back-dated books see. Tests trigger jobs explicitly instead.
+SCHEDULERS: tuple[ProcessSpec, ...] = (ProcessSpec("ledger-overdue", "ledger", "overdue-scan"),)
+
 
 class StackError(RuntimeError):
     pass
@@ -78,6 +82,7 @@ class Stack:
         ports: dict[str, int],
         operator_key: str = "dev-operator-key",
         extra_env: dict[str, str] | None = None,
+        schedulers: bool = False,
     ) -> None:
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
@@ -96,6 +101,7 @@ class Stack:
             },
             **(extra_env or {}),
         }
+        self.specs = PROCESSES + (SCHEDULERS if schedulers else ())
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
 
@@ -128,13 +134,13 @@ class Stack:
         self._write_pids()
 
     def start(self, timeout: float = 90.0) -> None:
-        for spec in PROCESSES:
+        for spec in self.specs:
             self.start_process(spec)
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        waiting = {spec.name: spec for spec in PROCESSES if spec.is_api}
+        waiting = {spec.name: spec for spec in self.specs if spec.is_api}
         while waiting:
             for name, spec in list(waiting.items()):
                 proc = self.procs[name]
@@ -168,7 +174,7 @@ class Stack:
         proc.wait(timeout=30)
 
     def restart(self, name: str) -> None:
-        spec = next(p for p in PROCESSES if p.name == name)
+        spec = next(p for p in self.specs if p.name == name)
         self.start_process(spec)
 
     def supervise(self, max_restarts: int = 5) -> list[str]:
@@ -279,6 +285,7 @@ def run(profile: str, root: Path) -> int:
         kafka_bootstrap_servers=bootstrap,
         ports=ports,
         operator_key=os.environ.get("GATEWAY_OPERATOR_KEY", "dev-operator-key"),
+        schedulers=True,
     )
     with _signals_raise():
         try:
