@@ -70,23 +70,14 @@ async def create_invoice(
 ) -> Issued:
     """Issue an invoice once: the same request again returns it, a different one is a 409."""
     async with unit_of_work(pool) as conn:
-        return await issue(
-            conn,
-            tenant,
-            invoice_id=invoice_id,
-            customer_id=customer_id,
-            number=number,
-            issue_date=issue_date,
-            due_date=due_date,
-            amount=amount,
-            at=at,
+        return await _issue(
+            conn, tenant, invoice_id, customer_id, number, issue_date, due_date, amount, at
         )
 
 
-async def issue(
+async def _issue(
     conn: asyncpg.Connection,
     tenant: str,
-    *,
     invoice_id: str,
     customer_id: str,
     number: str,
@@ -95,7 +86,6 @@ async def issue(
     amount: Money,
     at: datetime,
 ) -> Issued:
-    """Issue inside the caller's transaction (single calls and batches share this)."""
     customer = await lock_customer(conn, tenant, customer_id)
     try:
         invoice = issue_invoice(
