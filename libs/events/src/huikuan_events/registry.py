@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from huikuan_events import ledger
+from huikuan_events import credit, ledger, reminders
 from huikuan_events.envelope import Envelope
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
@@ -26,6 +26,18 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "ledger.payment_applied.v1": ledger.PaymentApplied,
     "ledger.payment_reversed.v1": ledger.PaymentReversed,
     "ledger.statement_confirmed.v1": ledger.StatementConfirmed,
+    "credit.score_changed.v1": credit.ScoreChanged,
+    "credit.limit_changed.v1": credit.LimitChanged,
+    "credit.hold_placed.v1": credit.HoldPlaced,
+    "credit.hold_released.v1": credit.HoldReleased,
+    "reminders.reminder_sent.v1": reminders.ReminderSent,
+    "reminders.reminder_failed.v1": reminders.ReminderFailed,
+    "reminders.dunning_escalated.v1": reminders.DunningEscalated,
+    "reminders.promise_made.v1": reminders.PromiseMade,
+    "reminders.promise_kept.v1": reminders.PromiseKept,
+    "reminders.promise_broken.v1": reminders.PromiseBroken,
+    "reminders.task_created.v1": reminders.TaskCreated,
+    "reminders.task_completed.v1": reminders.TaskCompleted,
 }
 
 _TYPE_OF: dict[type[BaseModel], str] = {model: name for name, model in EVENT_TYPES.items()}
