@@ -14,17 +14,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
+from gateway import idempotency
 from gateway.api.deps import require_scope
 from gateway.api.forward import relay
 from gateway.api.responses import errors
 from gateway.clients import Downstream
 from gateway.domain.keys import Principal
+from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.fields import IdPath
 
 _PARAM = re.compile(r"{(\w+)}")
+clock = SystemClock()
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        min_length=1,
+        max_length=255,
+        description="the same key and body again return the first response, unchanged; "
+        "another body under the same key is a 422",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +66,24 @@ def _endpoint(route: Route) -> Any:
         client: Downstream = request.app.state.downstreams[route.service]
         body: BaseModel | None = values.get("body")
         query: BaseModel | None = values.get("query")
-        reply = await client.request(
-            route.method,
-            (route.upstream or route.path).format(**{p: values[p] for p in path_params}),
-            who.tenant,
-            json=body.model_dump(mode="json") if body is not None else None,
-            params=query.model_dump(mode="json", exclude_none=True) if query else None,
+        payload = body.model_dump(mode="json") if body is not None else None
+
+        async def forward() -> Response:
+            return relay(await client.request(
+                route.method,
+                (route.upstream or route.path).format(**{p: values[p] for p in path_params}),
+                who.tenant,
+                json=payload,
+                params=query.model_dump(mode="json", exclude_none=True) if query else None,
+            ))  # fmt: skip
+
+        key: str | None = values.get("idempotency_key")
+        if key is None:
+            return await forward()
+        request_print = idempotency.fingerprint(route.method, request.url.path, payload)
+        return await idempotency.once(
+            request.app.state.pool, clock, who.tenant, key, request_print, forward
         )
-        return relay(reply)
 
     parameters = [
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
@@ -71,6 +95,10 @@ def _endpoint(route: Route) -> Any:
     if route.query is not None:
         parameters.append(
             inspect.Parameter("query", kw, annotation=Annotated[route.query, Query()])
+        )
+    if route.method == "POST":
+        parameters.append(
+            inspect.Parameter("idempotency_key", kw, default=None, annotation=IdempotencyKey)
         )
     parameters.append(inspect.Parameter(
         "who", kw, annotation=Annotated[Principal, Depends(require_scope(route.scope))]
