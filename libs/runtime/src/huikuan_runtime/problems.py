@@ -18,11 +18,17 @@ class Problem(Exception):
     title: ClassVar[str] = "Bad request"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extensions: Any
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        self.headers = headers or {}
         self.extensions = extensions
 
     @property
@@ -104,6 +110,12 @@ class Conflict(Problem):
     status = 409
     slug = "conflict"
     title = "Conflicts with the existing resource"
+
+
+class RateLimited(Problem):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
 
 
 class UpstreamUnavailable(Problem):

@@ -28,6 +28,11 @@ class Settings(ServiceSettings):
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 10.0
     operator_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
+    # Per API key and scope: calls a second and bucket size; per-scope overrides as JSON,
+    # e.g. GATEWAY_RATE_LIMITS='{"credit:check": [500, 1000]}'.
+    rate_per_second: float = 100.0
+    rate_burst: int = 200
+    rate_limits: dict[str, tuple[float, int]] = {}
 
     @model_validator(mode="after")
     def _no_placeholder_operator_key(self) -> Self:

@@ -11,6 +11,7 @@ from gateway.api import accounts, admin, customers, ledger, reports
 from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
+from gateway.domain.ratelimit import Limit, RateLimiter
 from huikuan_runtime.service import create_service_app
 
 
@@ -35,13 +36,17 @@ def create_app(settings: Settings) -> FastAPI:
             )
         }
         app.state.downstreams = clients
+        app.state.rate_limiter = RateLimiter(
+            Limit(settings.rate_per_second, settings.rate_burst),
+            {scope: Limit(rate, burst) for scope, (rate, burst) in settings.rate_limits.items()},
+        )
         try:
             yield
         finally:
             for client in clients.values():
                 await client.close()
 
-    v1 = APIRouter(prefix="/v1", responses=errors(401, 403, 422))
+    v1 = APIRouter(prefix="/v1", responses=errors(401, 403, 422, 429))
     v1.include_router(admin.router)
     v1.include_router(ledger.router)
     v1.include_router(customers.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -12,8 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway.clients import Downstream
 from gateway.config import Settings
 from gateway.domain.keys import Principal, hash_key
+from gateway.domain.ratelimit import RateLimiter, retry_after
 from gateway.store import tenants
-from huikuan_runtime.problems import Forbidden, Unauthorized
+from huikuan_runtime.problems import Forbidden, RateLimited, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="an API key, or the operator key for /admin")
 
@@ -40,6 +42,15 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
         )
         if not found.allows(scope):
             raise Forbidden(f"this call needs the scope {scope!r}", required_scope=scope)
+        limiter: RateLimiter = request.app.state.rate_limiter
+        wait = limiter.take(found.key_id, scope, time.monotonic())
+        if wait > 0:
+            limit = limiter.limit(scope)
+            raise RateLimited(
+                f"this key may make {limit.rate:g} {scope!r} calls a second "
+                f"(bursts of {limit.burst}); retry after {retry_after(wait)} s",
+                headers={"Retry-After": retry_after(wait)},
+            )
         return found
 
     return principal

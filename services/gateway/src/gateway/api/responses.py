@@ -12,6 +12,7 @@ _DESCRIPTIONS = {
     404: "not found (or not the caller's)",
     409: "the id is taken by different content",
     422: "the request is not valid",
+    429: "the key's rate limit for this scope is spent; see Retry-After",
     503: "a service behind the gateway is unavailable",
 }
 
