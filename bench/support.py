@@ -70,6 +70,7 @@ async def running_system(ctx: Context, *, pipeline: bool, tenant: str) -> AsyncI
         operator_key=f"bench-{secrets.token_hex(8)}",
         # Throughput is measured here, not the per-key rate limiter: lift it.
         extra_env={"GATEWAY_RATE_PER_SECOND": "1000000", "GATEWAY_RATE_BURST": "1000000"},
+        group_suffix=name,
     )
     try:
         ctx.progress(f"database {name}: migrating")

@@ -9,15 +9,22 @@ from dataclasses import dataclass
 import pytest
 
 from huikuan_runtime.stack import Stack
-from tests.support import Api, infra_env, start_stack
+from tests.support import Api, SmtpSink, infra_env, start_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def smtp() -> Iterator[SmtpSink]:
+    """Where the stack's reminders send email (a real SMTP server on localhost)."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def stack(smtp: SmtpSink) -> Iterator[Stack]:
     env = infra_env()
     if env is None:
         pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
-    yield from start_stack(*env)
+    yield from start_stack(*env, extra_env=smtp.env)
 
 
 @dataclass

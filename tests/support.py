@@ -7,6 +7,9 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiosmtpd.controller import Controller
 
 from huikuan_events import Envelope
 from huikuan_runtime.stack import Stack, free_port
@@ -49,8 +53,11 @@ def drop_database(url: str, name: str) -> None:
     asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def start_stack(database_url: str, bootstrap: str) -> Iterator[Stack]:
-    """A fresh database and every service process on free ports, stopped afterwards."""
+def start_stack(
+    database_url: str, bootstrap: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """A fresh database and every service process on free ports, stopped afterwards;
+    `extra_env` adds settings for the processes (e.g. an SMTP server for reminders)."""
     name = f"huikuan_e2e_{secrets.token_hex(4)}"
     run_dir = Path(os.environ.get("HUIKUAN_RUN_DIR", ROOT / ".run" / "test")) / name
     stack = Stack(
@@ -59,7 +66,8 @@ def start_stack(database_url: str, bootstrap: str) -> Iterator[Stack]:
         kafka_bootstrap_servers=bootstrap,
         ports={svc: free_port() for svc in ("gateway", "ledger", "credit", "reminders")},
         operator_key="e2e-operator-key",
-        extra_env={"LOG_LEVEL": "INFO"},
+        extra_env={"LOG_LEVEL": "INFO", **(extra_env or {})},
+        group_suffix=name,
     )
     try:
         stack.migrate()
@@ -157,3 +165,33 @@ async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 def query(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     return asyncio.run(_fetch(url, sql, *args))
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free localhost port that keeps what it receives;
+    the session's stack sends reminders' email to it."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"REMINDERS_SMTP_HOST": "127.0.0.1", "REMINDERS_SMTP_PORT": str(self.port)}
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        mail = message_from_bytes(envelope.content, policy=email_policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.messages.append(mail)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def __enter__(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()

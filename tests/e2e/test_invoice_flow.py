@@ -59,7 +59,9 @@ def test_invoice_reaches_ledger_topic_credit_and_reminders(stack: Stack, tenant:
         ),
         what="credit recorded the invoice",
     )
-    assert credit["exposure"] == [{"currency": "CNY", "open_invoices": 1, "open_amount": "1234.50"}]
+    [line] = credit["exposure"]
+    assert (line["currency"], line["open_invoices"], line["open_amount"]) == ("CNY", 1, "1234.50")
+    assert (line["approved_orders"], line["exposure"]) == ("0.00", "1234.50")
 
     dunning = eventually(
         lambda: (

@@ -130,7 +130,7 @@ async def run_consumer(
     try:
         async with service_pool(settings) as pool:
             loop = EventConsumer(
-                name=settings.consumer_group,
+                name=settings.service_name,
                 pool=pool,
                 handlers=handlers,
                 dlq_producer=dlq,

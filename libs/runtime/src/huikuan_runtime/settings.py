@@ -43,6 +43,7 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = 1.0
     consumer_max_retries: int = 3
     consumer_retry_backoff_seconds: float = 0.2
+    group_suffix: str = ""
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Self:
@@ -57,4 +58,9 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return self.service_name
+        """The Kafka consumer group: the service's name unless `<PREFIX>_GROUP_SUFFIX` sets
+        one apart (separate stacks sharing one broker, e.g. test sessions, must not split
+        each other's partitions)."""
+        return (
+            f"{self.service_name}-{self.group_suffix}" if self.group_suffix else self.service_name
+        )

@@ -49,14 +49,20 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("ledger-relay", "ledger", "relay"),
     ProcessSpec("credit-api", "credit", "api"),
     ProcessSpec("credit-consume", "credit", "consume"),
+    ProcessSpec("credit-relay", "credit", "relay"),
     ProcessSpec("reminders-api", "reminders", "api"),
     ProcessSpec("reminders-consume", "reminders", "consume"),
+    ProcessSpec("reminders-relay", "reminders", "relay"),
     ProcessSpec("gateway-api", "gateway", "api"),
 )
 
 # Schedulers run with `make run`, not under tests: a scan "now" would change what tests
 # that post back-dated books see. Tests trigger jobs explicitly instead.
-SCHEDULERS: tuple[ProcessSpec, ...] = (ProcessSpec("ledger-overdue", "ledger", "overdue-scan"),)
+SCHEDULERS: tuple[ProcessSpec, ...] = (
+    ProcessSpec("ledger-overdue", "ledger", "overdue-scan"),
+    ProcessSpec("credit-rescore", "credit", "rescore"),
+    ProcessSpec("reminders-schedule", "reminders", "schedule"),
+)
 
 
 class StackError(RuntimeError):
@@ -83,6 +89,7 @@ class Stack:
         operator_key: str = "dev-operator-key",
         extra_env: dict[str, str] | None = None,
         schedulers: bool = False,
+        group_suffix: str = "",
     ) -> None:
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
@@ -99,6 +106,12 @@ class Stack:
                 f"GATEWAY_{svc.upper()}_URL": f"http://127.0.0.1:{ports[svc]}"
                 for svc in ("ledger", "credit", "reminders")
             },
+            # Stacks sharing a broker (test sessions, benchmarks) read in groups of their own.
+            **(
+                {f"{svc.upper()}_GROUP_SUFFIX": group_suffix for svc in SERVICES}
+                if group_suffix
+                else {}
+            ),
             **(extra_env or {}),
         }
         self.specs = PROCESSES + (SCHEDULERS if schedulers else ())

@@ -1,4 +1,4 @@
-"""`python -m reminders api|relay|consume|migrate`."""
+"""`python -m reminders api|relay|consume|migrate|schedule`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from huikuan_runtime.service import ServiceSpec, main
 from reminders.api.app import create_app
 from reminders.config import get_settings
 from reminders.events.handlers import HANDLERS, TOPICS
+from reminders.service.schedule import run_periodically
 
 SPEC = ServiceSpec(
     name="reminders",
@@ -16,6 +17,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).resolve().parents[2] / "migrations",
     consumes=TOPICS,
     handlers=HANDLERS,
+    extra_modes={"schedule": run_periodically},
 )
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from functools import lru_cache
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from huikuan_runtime.settings import ServiceSettings
@@ -15,6 +17,32 @@ class Settings(ServiceSettings):
     service_name: str = "reminders"
     port: int = 8003
     db_schema: str = "reminders"
+
+    # Email: without a host, email is written to the log instead (documented for `make run`).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool = False
+    mail_from: str = "receivables@huikuan.local"
+    # Webhook channel: where reminders are POSTed and the HMAC-SHA256 secret.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    # SMS through an HTTP provider; without a URL, SMS is written to the log.
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
+    # Delivery retries: attempt n waits backoff * 2^(n-1) seconds; after the last, failed.
+    delivery_max_attempts: int = 5
+    delivery_backoff_seconds: float = 30.0
+    # The send window (customer's local time) and the zone when the customer has none.
+    send_window_start: time = time(9, 0)
+    send_window_end: time = time(18, 0)
+    default_timezone: str = "Asia/Shanghai"
+    # `python -m reminders schedule`: seconds between runs, customers per transaction.
+    schedule_interval_seconds: float = 60.0
+    # Judge every customer on this date instead of "now" (replays, tests); no send window then.
+    schedule_as_of: date | None = None
+    batch_size: int = 200
 
 
 @lru_cache

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from gateway.api import accounts, admin, customers, ledger, reports
+from gateway.api import accounts, admin, credit, customers, dunning, ledger, reports
 from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
@@ -50,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
     v1.include_router(admin.router)
     v1.include_router(ledger.router)
     v1.include_router(customers.router)
+    v1.include_router(credit.router)
+    v1.include_router(dunning.router)
     v1.include_router(reports.router)
     v1.include_router(accounts.router)
     return create_service_app(

@@ -1,4 +1,5 @@
-"""Per-customer views owned by credit and reminders, and the aggregated summary."""
+"""The aggregated customer summary (credit's own routes are in `gateway.api.credit`,
+reminders' in `gateway.api.dunning`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pydantic import BaseModel
 from credit.api.schemas import CreditPublic
 from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
 from gateway.api.params import CustomerId
-from gateway.api.proxy import Route, mount
 from gateway.api.responses import errors
 from gateway.clients import Downstream
 from huikuan_runtime.problems import NotFound, Problem
@@ -19,14 +19,6 @@ from ledger.api.schemas import CustomerBalances, CustomerPublic
 from reminders.api.schemas import DunningPublic
 
 router = APIRouter(tags=["customers"])
-
-
-mount(router, (
-    Route("GET", "/customers/{customer_id}/credit", "credit", "credit:read", CreditPublic,
-          summary="What credit knows of the customer"),
-    Route("GET", "/customers/{customer_id}/dunning", "reminders", "dunning:read",
-          DunningPublic, summary="The customer's dunning state"),
-))  # fmt: skip
 
 
 PartStatus = Literal["ok", "none", "unavailable"]
@@ -74,6 +66,7 @@ async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> d
     "/customers/{customer_id}/summary",
     response_model=CustomerSummary,
     responses=errors(404),
+    openapi_extra={"x-required-scope": "ledger:read"},
 )
 async def get_summary(
     customer_id: CustomerId,

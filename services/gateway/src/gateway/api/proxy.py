@@ -124,4 +124,5 @@ def mount(router: APIRouter, routes: Sequence[Route]) -> None:
             summary=route.summary,
             description=route.summary,
             tags=list(route.tags) or None,
+            openapi_extra={"x-required-scope": route.scope},
         )

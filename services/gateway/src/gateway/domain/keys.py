@@ -13,13 +13,14 @@ Scope = Literal[
     "ledger:write",
     "credit:read",
     "credit:check",
+    "credit:write",
     "dunning:read",
     "dunning:write",
     "ops:read",
     "ops:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
-    "ledger:read", "ledger:write", "credit:read", "credit:check",
+    "ledger:read", "ledger:write", "credit:read", "credit:check", "credit:write",
     "dunning:read", "dunning:write", "ops:read", "ops:write",
 )  # fmt: skip
 

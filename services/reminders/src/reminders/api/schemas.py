@@ -1,12 +1,69 @@
-"""Reminders's response models (the gateway publishes these same models)."""
+"""Reminders's request and response models (the gateway publishes these same models)."""
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
+from datetime import date, datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from huikuan_runtime.fields import DecimalAmount
+from huikuan_runtime.fields import AmountIn, DecimalAmount, ExternalId, StrictIn
+
+# --- policies -----------------------------------------------------------------------------
+
+
+class StepIn(StrictIn):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    offset_days: int = Field(
+        ge=-365, le=3650, description="days from the due date; negative = before"
+    )
+    channels: list[str] = Field(
+        min_length=1, max_length=7,
+        description="email, sms, webhook, letter (messages); call, visit, legal (collector tasks)",
+    )  # fmt: skip
+    template: str = Field(
+        min_length=1, max_length=64,
+        description="a shipped template: friendly_reminder, overdue_notice, second_notice, "
+                    "warning_letter, final_notice",
+    )  # fmt: skip
+    action: str = Field("notify", description="notify, create_task, request_credit_hold, "
+                                              "legal_escalation")  # fmt: skip
+    templates: dict[str, dict[str, str]] | None = Field(
+        None,
+        description="this tenant's own text per language (zh, en): {subject, body} as Jinja2 "
+                    "using customer_name, customer_id, step, as_of, currency, total, invoices",
+    )  # fmt: skip
+
+
+class StepPublic(BaseModel):
+    name: str
+    offset_days: int
+    channels: list[str]
+    template: str
+    action: str
+    templates: dict[str, dict[str, str]]
+
+
+class PolicyPut(StrictIn):
+    grades: list[str] = Field(
+        default_factory=list, description="credit grades (A to E) this policy is chosen for"
+    )
+    steps: list[StepIn] = Field(min_length=1, max_length=30)
+
+
+class PolicyPublic(BaseModel):
+    policy_id: str
+    version: int = Field(description="0 is the shipped default; each PUT adds one")
+    grades: list[str]
+    steps: list[StepPublic]
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyPublic]
+
+
+# --- customer dunning state ---------------------------------------------------------------
 
 
 class ChasedInvoice(BaseModel):
@@ -15,6 +72,15 @@ class ChasedInvoice(BaseModel):
     due_date: date
     currency: str
     residual: DecimalAmount
+    step: str | None = Field(None, description="the step the invoice has reached as of the date")
+    disputed: bool = False
+    promised: bool = Field(False, description="held off by an open promise to pay")
+
+
+class NextAction(BaseModel):
+    step: str
+    on: date
+    invoice_ids: list[str]
 
 
 class DunningPublic(BaseModel):
@@ -22,3 +88,172 @@ class DunningPublic(BaseModel):
     open_invoice_count: int
     next_due_date: date | None
     invoices: list[ChasedInvoice]
+    as_of: date | None = None
+    grade: str | None = None
+    policy_id: str | None = None
+    policy_version: int | None = None
+    pinned_policy: str | None = None
+    paused_until: date | None = None
+    pause_reason: str | None = None
+    next_action: NextAction | None = None
+
+
+class DunningQuery(BaseModel):
+    as_of: date | None = Field(None, description="defaults to today (UTC)")
+
+
+class PinPut(StrictIn):
+    policy_id: ExternalId | None = Field(None, description="null removes the pin")
+
+
+class PauseCreate(StrictIn):
+    until: date = Field(description="the last day dunning is paused; it resumes the day after")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PausePublic(BaseModel):
+    customer_id: str
+    paused_until: date | None
+    pause_reason: str | None
+
+
+# --- promises -----------------------------------------------------------------------------
+
+
+class PromiseCreate(AmountIn):
+    promise_id: ExternalId
+    promised_date: date
+    invoice_ids: list[ExternalId] | None = Field(
+        None, description="the invoices it covers; default every open invoice in the currency"
+    )
+    taken_by: str = Field(min_length=1, max_length=100)
+    made_on: date | None = Field(None, description="defaults to today (UTC)")
+    grace_days: int = Field(3, ge=0, le=60)
+
+
+class PromisePublic(BaseModel):
+    promise_id: str
+    customer_id: str
+    currency: str
+    amount: DecimalAmount
+    paid: DecimalAmount
+    promised_date: date
+    grace_days: int
+    made_on: date
+    invoice_ids: list[str]
+    taken_by: str
+    status: Literal["open", "kept", "broken"]
+    judged_on: date | None
+
+
+class PromiseList(BaseModel):
+    items: list[PromisePublic]
+
+
+# --- reminders, tasks, runs ---------------------------------------------------------------
+
+ReminderStatus = Literal["pending", "sent", "failed", "cancelled"]
+
+
+class ReminderQuery(BaseModel):
+    customer_id: str | None = Field(None, max_length=64)
+    status: ReminderStatus | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class RemindedInvoice(BaseModel):
+    invoice_id: str
+    number: str
+    due_date: date
+    residual: DecimalAmount
+
+
+class DeliveryAttempt(BaseModel):
+    attempt: int
+    at: datetime
+    ok: bool
+    error: str | None
+
+
+class ReminderPublic(BaseModel):
+    reminder_id: str
+    customer_id: str
+    policy_id: str
+    policy_version: int
+    step: str
+    channel: str
+    recipient: str | None
+    language: str
+    subject: str
+    body: str
+    invoices: list[RemindedInvoice]
+    currency: str
+    residual: DecimalAmount
+    as_of: date
+    status: ReminderStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    deliveries: list[DeliveryAttempt]
+
+
+class ReminderPage(BaseModel):
+    items: list[ReminderPublic]
+    next_cursor: str | None = None
+
+
+class WorklistQuery(BaseModel):
+    owner: str | None = Field(None, max_length=100)
+    date: dt.date | None = Field(None, description="defaults to today (UTC)")
+
+
+TaskOutcome = Literal["reached", "no_answer", "promise_taken", "dispute_raised", "wrong_contact"]
+
+
+class TaskPublic(BaseModel):
+    task_id: str
+    customer_id: str
+    kind: str
+    owner: str | None
+    step: str
+    due_on: date
+    invoice_ids: list[str]
+    currency: str
+    residual: DecimalAmount
+    grade: str | None
+    priority: float
+    status: Literal["open", "done"]
+    outcome: str | None
+    note: str | None
+    completed_on: date | None
+
+
+class Worklist(BaseModel):
+    owner: str | None
+    date: dt.date
+    items: list[TaskPublic]
+
+
+class TaskComplete(StrictIn):
+    outcome: TaskOutcome
+    note: str | None = Field(None, max_length=2000)
+    completed_on: date | None = Field(None, description="defaults to today (UTC)")
+
+
+class RunCreate(StrictIn):
+    as_of: date = Field(description="the date dunning is judged on")
+
+
+class RunPublic(BaseModel):
+    as_of: date
+    customers: int
+    skipped_not_business_day: int
+    reminders_recorded: int
+    tasks_created: int
+    escalations: int
+    promises_broken: int
+    sent: int
+    retrying: int
+    failed: int
+    cancelled: int

@@ -1,0 +1,27 @@
+"""Credit's events go to `credit.events.v1` through the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from pydantic import BaseModel
+
+from huikuan_events import Envelope
+from huikuan_events.credit import SOURCE
+from huikuan_events.topics import CREDIT_EVENTS
+from huikuan_runtime import outbox
+
+
+async def emit(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, payload: BaseModel, at: datetime
+) -> Envelope:
+    return await outbox.record(
+        conn,
+        topic=CREDIT_EVENTS,
+        source=SOURCE,
+        tenant=tenant,
+        subject=customer_id,
+        payload=payload,
+        at=at,
+    )

@@ -1,0 +1,64 @@
+"""Public routes owned by reminders: dunning policies, a customer's dunning state, pauses,
+promises to pay, reminders sent, the collectors' worklist and tasks, and dunning runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api.proxy import Route, mount
+from reminders.api import schemas as s
+
+router = APIRouter()
+
+ROUTES = (
+    Route("GET", "/dunning/policies", "reminders", "dunning:read", s.PolicyList, problems=(),
+          summary="Every dunning policy in force: the shipped defaults and the tenant's own",
+          tags=("dunning",)),
+    Route("GET", "/dunning/policies/{policy_id}", "reminders", "dunning:read", s.PolicyPublic,
+          summary="A dunning policy's latest version", tags=("dunning",)),
+    Route("PUT", "/dunning/policies/{policy_id}", "reminders", "dunning:write",
+          s.PolicyPublic, body=s.PolicyPut, problems=(),
+          summary="Store a new version of a policy (overlapping offsets, unknown channels or "
+                  "template variables are refused)", tags=("dunning",)),
+    Route("GET", "/customers/{customer_id}/dunning", "reminders", "dunning:read",
+          s.DunningPublic, query=s.DunningQuery,
+          summary="The customer's dunning state as of a date: policy, steps, pauses, next action",
+          tags=("dunning",)),
+    Route("PUT", "/customers/{customer_id}/dunning/policy", "reminders", "dunning:write",
+          s.DunningPublic, body=s.PinPut,
+          summary="Pin the customer to a policy (null: choose by credit grade)",
+          tags=("dunning",)),
+    Route("POST", "/customers/{customer_id}/dunning/pause", "reminders", "dunning:write",
+          s.PausePublic, body=s.PauseCreate, problems=(),
+          summary="Pause the customer's dunning through a date, with a reason",
+          tags=("dunning",)),
+    Route("DELETE", "/customers/{customer_id}/dunning/pause", "reminders", "dunning:write",
+          s.PausePublic, problems=(), summary="End a manual pause now", tags=("dunning",)),
+    Route("POST", "/customers/{customer_id}/promises", "reminders", "dunning:write",
+          s.PromisePublic, body=s.PromiseCreate, status=201,
+          also={200: "the same promise again: unchanged"}, problems=(409,),
+          summary="Record a promise to pay: it pauses dunning on its invoices until its date "
+                  "plus grace", tags=("dunning",)),
+    Route("GET", "/customers/{customer_id}/promises", "reminders", "dunning:read",
+          s.PromiseList, problems=(), summary="The customer's promises and how they were judged",
+          tags=("dunning",)),
+    Route("GET", "/reminders", "reminders", "dunning:read", s.ReminderPage,
+          query=s.ReminderQuery, problems=(),
+          summary="Reminders as recorded (text, channel, invoices and residuals), with their "
+                  "delivery attempts", tags=("dunning",)),
+    Route("GET", "/worklist", "reminders", "dunning:read", s.Worklist, query=s.WorklistQuery,
+          problems=(), summary="Open collector tasks due by a date, highest priority first",
+          tags=("dunning",)),
+    Route("POST", "/tasks/{task_id}/complete", "reminders", "dunning:write", s.TaskPublic,
+          body=s.TaskComplete, problems=(404, 409),
+          summary="Record a task's outcome and note", tags=("dunning",)),
+    Route("POST", "/dunning/runs", "reminders", "dunning:write", s.RunPublic,
+          body=s.RunCreate, problems=(),
+          summary="Run dunning as of a date: record what is due, then deliver it (never twice)",
+          tags=("dunning",)),
+    Route("POST", "/ops/jobs/dunning-run", "reminders", "ops:write", s.RunPublic,
+          body=s.RunCreate, problems=(), upstream="/dunning/runs",
+          summary="Run dunning as of a date (same as POST /dunning/runs)", tags=("ops",)),
+)  # fmt: skip
+
+mount(router, ROUTES)

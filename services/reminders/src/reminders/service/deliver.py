@@ -1,0 +1,128 @@
+"""Delivering recorded reminders: one pending reminder at a time, claimed with
+`FOR UPDATE SKIP LOCKED` and held while its channel is tried, so replicas never deliver the
+same reminder concurrently. Each attempt is logged; a failure is retried after
+`backoff * 2^(attempt-1)` seconds; after `max_attempts` (or a permanent error) the reminder
+is `failed` and `reminder_failed` is emitted. A reminder whose invoices were all paid,
+closed or disputed meanwhile is `cancelled` (payment in full cancels what is pending)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from huikuan_events.reminders import SOURCE, ReminderFailed, ReminderSent
+from huikuan_events.topics import REMINDERS_EVENTS
+from huikuan_runtime import outbox
+from huikuan_runtime.db import unit_of_work
+from reminders.channels import Channel, DeliveryError, Message
+from reminders.store import book, dunning
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 30.0
+
+    def delay(self, attempt: int) -> timedelta:
+        return timedelta(seconds=self.backoff_seconds * 2 ** (attempt - 1))
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+async def deliver_due(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel],
+    *,
+    now: Callable[[], datetime],
+    retry: RetryPolicy = RetryPolicy(),
+    tenant: str | None = None,
+    limit: int = 10_000,
+) -> DeliveryResult:
+    """Try every pending reminder (of one tenant, or all) whose next attempt is due now."""
+    result = DeliveryResult()
+    for _ in range(limit):
+        async with unit_of_work(pool) as conn:
+            r = await dunning.claim_pending(conn, now(), tenant)
+            if r is None:
+                break
+            await _one(conn, r, channels, now(), retry, result)
+    return result
+
+
+async def _one(
+    conn: asyncpg.Connection,
+    r: asyncpg.Record,
+    channels: Mapping[str, Channel],
+    at: datetime,
+    retry: RetryPolicy,
+    result: DeliveryResult,
+) -> None:
+    invoice_ids = [i["invoice_id"] for i in r["invoices"]]
+    still = [
+        x for x in await book.residuals(conn, r["tenant"], invoice_ids)
+        if x["residual_minor"] > 0 and not x["closed"] and not x["disputed"]
+    ]  # fmt: skip
+    if not still:
+        await dunning.finish_reminder(
+            conn, r["reminder_id"], status="cancelled", attempts=r["attempts"],
+            next_attempt_at=r["next_attempt_at"], error="paid, closed or disputed", sent_at=None,
+        )  # fmt: skip
+        result.cancelled += 1
+        return
+    attempt = r["attempts"] + 1
+    error: str | None = None
+    permanent = False
+    channel = channels.get(r["channel"])
+    try:
+        if channel is None:
+            raise DeliveryError(f"no {r['channel']} channel is configured", permanent=True)
+        await channel.deliver(Message(
+            reminder_id=str(r["reminder_id"]), idempotency_key=r["idempotency_key"],
+            tenant=r["tenant"], customer_id=r["customer_id"], channel=r["channel"],
+            recipient=r["recipient"], language=r["language"], subject=r["subject"],
+            body=r["body"],
+            data={"step": r["step"], "policy_id": r["policy_id"], "currency": r["currency"],
+                  "residual_minor": r["residual_minor"], "invoices": r["invoices"]},
+        ))  # fmt: skip
+    except DeliveryError as exc:
+        error, permanent = str(exc), exc.permanent
+    await dunning.log_attempt(conn, r["reminder_id"], attempt, at, error)
+    if error is None:
+        await dunning.finish_reminder(
+            conn, r["reminder_id"], status="sent", attempts=attempt, next_attempt_at=at,
+            error=None, sent_at=at,
+        )  # fmt: skip
+        await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
+            subject=r["customer_id"], at=at, payload=ReminderSent(
+                reminder_id=str(r["reminder_id"]), customer_id=r["customer_id"],
+                policy_id=r["policy_id"], step=r["step"], channel=r["channel"],
+                invoice_ids=invoice_ids, currency=r["currency"],
+                residual_minor=r["residual_minor"], sent_at=at,
+            ))  # fmt: skip
+        result.sent += 1
+    elif permanent or attempt >= retry.max_attempts:
+        await dunning.finish_reminder(
+            conn, r["reminder_id"], status="failed", attempts=attempt, next_attempt_at=at,
+            error=error, sent_at=None,
+        )  # fmt: skip
+        await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
+            subject=r["customer_id"], at=at, payload=ReminderFailed(
+                reminder_id=str(r["reminder_id"]), customer_id=r["customer_id"],
+                channel=r["channel"], attempts=attempt, error=error,
+            ))  # fmt: skip
+        result.failed += 1
+    else:
+        await dunning.finish_reminder(
+            conn, r["reminder_id"], status="pending", attempts=attempt,
+            next_attempt_at=at + retry.delay(attempt), error=error, sent_at=None,
+        )  # fmt: skip
+        result.retrying += 1

@@ -1,0 +1,388 @@
+"""SQL for policies, the scheduler's claims, steps taken, reminders and their deliveries,
+promises to pay and collector tasks."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+# --- policies -----------------------------------------------------------------------------
+
+
+async def latest_policies(conn: asyncpg.Connection, tenant: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT DISTINCT ON (policy_id) policy_id, version, grades, steps, created_at
+           FROM dunning_policy WHERE tenant = $1 ORDER BY policy_id, version DESC""",
+        tenant,
+    )
+    return rows
+
+
+async def add_policy_version(
+    conn: asyncpg.Connection,
+    tenant: str,
+    policy_id: str,
+    grades: list[str],
+    steps: list[dict[str, Any]],
+    at: datetime,
+    first_version: int,
+) -> int:
+    """Store the next version (serialised per policy by an advisory lock)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{tenant}/{policy_id}")
+    version: int = await conn.fetchval(
+        """INSERT INTO dunning_policy (tenant, policy_id, version, grades, steps, created_at)
+           SELECT $1, $2, GREATEST(COALESCE(max(version), 0), $6) + 1, $3, $4::jsonb, $5
+           FROM dunning_policy WHERE tenant = $1 AND policy_id = $2
+           RETURNING version""",
+        tenant, policy_id, grades, steps, at, first_version - 1,
+    )  # fmt: skip
+    return version
+
+
+# --- the scheduler's claim ----------------------------------------------------------------
+
+
+async def claim_customers(
+    conn: asyncpg.Connection, tenant: str | None, after: tuple[str, str], limit: int
+) -> list[asyncpg.Record]:
+    """Customers with something open, after the cursor, that no other run holds: their
+    rows stay locked until the caller's transaction ends (FOR UPDATE SKIP LOCKED)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT c.tenant, c.customer_id, c.grade, c.pinned_policy, c.paused_until,
+                  ct.name, ct.email, ct.phone, ct.language, ct.timezone, ct.country, ct.owner
+           FROM dunning_customer c
+           LEFT JOIN contact ct ON ct.tenant = c.tenant AND ct.customer_id = c.customer_id
+           WHERE ($1::text IS NULL OR c.tenant = $1) AND (c.tenant, c.customer_id) > ($2, $3)
+             AND (EXISTS (SELECT 1 FROM chased_invoice i
+                          WHERE i.tenant = c.tenant AND i.customer_id = c.customer_id
+                            AND i.residual_minor > 0 AND NOT i.closed)
+                  OR EXISTS (SELECT 1 FROM promise p
+                             WHERE p.tenant = c.tenant AND p.customer_id = c.customer_id
+                               AND p.status = 'open'))
+           ORDER BY c.tenant, c.customer_id
+           LIMIT $4
+           FOR UPDATE OF c SKIP LOCKED""",
+        tenant, after[0], after[1], limit,
+    )  # fmt: skip
+    return rows
+
+
+async def open_invoices_of(
+    conn: asyncpg.Connection, keys: list[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """Open invoices of many (tenant, customer) pairs in one statement."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT i.tenant, i.customer_id, i.invoice_id, i.number, i.due_date, i.currency,
+                  i.residual_minor, i.disputed, i.cycle, i.escalate
+           FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
+           JOIN chased_invoice i ON i.tenant = k.tenant AND i.customer_id = k.customer_id
+           WHERE i.residual_minor > 0 AND NOT i.closed
+           ORDER BY i.tenant, i.customer_id, i.due_date, i.invoice_id""",
+        [k[0] for k in keys], [k[1] for k in keys],
+    )  # fmt: skip
+    return rows
+
+
+async def open_promises_of(
+    conn: asyncpg.Connection, keys: list[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT p.* FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
+           JOIN promise p ON p.tenant = k.tenant AND p.customer_id = k.customer_id
+           WHERE p.status = 'open'
+           ORDER BY p.tenant, p.customer_id, p.made_on, p.promise_id""",
+        [k[0] for k in keys], [k[1] for k in keys],
+    )  # fmt: skip
+    return rows
+
+
+async def taken_steps_of(
+    conn: asyncpg.Connection, invoices: list[tuple[str, str]]
+) -> set[tuple[str, str, int, str]]:
+    """(tenant, invoice_id, cycle, step) taken by any of the (tenant, invoice_id) pairs."""
+    rows = await conn.fetch(
+        """SELECT s.tenant, s.invoice_id, s.cycle, s.step
+           FROM unnest($1::text[], $2::text[]) AS k(tenant, invoice_id)
+           JOIN invoice_step s ON s.tenant = k.tenant AND s.invoice_id = k.invoice_id""",
+        [k[0] for k in invoices], [k[1] for k in invoices],
+    )  # fmt: skip
+    return {(r["tenant"], r["invoice_id"], r["cycle"], r["step"]) for r in rows}
+
+
+async def taken_steps(
+    conn: asyncpg.Connection, tenant: str, invoice_ids: list[str]
+) -> set[tuple[str, int, str]]:
+    rows = await conn.fetch(
+        """SELECT invoice_id, cycle, step FROM invoice_step
+           WHERE tenant = $1 AND invoice_id = ANY($2::text[])""",
+        tenant, invoice_ids,
+    )  # fmt: skip
+    return {(r["invoice_id"], r["cycle"], r["step"]) for r in rows}
+
+
+async def take_steps(
+    conn: asyncpg.Connection, tenant: str, taken: list[tuple[str, int, str, date]]
+) -> None:
+    """Record (invoice_id, cycle, step, taken_on) rows of one tenant."""
+    await conn.execute(
+        """INSERT INTO invoice_step (tenant, invoice_id, cycle, step, taken_on)
+           SELECT $1, i, c, s, d
+           FROM unnest($2::text[], $3::int[], $4::text[], $5::date[]) AS x(i, c, s, d)
+           ON CONFLICT DO NOTHING""",
+        tenant, [t[0] for t in taken], [t[1] for t in taken], [t[2] for t in taken],
+        [t[3] for t in taken],
+    )  # fmt: skip
+
+
+# --- reminders ----------------------------------------------------------------------------
+
+
+_REMINDER_COLUMNS = (
+    ("reminder_id", "uuid"), ("tenant", "text"), ("customer_id", "text"),
+    ("idempotency_key", "text"), ("policy_id", "text"), ("policy_version", "int"),
+    ("step", "text"), ("channel", "text"), ("recipient", "text"), ("language", "text"),
+    ("subject", "text"), ("body", "text"), ("invoices", "text"), ("currency", "text"),
+    ("residual_minor", "bigint"), ("as_of", "date"), ("next_attempt_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+)  # fmt: skip
+
+
+async def add_reminders(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> int:
+    """Record many reminders in one statement; returns how many were new (a key recorded
+    before is skipped)."""
+    if not rows:
+        return 0
+    names = [n for n, _ in _REMINDER_COLUMNS]
+    arrays = [
+        [json.dumps(r[n], ensure_ascii=False) if n == "invoices" else r[n] for r in rows]
+        for n in names
+    ]
+    unnest = ", ".join(f"${i + 1}::{t}[]" for i, (_, t) in enumerate(_REMINDER_COLUMNS))
+    select = ", ".join("x.invoices::jsonb" if n == "invoices" else f"x.{n}" for n in names)
+    added: int = await conn.fetchval(
+        f"""WITH ins AS (
+                INSERT INTO reminder ({", ".join(names)})
+                SELECT {select} FROM unnest({unnest}) AS x({", ".join(names)})
+                ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING 1)
+            SELECT count(*) FROM ins""",
+        *arrays,
+    )
+    return added
+
+
+async def claim_pending(
+    conn: asyncpg.Connection, at: datetime, tenant: str | None = None
+) -> asyncpg.Record | None:
+    """One pending reminder due for an attempt that no other deliverer holds."""
+    return await conn.fetchrow(
+        """SELECT * FROM reminder WHERE status = 'pending' AND next_attempt_at <= $1
+             AND ($2::text IS NULL OR tenant = $2)
+           ORDER BY next_attempt_at, reminder_id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        at, tenant,
+    )  # fmt: skip
+
+
+async def log_attempt(
+    conn: asyncpg.Connection, reminder_id: UUID, attempt: int, at: datetime, error: str | None
+) -> None:
+    await conn.execute(
+        """INSERT INTO delivery_attempt (reminder_id, attempt, at, ok, error)
+           VALUES ($1, $2, $3, $4, $5)""",
+        reminder_id, attempt, at, error is None, error,
+    )  # fmt: skip
+
+
+async def finish_reminder(
+    conn: asyncpg.Connection,
+    reminder_id: UUID,
+    *,
+    status: str,
+    attempts: int,
+    next_attempt_at: datetime,
+    error: str | None,
+    sent_at: datetime | None,
+) -> None:
+    await conn.execute(
+        """UPDATE reminder SET status = $2, attempts = $3, next_attempt_at = $4,
+                  last_error = $5, sent_at = $6
+           WHERE reminder_id = $1""",
+        reminder_id, status, attempts, next_attempt_at, error, sent_at,
+    )  # fmt: skip
+
+
+async def list_reminders(
+    conn: asyncpg.Connection, tenant: str, customer_id: str | None, status: str | None, limit: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM reminder
+           WHERE tenant = $1 AND ($2::text IS NULL OR customer_id = $2)
+             AND ($3::text IS NULL OR status = $3)
+           ORDER BY created_at, reminder_id LIMIT $4""",
+        tenant, customer_id, status, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def attempts_of(conn: asyncpg.Connection, reminder_ids: list[UUID]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM delivery_attempt WHERE reminder_id = ANY($1::uuid[])
+           ORDER BY reminder_id, attempt""",
+        reminder_ids,
+    )
+    return rows
+
+
+# --- promises -----------------------------------------------------------------------------
+
+
+async def add_promise(conn: asyncpg.Connection, **row: Any) -> bool:
+    cols = list(row)
+    placeholders = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    done = await conn.fetchval(
+        f"""INSERT INTO promise ({", ".join(cols)}) VALUES ({placeholders})
+            ON CONFLICT (tenant, promise_id) DO NOTHING RETURNING true""",
+        *row.values(),
+    )
+    return bool(done)
+
+
+async def promise(conn: asyncpg.Connection, tenant: str, promise_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM promise WHERE tenant = $1 AND promise_id = $2", tenant, promise_id
+    )
+
+
+async def promises(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, *, open_only: bool = False
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM promise WHERE tenant = $1 AND customer_id = $2
+             AND (NOT $3 OR status = 'open')
+           ORDER BY made_on, promise_id""",
+        tenant, customer_id, open_only,
+    )  # fmt: skip
+    return rows
+
+
+async def pay_promises(
+    conn: asyncpg.Connection,
+    tenant: str,
+    customer_id: str,
+    invoice_id: str,
+    currency: str,
+    amount_minor: int,
+    applied_on: date,
+) -> list[asyncpg.Record]:
+    """Count money applied in time to a promised invoice; the promises it touched."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """UPDATE promise SET paid_minor = paid_minor + $5
+           WHERE tenant = $1 AND customer_id = $2 AND status = 'open' AND currency = $4
+             AND $3 = ANY(invoice_ids) AND made_on <= $6
+             AND $6 <= promised_date + grace_days
+           RETURNING *""",
+        tenant, customer_id, invoice_id, currency, amount_minor, applied_on,
+    )  # fmt: skip
+    return rows
+
+
+async def judge_promise(
+    conn: asyncpg.Connection, tenant: str, promise_id: str, status: str, on: date
+) -> None:
+    await conn.execute(
+        """UPDATE promise SET status = $3, judged_on = $4
+           WHERE tenant = $1 AND promise_id = $2 AND status = 'open'""",
+        tenant, promise_id, status, on,
+    )  # fmt: skip
+
+
+# --- tasks --------------------------------------------------------------------------------
+
+
+_TASK_COLUMNS = (
+    ("task_id", "uuid"), ("tenant", "text"), ("customer_id", "text"),
+    ("idempotency_key", "text"), ("kind", "text"), ("owner", "text"), ("step", "text"),
+    ("due_on", "date"), ("invoice_ids", "text"), ("currency", "text"),
+    ("residual_minor", "bigint"), ("grade", "text"),
+)  # fmt: skip
+
+
+async def add_tasks(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> set[UUID]:
+    """Create many tasks in one statement; returns the ids of those that are new."""
+    if not rows:
+        return set()
+    names = [n for n, _ in _TASK_COLUMNS]
+    arrays = [[json.dumps(r[n]) if n == "invoice_ids" else r[n] for r in rows] for n in names]
+    unnest = ", ".join(f"${i + 1}::{t}[]" for i, (_, t) in enumerate(_TASK_COLUMNS))
+    select = ", ".join(
+        "ARRAY(SELECT jsonb_array_elements_text(x.invoice_ids::jsonb))"
+        if n == "invoice_ids" else f"x.{n}"
+        for n in names
+    )  # fmt: skip
+    done = await conn.fetch(
+        f"""INSERT INTO task ({", ".join(names)})
+            SELECT {select} FROM unnest({unnest}) AS x({", ".join(names)})
+            ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING task_id""",
+        *arrays,
+    )
+    return {r["task_id"] for r in done}
+
+
+async def open_tasks_due_before(
+    conn: asyncpg.Connection, keys: list[tuple[str, str]], before: date
+) -> list[asyncpg.Record]:
+    """Open, not yet escalated tasks of these customers dated before `before`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT t.* FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
+           JOIN task t ON t.tenant = k.tenant AND t.customer_id = k.customer_id
+           WHERE t.status = 'open' AND t.escalated_on IS NULL AND t.due_on < $3
+           ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id""",
+        [k[0] for k in keys], [k[1] for k in keys], before,
+    )  # fmt: skip
+    return rows
+
+
+async def mark_escalated(conn: asyncpg.Connection, task_id: UUID, on: date) -> None:
+    await conn.execute("UPDATE task SET escalated_on = $2 WHERE task_id = $1", task_id, on)
+
+
+async def worklist(
+    conn: asyncpg.Connection, tenant: str, owner: str | None, on: date
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM task WHERE tenant = $1 AND status = 'open' AND due_on <= $3
+             AND ($2::text IS NULL OR owner = $2)""",
+        tenant, owner, on,
+    )  # fmt: skip
+    return rows
+
+
+async def task_for_update(
+    conn: asyncpg.Connection, tenant: str, task_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM task WHERE tenant = $1 AND task_id = $2 FOR UPDATE", tenant, task_id
+    )
+
+
+async def complete_task(
+    conn: asyncpg.Connection, task_id: UUID, outcome: str, note: str | None, on: date
+) -> None:
+    await conn.execute(
+        """UPDATE task SET status = 'done', outcome = $2, note = $3, completed_on = $4
+           WHERE task_id = $1""",
+        task_id, outcome, note, on,
+    )  # fmt: skip
+
+
+async def customer_tasks(
+    conn: asyncpg.Connection, tenant: str, customer_id: str
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT * FROM task WHERE tenant = $1 AND customer_id = $2 ORDER BY due_on, task_id",
+        tenant, customer_id,
+    )  # fmt: skip
+    return rows
