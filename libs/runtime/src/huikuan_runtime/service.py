@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from huikuan_events.topics import all_topics
-from huikuan_runtime.consumer import EventConsumer, Handler
+from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler
 from huikuan_runtime.db import create_pool, service_pool
 from huikuan_runtime.http import (
     RequestContextMiddleware,
@@ -142,6 +142,27 @@ async def run_consumer(
         with contextlib.suppress(Exception):
             await consumer.stop()
         await dlq.stop()
+
+
+async def run_every(
+    settings: ServiceSettings,
+    interval: float,
+    job: Callable[[asyncpg.Pool], Awaitable[None]],
+    what: str,
+) -> None:
+    """A scheduler mode: run `job` now, then every `interval` seconds, until SIGINT or
+    SIGTERM. A run that fails on the database or the network is logged and retried at the
+    next interval; any other error stops the process (a bug should be seen, not looped)."""
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with service_pool(settings) as pool:
+        while not stop.is_set():
+            try:
+                await job(pool)
+            except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
+                log.exception(f"{what} failed; retrying at the next interval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
 
 async def run_api(settings: ServiceSettings, app: FastAPI) -> None:

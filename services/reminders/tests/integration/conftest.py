@@ -4,8 +4,6 @@ real SMTP server (aiosmtpd) on a free localhost port."""
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from huikuan_runtime.db import create_pool
-from huikuan_runtime.migrations import migrate, plan
+from huikuan_runtime.testing import database_url, migrated_schema
 from services.reminders.tests.integration.support import PoolFactory, Sink
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -33,17 +31,11 @@ def smtp() -> Iterator[Sink]:
 
 @pytest.fixture
 async def schema() -> AsyncIterator[tuple[str, str]]:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
+    url = database_url()
+    if url is None:
         pytest.skip("needs DATABASE_URL (make test sets it)")
-    name = f"reminders_it_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn, name, plan(MIGRATIONS))
+    async with migrated_schema(url, MIGRATIONS, "reminders_it") as name:
         yield url, name
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        await conn.close()
 
 
 @pytest.fixture

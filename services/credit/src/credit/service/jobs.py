@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,7 +11,8 @@ import asyncpg
 from credit.service.derive import refresh
 from credit.store import customers
 from huikuan_runtime.clock import Clock, SystemClock
-from huikuan_runtime.db import service_pool, unit_of_work
+from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.service import run_every
 from huikuan_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -47,23 +45,16 @@ async def run_periodically(
     settings: ServiceSettings, *, clock: Clock | None = None, interval: float = INTERVAL_SECONDS
 ) -> None:
     """`python -m credit rescore`: rescore every tenant as of today (UTC) now, then every
-    `interval` seconds, until SIGINT or SIGTERM. A failed run is retried next time."""
+    `interval` seconds."""
     clock = clock or SystemClock()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with service_pool(settings) as pool:
-        while not stop.is_set():
-            now = clock.now()
-            try:
-                async with pool.acquire() as conn:
-                    tenants = await customers.tenants(conn)
-                for tenant in tenants:
-                    done = await rescore(pool, tenant, as_of=now.date(), at=now)
-                    log.info("rescore", extra={"tenant": tenant, "customers": done.customers,
-                                               "changed": done.changed})  # fmt: skip
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                log.exception("rescore failed; retrying at the next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+
+    async def once(pool: asyncpg.Pool) -> None:
+        now = clock.now()
+        async with pool.acquire() as conn:
+            tenants = await customers.tenants(conn)
+        for tenant in tenants:
+            done = await rescore(pool, tenant, as_of=now.date(), at=now)
+            log.info("rescore", extra={"tenant": tenant, "customers": done.customers,
+                                       "changed": done.changed})  # fmt: skip
+
+    await run_every(settings, interval, once, "rescore")

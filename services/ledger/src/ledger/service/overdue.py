@@ -22,10 +22,8 @@ tenant, invoice) order with a keyset cursor, so a run always ends.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,7 +36,8 @@ from huikuan_events.ledger import SOURCE, InvoiceOverdue
 from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.clock import Clock, SystemClock
-from huikuan_runtime.db import service_pool, unit_of_work
+from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.service import run_every
 from huikuan_runtime.settings import ServiceSettings
 from ledger.store import customers, invoices
 
@@ -151,23 +150,12 @@ async def scan(
 async def run_periodically(
     settings: ServiceSettings, *, clock: Clock | None = None, interval: float = INTERVAL_SECONDS
 ) -> None:
-    """`python -m ledger overdue-scan`: scan every tenant now, then again every `interval`
-    seconds, until SIGINT or SIGTERM. A failed run is logged and retried next time."""
+    """`python -m ledger overdue-scan`: scan every tenant now, then every `interval` s."""
     clock = clock or SystemClock()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with service_pool(settings) as pool:
-        while not stop.is_set():
-            now = clock.now()
-            try:
-                result = await scan(pool, tenant=None, as_of=None, when=now, at=now)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                log.exception("overdue scan failed; retrying at the next interval")
-            else:
-                log.info(
-                    "overdue scan", extra={"flagged": result.flagged, "batches": result.batches}
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+
+    async def once(pool: asyncpg.Pool) -> None:
+        now = clock.now()
+        result = await scan(pool, tenant=None, as_of=None, when=now, at=now)
+        log.info("overdue scan", extra={"flagged": result.flagged, "batches": result.batches})
+
+    await run_every(settings, interval, once, "overdue scan")

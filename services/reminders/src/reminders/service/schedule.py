@@ -4,16 +4,13 @@ number of replicas may run: claims use FOR UPDATE SKIP LOCKED (see `service.run`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 import time
 
 import asyncpg
 
 from huikuan_runtime.clock import Clock, SystemClock
-from huikuan_runtime.db import service_pool
+from huikuan_runtime.service import run_every
 from reminders.channels import Channel
 from reminders.channels.email import EmailChannel
 from reminders.channels.recording import LetterChannel, LoggingChannel
@@ -67,28 +64,19 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 async def run_periodically(settings: Settings, *, clock: Clock | None = None) -> None:
+    """`python -m reminders schedule`: decide and deliver now, then every interval."""
     clock = clock or SystemClock()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     channels = build_channels(settings)
-    async with service_pool(settings) as pool:
-        while not stop.is_set():
-            try:
-                decided = await run(
-                    pool, tenant=None, as_of=settings.schedule_as_of, at=clock.now(),
-                    config=run_config(settings),
-                )  # fmt: skip
-                delivered = await deliver_due(
-                    pool, channels, now=clock.now, retry=retry_policy(settings)
-                )
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                log.exception("dunning run failed; retrying at the next interval")
-            else:
-                log.info("dunning run", extra={
-                    "customers": decided.customers, "reminders": decided.reminders,
-                    "tasks": decided.tasks, "sent": delivered.sent, "failed": delivered.failed,
-                })  # fmt: skip
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.schedule_interval_seconds)
+
+    async def once(pool: asyncpg.Pool) -> None:
+        decided = await run(
+            pool, tenant=None, as_of=settings.schedule_as_of, at=clock.now(),
+            config=run_config(settings),
+        )  # fmt: skip
+        delivered = await deliver_due(pool, channels, now=clock.now, retry=retry_policy(settings))
+        log.info("dunning run", extra={
+            "customers": decided.customers, "reminders": decided.reminders,
+            "tasks": decided.tasks, "sent": delivered.sent, "failed": delivered.failed,
+        })  # fmt: skip
+
+    await run_every(settings, settings.schedule_interval_seconds, once, "dunning run")
