@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
+from pydantic import ValidationError
 
 from huikuan_events import Envelope
 from huikuan_runtime.stack import Stack, free_port
@@ -139,7 +140,10 @@ async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]
             batches = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, records in batches.items():
                 for record in records:
-                    envelope = Envelope.from_bytes(record.value)
+                    try:
+                        envelope = Envelope.from_bytes(record.value)
+                    except ValidationError:
+                        continue  # not an event (a poison record, as consumers dead-letter)
                     if envelope.tenant == tenant:
                         found.append(envelope)
                 if records and records[-1].offset + 1 >= ends[tp]:

@@ -10,9 +10,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
+from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -100,6 +101,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    async def on_nul(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text and jsonb cannot hold U+0000: a request carrying one is invalid,
+        # whichever string it hid in (the transaction it reached is rolled back).
+        detail = "text may not contain the NUL character (U+0000)"
+        return problem_response(
+            problem_body(
+                InvalidInput.status,
+                InvalidInput.slug,
+                InvalidInput.title,
+                detail,
+                instance=request.url.path,
+            )
+        )
+
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(
@@ -113,6 +128,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(Problem, on_problem)
+    for nul in (CharacterNotInRepertoireError, UntranslatableCharacterError):
+        app.add_exception_handler(nul, on_nul)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
 
@@ -191,7 +208,7 @@ def health_router(checks: Callable[[], Mapping[str, Check]]) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "a dependency is failing"}})
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in checks().items():
@@ -206,7 +223,7 @@ def health_router(checks: Callable[[], Mapping[str, Check]]) -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

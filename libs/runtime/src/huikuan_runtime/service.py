@@ -30,6 +30,7 @@ from huikuan_runtime.http import (
 from huikuan_runtime.kafka import KafkaProbe, ensure_topics, make_consumer, make_producer
 from huikuan_runtime.logs import configure_logging
 from huikuan_runtime.migrations import migrate_url
+from huikuan_runtime.ops import Gauges, ops_router
 from huikuan_runtime.relay import OutboxRelay
 from huikuan_runtime.settings import ServiceSettings
 
@@ -54,11 +55,15 @@ def create_service_app(
     internal: bool = True,
     version: str = "0.1.0",
     resources: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    consumes: tuple[str, ...] = (),
+    ops_gauges: Gauges | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
     """A service's internal HTTP app: a pool and a Kafka probe for its lifetime, problem+json
     errors, request context, health endpoints; every router behind the internal credential
-    unless `internal` is false. `resources` opens what else the app needs for its lifetime."""
+    unless `internal` is false. `resources` opens what else the app needs for its lifetime.
+    `GET /ops/status` (always internal) reports the group reading `consumes`, the outbox and
+    `ops_gauges` to the gateway's ops view."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,9 +92,13 @@ def create_service_app(
         return {"database": database, "kafka": app.state.kafka_probe.check}
 
     app.include_router(health_router(checks))
-    guard = [Depends(internal_auth(settings.internal_token.get_secret_value()))] if internal else []
+    internal_only = [Depends(internal_auth(settings.internal_token.get_secret_value()))]
     for router in routers:
-        app.include_router(router, dependencies=guard)
+        app.include_router(router, dependencies=internal_only if internal else [])
+    app.state.ops_consumes = consumes
+    app.include_router(
+        ops_router(settings, consumes=consumes, gauges=ops_gauges), dependencies=internal_only
+    )
     return app
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.ops.status import merged
 from huikuan_runtime.settings import ServiceSettings
 
 DEV_OPERATOR_KEY = "dev-operator-key"
@@ -33,6 +35,29 @@ class Settings(ServiceSettings):
     rate_per_second: float = 100.0
     rate_burst: int = 200
     rate_limits: dict[str, tuple[float, int]] = {}
+    # Ops view: (warn, critical) per figure over gateway.ops.status.DEFAULT_THRESHOLDS, as
+    # JSON, e.g. GATEWAY_OPS_THRESHOLDS='{"consumer_lag": [500, 50000]}'.
+    ops_thresholds: dict[str, tuple[float, float]] = {}
+    ops_kafka_timeout_seconds: float = 10.0
+    # Origins allowed to call the API from a browser: a JSON list or comma-separated
+    # (GATEWAY_CORS_ORIGINS='https://app.example.com,https://m.example.com'); empty: no CORS.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("ops_thresholds")
+    @classmethod
+    def _thresholds(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        merged(value)  # raises on unknown figures or warn above critical
+        return value
 
     @model_validator(mode="after")
     def _no_placeholder_operator_key(self) -> Self:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from huikuan_runtime.fields import AmountIn, CurrencyCode, DecimalAmount, ExternalId, StrictIn
 
 Grade = Literal["A", "B", "C", "D", "E"]
+# A date a request asks about: far enough from year 1 and 9999 that a year's history
+# before it or a year of weeks after it is still a date.
+AskedDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9000, 12, 31))]
 
 
 class FactorPublic(BaseModel):
@@ -121,6 +124,7 @@ class HoldPolicyPublic(StrictIn):
     max_days_overdue: int | None = Field(
         30,
         ge=0,
+        le=36500,
         description="hold when an invoice is more than this many days overdue; null: never",
     )
     over_limit: bool = True
@@ -139,7 +143,7 @@ class CreditCheckCreate(AmountIn):
         description="an approved order counts in exposure until invoiced (an invoice "
         "whose id or number is the order id) or expired; checking it again replaces it",
     )
-    as_of: date | None = Field(None, description="defaults to today (UTC)")
+    as_of: AskedDate | None = Field(None, description="defaults to today (UTC)")
 
 
 class CreditCheckPublic(BaseModel):
@@ -157,7 +161,7 @@ class CreditCheckPublic(BaseModel):
 
 
 class RescoreRun(StrictIn):
-    as_of: date | None = Field(None, description="defaults to today (UTC)")
+    as_of: AskedDate | None = Field(None, description="defaults to today (UTC)")
 
 
 class RescoreResult(BaseModel):
@@ -168,7 +172,7 @@ class RescoreResult(BaseModel):
 
 
 class PredictionQuery(BaseModel):
-    as_of: date | None = Field(None, description="defaults to today (UTC)")
+    as_of: AskedDate | None = Field(None, description="defaults to today (UTC)")
 
 
 class InvoicePredictionPublic(BaseModel):
@@ -198,7 +202,7 @@ class PaymentPredictionPublic(BaseModel):
 class CashForecastQuery(BaseModel):
     model_config = ConfigDict(serialize_by_alias=True)
 
-    from_: date | None = Field(None, alias="from", description="defaults to today (UTC)")
+    from_: AskedDate | None = Field(None, alias="from", description="defaults to today (UTC)")
     weeks: int = Field(13, ge=1, le=52)
 
 

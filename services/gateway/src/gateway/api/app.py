@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from gateway.api import accounts, admin, credit, customers, dunning, ledger, reports
+from gateway.api import accounts, admin, credit, customers, dunning, ledger, ops, reports
+from gateway.api.cors import allow_origins
 from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
@@ -46,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
             for client in clients.values():
                 await client.close()
 
-    v1 = APIRouter(prefix="/v1", responses=errors(401, 403, 422, 429))
+    v1 = APIRouter(prefix="/v1", responses=errors(400, 401, 403, 422, 429))
     v1.include_router(admin.router)
     v1.include_router(ledger.router)
     v1.include_router(customers.router)
@@ -54,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     v1.include_router(dunning.router)
     v1.include_router(reports.router)
     v1.include_router(accounts.router)
-    return create_service_app(
+    v1.include_router(ops.router)
+    app = create_service_app(
         settings,
         title="Huikuan API",
         routers=[v1],
@@ -64,3 +66,5 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/v1/docs",
         redoc_url=None,
     )
+    allow_origins(app, settings.cors_origins)
+    return app

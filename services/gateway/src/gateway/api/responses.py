@@ -7,6 +7,7 @@ from typing import Any
 from huikuan_runtime.problems import ProblemDetails
 
 _DESCRIPTIONS = {
+    400: "the body cannot be read (not UTF-8 JSON)",
     401: "missing or invalid credential",
     403: "the credential lacks the scope",
     404: "not found (or not the caller's)",
@@ -19,7 +20,7 @@ _DESCRIPTIONS = {
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses (503 is always possible);
-    the `/v1` router adds 401, 403 and 422 to every call."""
+    the `/v1` router adds 400, 401, 403, 422 and 429 to every call."""
     return {
         status: {
             "description": _DESCRIPTIONS[status],

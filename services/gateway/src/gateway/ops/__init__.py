@@ -1,0 +1,1 @@
+"""The ops view of the pipelines: thresholds, Kafka inspection, dead letters."""
