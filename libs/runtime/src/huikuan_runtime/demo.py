@@ -111,18 +111,20 @@ def build(today: date, customers: int = 36, seed: int = 20261127) -> Book:
     return book
 
 
-def _post_batches(url: str, headers: dict[str, str], path: str, items: list[dict[str, Any]],
-                  what: str) -> int:  # fmt: skip
+def _post_batches(
+    url: str, headers: dict[str, str], path: str, items: list[dict[str, Any]], what: str,
+    size: int,
+) -> int:  # fmt: skip
     rejected = 0
-    for start in range(0, len(items), 500):
+    for start in range(0, len(items), size):
         status, body = http_json(
-            "POST", f"{url}{path}", {"items": items[start : start + 500]}, headers
+            "POST", f"{url}{path}", {"items": items[start : start + size]}, headers
         )
         if status != 200:
             raise RuntimeError(f"demo {what} failed: {status} {body}")
         rejected += body["rejected"]
         print(
-            f"  demo {what}: {min(start + 500, len(items))}/{len(items)}",
+            f"  demo {what}: {min(start + size, len(items))}/{len(items)}",
             file=sys.stderr,
             flush=True,
         )
@@ -139,8 +141,9 @@ def load(gateway_url: str, key: str, today: date) -> Book:
         if status not in (200, 201):
             raise RuntimeError(f"demo customer {customer_id} failed: {status} {body}")
     print(f"  demo customers: {len(book.customers)}", file=sys.stderr, flush=True)
-    _post_batches(url, headers, "/invoices/batch", book.invoices, "invoices")
-    _post_batches(url, headers, "/payments/batch", book.payments, "payments")
+    _post_batches(url, headers, "/invoices/batch", book.invoices, "invoices", 500)
+    # Payments are one transaction each: smaller batches keep every call short.
+    _post_batches(url, headers, "/payments/batch", book.payments, "payments", 100)
     if book.dispute is not None:
         invoice_id, dispute = book.dispute
         http_json("POST", f"{url}/invoices/{invoice_id}/disputes", dispute, headers)

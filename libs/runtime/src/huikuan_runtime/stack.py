@@ -333,7 +333,7 @@ def run(profile: str, root: Path) -> int:
         except KeyboardInterrupt:
             print("stopping ...", file=sys.stderr)
             return 0
-        except StackError as exc:
+        except (StackError, RuntimeError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         finally:

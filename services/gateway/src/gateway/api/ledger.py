@@ -10,6 +10,9 @@ from ledger.api import schemas as s
 
 router = APIRouter()
 
+# A batch of 1,000 is up to 1,000 postings: give it longer than a single call.
+BATCH_TIMEOUT = 120.0
+
 SAME_AGAIN = {200: "the same request again: the existing resource, unchanged"}
 
 ROUTES = (
@@ -33,7 +36,7 @@ ROUTES = (
           summary="Issue an invoice; unapplied cash of the customer is applied to it",
           tags=("invoices",)),
     Route("POST", "/invoices/batch", "ledger", "ledger:write", s.InvoiceBatchResult,
-          body=s.InvoiceBatch, problems=(),
+          body=s.InvoiceBatch, problems=(), timeout=BATCH_TIMEOUT,
           summary="Issue up to 1,000 invoices; a result per item (created, existing, rejected)",
           tags=("invoices",)),
     Route("GET", "/invoices/{invoice_id}", "ledger", "ledger:read", s.InvoiceDetail,
@@ -57,7 +60,7 @@ ROUTES = (
           summary="Record a payment; allocate as listed or oldest due first",
           tags=("payments",)),
     Route("POST", "/payments/batch", "ledger", "ledger:write", s.PaymentBatchResult,
-          body=s.PaymentBatch, problems=(),
+          body=s.PaymentBatch, problems=(), timeout=BATCH_TIMEOUT,
           summary="Record up to 1,000 payments; a result per item", tags=("payments",)),
     Route("GET", "/payments/{payment_id}", "ledger", "ledger:read", s.PaymentPublic,
           summary="A payment and its allocations", tags=("payments",)),

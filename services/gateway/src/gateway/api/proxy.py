@@ -56,6 +56,7 @@ class Route:
     summary: str | None = None
     tags: tuple[str, ...] = ()
     upstream: str | None = None  # the service's path when it differs from the public one
+    timeout: float | None = None  # seconds, when the call may take longer than the default
 
 
 def _endpoint(route: Route) -> Any:
@@ -75,6 +76,7 @@ def _endpoint(route: Route) -> Any:
                 who.tenant,
                 json=payload,
                 params=query.model_dump(mode="json", exclude_none=True) if query else None,
+                deadline=route.timeout,
             ))  # fmt: skip
 
         key: str | None = values.get("idempotency_key")
