@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -199,3 +202,31 @@ class SmtpSink:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
+
+
+@contextmanager
+def extra_gateway(stack: Stack, rate_per_second: str, burst: str) -> Iterator[str]:
+    """A second gateway process on the stack's services with its own rate limit; its URL."""
+    port = free_port()
+    env = {**stack.env, "GATEWAY_PORT": str(port), "GATEWAY_RATE_PER_SECOND": rate_per_second,
+           "GATEWAY_RATE_BURST": burst}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(lambda: _ready(url), timeout=60, what="the extra gateway is ready")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False

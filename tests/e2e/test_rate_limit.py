@@ -3,16 +3,14 @@ Retry-After once the bucket is spent, per key."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from huikuan_runtime.stack import Stack, free_port
+from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
-from tests.support import eventually
+from tests.support import extra_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -20,29 +18,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def strict_gateway(stack: Stack) -> Iterator[str]:
     """A second gateway process on the same services with 3 calls per key, refilled hourly."""
-    port = free_port()
-    env = {**stack.env, "GATEWAY_PORT": str(port), "GATEWAY_RATE_PER_SECOND": "0.0003",
-           "GATEWAY_RATE_BURST": "3"}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "api"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: _ready(url), timeout=60, what="the strict gateway is ready")
+    with extra_gateway(stack, rate_per_second="0.0003", burst="3") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_a_spent_bucket_is_a_429_with_retry_after(

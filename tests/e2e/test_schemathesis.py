@@ -18,12 +18,9 @@ from_fixture`) reads `request.node._nodeid`, which pytest 9 no longer has.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -39,9 +36,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from huikuan_runtime.stack import Stack, free_port
+from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
-from tests.support import eventually
+from tests.support import extra_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -60,29 +57,8 @@ CHECKS = [
 def fuzz_gateway(stack: Stack) -> Iterator[str]:
     """A gateway process of its own on the session's services, with a rate limit no
     generated burst reaches."""
-    port = free_port()
-    env = {**stack.env, "GATEWAY_PORT": str(port), "GATEWAY_RATE_PER_SECOND": "100000",
-           "GATEWAY_RATE_BURST": "100000"}  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "api"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: _ready(url), timeout=60, what="the fuzzing gateway is ready")
+    with extra_gateway(stack, rate_per_second="100000", burst="100000") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _seed(tenant: Tenant) -> None:
