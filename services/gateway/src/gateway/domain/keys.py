@@ -18,10 +18,12 @@ Scope = Literal[
     "dunning:write",
     "ops:read",
     "ops:write",
+    "webhooks:read",
+    "webhooks:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "ledger:read", "ledger:write", "credit:read", "credit:check", "credit:write",
-    "dunning:read", "dunning:write", "ops:read", "ops:write",
+    "dunning:read", "dunning:write", "ops:read", "ops:write", "webhooks:read", "webhooks:write",
 )  # fmt: skip
 
 KEY_PREFIX = "hk_"
