@@ -205,11 +205,14 @@ class SmtpSink:
 
 
 @contextmanager
-def extra_gateway(stack: Stack, rate_per_second: str, burst: str) -> Iterator[str]:
-    """A second gateway process on the stack's services with its own rate limit; its URL."""
+def extra_gateway(
+    stack: Stack, rate_per_second: str, burst: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A second gateway process on the stack's services with its own rate limit (and any
+    other `GATEWAY_*` settings in `env`); its URL."""
     port = free_port()
-    env = {**stack.env, "GATEWAY_PORT": str(port), "GATEWAY_RATE_PER_SECOND": rate_per_second,
-           "GATEWAY_RATE_BURST": burst}  # fmt: skip
+    env = {**stack.env, **(env or {}), "GATEWAY_PORT": str(port),
+           "GATEWAY_RATE_PER_SECOND": rate_per_second, "GATEWAY_RATE_BURST": burst}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "api"],
         env=env,

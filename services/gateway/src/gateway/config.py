@@ -9,6 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.domain.tokens import ALLOWED_ALGORITHMS
 from gateway.ops.status import merged
 from huikuan_runtime.settings import ServiceSettings
 
@@ -42,6 +43,21 @@ class Settings(ServiceSettings):
     # Origins allowed to call the API from a browser: a JSON list or comma-separated
     # (GATEWAY_CORS_ORIGINS='https://app.example.com,https://m.example.com'); empty: no CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Bearer JWTs from an external identity provider (mobile apps): off unless jwt_jwks_url
+    # is set, and then jwt_issuer and jwt_audience are required. The tenant comes from the
+    # claim jwt_tenant_claim; the scopes from the first of jwt_scope_claims present (a
+    # space-separated string or a list). Keys are cached jwt_jwks_ttl_seconds; a token with
+    # an unknown kid refetches them, at most every jwt_jwks_min_refetch_seconds.
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: list[str] = ["RS256", "ES256"]
+    jwt_tenant_claim: str = "tenant_id"
+    jwt_scope_claims: list[str] = ["scope", "scp"]
+    jwt_leeway_seconds: float = 30.0
+    jwt_jwks_ttl_seconds: float = 300.0
+    jwt_jwks_min_refetch_seconds: float = 10.0
+    jwt_jwks_timeout_seconds: float = 5.0
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -58,6 +74,20 @@ class Settings(ServiceSettings):
     def _thresholds(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
         merged(value)  # raises on unknown figures or warn above critical
         return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = set(value) - ALLOWED_ALGORITHMS
+        if refused or not value:
+            raise ValueError(f"JWT algorithms must be some of {sorted(ALLOWED_ALGORITHMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_needs_issuer_and_audience(self) -> Self:
+        if self.jwt_jwks_url and not (self.jwt_issuer and self.jwt_audience):
+            raise ValueError("GATEWAY_JWT_JWKS_URL needs GATEWAY_JWT_ISSUER and _AUDIENCE")
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_operator_key(self) -> Self:

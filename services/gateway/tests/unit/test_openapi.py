@@ -25,7 +25,7 @@ def test_the_request_schemas_are_the_ledgers() -> None:
 def test_every_public_call_is_secured_and_documents_its_problems() -> None:
     document = _document()
     assert document["openapi"].startswith("3.1")
-    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     for path, item in document["paths"].items():
         if not path.startswith("/v1/"):
             continue

@@ -13,6 +13,8 @@ from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
 from gateway.domain.ratelimit import Limit, RateLimiter
+from gateway.domain.tokens import TokenRules
+from gateway.jwks import KeySet, TokenVerifier
 from huikuan_runtime.service import create_service_app
 
 
@@ -41,11 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
             Limit(settings.rate_per_second, settings.rate_burst),
             {scope: Limit(rate, burst) for scope, (rate, burst) in settings.rate_limits.items()},
         )
+        app.state.token_verifier = token_verifier(settings)
         try:
             yield
         finally:
             for client in clients.values():
                 await client.close()
+            if app.state.token_verifier is not None:
+                await app.state.token_verifier.keys.close()
 
     v1 = APIRouter(prefix="/v1", responses=errors(400, 401, 403, 422, 429))
     v1.include_router(admin.router)
@@ -68,3 +73,28 @@ def create_app(settings: Settings) -> FastAPI:
     )
     allow_origins(app, settings.cors_origins)
     return app
+
+
+def token_verifier(settings: Settings) -> TokenVerifier | None:
+    """What checks bearer JWTs, if an identity provider is configured."""
+    if not settings.jwt_jwks_url:
+        return None
+    assert settings.jwt_issuer and settings.jwt_audience  # the settings refuse less
+    algorithms = frozenset(settings.jwt_algorithms)
+    return TokenVerifier(
+        keys=KeySet(
+            settings.jwt_jwks_url,
+            algorithms=algorithms,
+            ttl=settings.jwt_jwks_ttl_seconds,
+            min_refetch=settings.jwt_jwks_min_refetch_seconds,
+            timeout=settings.jwt_jwks_timeout_seconds,
+        ),
+        rules=TokenRules(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithms=algorithms,
+            tenant_claim=settings.jwt_tenant_claim,
+            scope_claims=tuple(settings.jwt_scope_claims),
+            leeway_seconds=settings.jwt_leeway_seconds,
+        ),
+    )

@@ -1,4 +1,5 @@
-"""Gateway dependencies: the caller's credential, its scopes, and the downstream clients."""
+"""Gateway dependencies: the caller's credential (an API key or a bearer JWT), its scopes,
+and the downstream clients."""
 
 from __future__ import annotations
 
@@ -14,40 +15,110 @@ from gateway.clients import Downstream
 from gateway.config import Settings
 from gateway.domain.keys import Principal, hash_key
 from gateway.domain.ratelimit import RateLimiter, retry_after
+from gateway.domain.tokens import TokenRejected, key_id, looks_like_jwt, verify
+from gateway.jwks import KeysUnavailable, TokenVerifier
 from gateway.store import tenants
-from huikuan_runtime.problems import Forbidden, RateLimited, Unauthorized
+from huikuan_runtime.problems import (
+    Forbidden,
+    RateLimited,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 
-bearer = HTTPBearer(auto_error=False, description="an API key, or the operator key for /admin")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="an API key (`hk_…`), or the operator key for /admin",
+)
+bearer_jwt = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerJwt",
+    bearerFormat="JWT",
+    description="an access token from the identity provider (mobile apps); "
+    "the tenant and scopes come from its claims",
+)
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+JwtCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_jwt)]
+
+REALM = "huikuan"
+
+
+def _challenge(error: str | None = None, description: str | None = None, **params: str) -> str:
+    """An RFC 6750 `WWW-Authenticate` value (quotes removed from what goes inside quotes)."""
+    parts = {"realm": REALM}
+    if error is not None:
+        parts["error"] = error
+    if description is not None:
+        parts["error_description"] = description
+    parts.update(params)
+    return "Bearer " + ", ".join(f'{k}="{v.replace(chr(34), "")}"' for k, v in parts.items())
+
+
+def _refused(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": _challenge("invalid_token", detail)})
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("send 'Authorization: Bearer <api key>'")
+        raise Unauthorized(
+            "send 'Authorization: Bearer <api key or token>'",
+            headers={"WWW-Authenticate": _challenge()},
+        )
     return credentials.credentials
 
 
-def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """The caller's principal, if its key is valid (401) and carries `scope` (403)."""
+async def authenticate(request: Request, token: str) -> Principal:
+    """The principal behind an API key or, when an identity provider is configured, a JWT."""
+    verifier: TokenVerifier | None = request.app.state.token_verifier
+    if verifier is not None and looks_like_jwt(token):
+        return await _from_jwt(request, verifier, token)
+    async with request.app.state.pool.acquire() as conn:
+        row = await tenants.key_by_hash(conn, hash_key(token))
+    if row is None:
+        raise _refused("the API key is unknown or revoked")
+    return Principal(tenant=row["tenant_id"], key_id=row["key_id"], scopes=frozenset(row["scopes"]))
 
-    async def principal(request: Request, credentials: Credentials) -> Principal:
-        token = _token(credentials)
-        async with request.app.state.pool.acquire() as conn:
-            row = await tenants.key_by_hash(conn, hash_key(token))
-        if row is None:
-            raise Unauthorized("the API key is unknown or revoked")
-        found = Principal(
-            tenant=row["tenant_id"], key_id=row["key_id"], scopes=frozenset(row["scopes"])
-        )
+
+async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Principal:
+    try:
+        kid = key_id(token, verifier.rules)
+        key = await verifier.keys.key(kid, time.monotonic())
+        if key is None:
+            raise TokenRejected("the token is signed by a key the identity provider does not list")
+        claims = verify(token, key, verifier.rules, time.time())
+    except TokenRejected as rejected:
+        raise _refused(str(rejected)) from None
+    except KeysUnavailable:
+        raise UpstreamUnavailable("the identity provider's keys cannot be fetched") from None
+    async with request.app.state.pool.acquire() as conn:
+        tenant = await tenants.get_tenant(conn, claims.tenant)
+    if tenant is None:
+        raise _refused("the token's tenant is unknown")
+    return Principal(
+        tenant=claims.tenant, key_id=None, scopes=claims.scopes, subject=claims.subject
+    )
+
+
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """The caller's principal, if its credential is valid (401) and carries `scope` (403)."""
+
+    async def principal(
+        request: Request, credentials: Credentials, _jwt: JwtCredentials
+    ) -> Principal:
+        found = await authenticate(request, _token(credentials))
         if not found.allows(scope):
-            raise Forbidden(f"this call needs the scope {scope!r}", required_scope=scope)
+            raise Forbidden(
+                f"this call needs the scope {scope!r}",
+                headers={"WWW-Authenticate": _challenge("insufficient_scope", scope=scope)},
+                required_scope=scope,
+            )
         limiter: RateLimiter = request.app.state.rate_limiter
-        wait = limiter.take(found.key_id, scope, time.monotonic())
+        wait = limiter.take(found.rate_key, scope, time.monotonic())
         if wait > 0:
             limit = limiter.limit(scope)
             raise RateLimited(
-                f"this key may make {limit.rate:g} {scope!r} calls a second "
+                f"this credential may make {limit.rate:g} {scope!r} calls a second "
                 f"(bursts of {limit.burst}); retry after {retry_after(wait)} s",
                 headers={"Retry-After": retry_after(wait)},
             )
@@ -60,7 +131,7 @@ async def require_operator(request: Request, credentials: Credentials) -> None:
     token = _token(credentials)
     settings: Settings = request.app.state.settings
     if not hmac.compare_digest(token.encode(), settings.operator_key.get_secret_value().encode()):
-        raise Unauthorized("admin calls need the operator key")
+        raise _refused("admin calls need the operator key")
 
 
 def downstream(name: str) -> Callable[[Request], Downstream]:

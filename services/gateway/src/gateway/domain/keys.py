@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,11 +54,18 @@ def hash_key(secret: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: always one tenant, with the scopes of its credential."""
+    """Who is calling: always one tenant, with the scopes of its credential (an API key,
+    or a bearer JWT from the identity provider, whose subject is then known)."""
 
     tenant: str
     key_id: uuid.UUID | None
     scopes: frozenset[str]
+    subject: str | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def rate_key(self) -> Hashable:
+        """Whose bucket a call is taken from: the API key, or the token's tenant and subject."""
+        return self.key_id if self.key_id is not None else ("jwt", self.tenant, self.subject)
