@@ -54,6 +54,8 @@ PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec("reminders-consume", "reminders", "consume"),
     ProcessSpec("reminders-relay", "reminders", "relay"),
     ProcessSpec("gateway-api", "gateway", "api"),
+    ProcessSpec("gateway-consume", "gateway", "consume"),
+    ProcessSpec("gateway-dispatch", "gateway", "dispatch"),
 )
 
 # Schedulers run with `make run`, not under tests: a scan "now" would change what tests

@@ -1,4 +1,4 @@
-"""`python -m gateway api|migrate`."""
+"""`python -m gateway api|migrate|consume|dispatch`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 from gateway.api.app import create_app
 from gateway.config import get_settings
+from gateway.events.webhooks import HANDLERS, TOPICS
+from gateway.service.dispatcher import run as dispatch
 from huikuan_runtime.service import ServiceSpec, main
 
 SPEC = ServiceSpec(
@@ -13,6 +15,9 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=Path(__file__).resolve().parents[2] / "migrations",
+    consumes=TOPICS,
+    handlers=HANDLERS,
+    extra_modes={"dispatch": dispatch},
 )
 
 if __name__ == "__main__":

@@ -43,6 +43,15 @@ class Settings(ServiceSettings):
     # Origins allowed to call the API from a browser: a JSON list or comma-separated
     # (GATEWAY_CORS_ORIGINS='https://app.example.com,https://m.example.com'); empty: no CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Outbound webhooks: a failed delivery is retried after base * 2^(n-1) seconds (at most
+    # cap, with jitter) until it is max_age old, then it is failed; each POST may take
+    # timeout seconds. The dispatcher runs `workers` deliveries at a time.
+    webhook_max_age_seconds: float = 24 * 3600.0
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_workers: int = 4
+    webhook_poll_seconds: float = 0.5
     # Bearer JWTs from an external identity provider (mobile apps): off unless jwt_jwks_url
     # is set, and then jwt_issuer and jwt_audience are required. The tenant comes from the
     # claim jwt_tenant_claim; the scopes from the first of jwt_scope_claims present (a

@@ -7,13 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from gateway.api import accounts, admin, credit, customers, dunning, ledger, ops, reports
+from gateway.api import (
+    accounts,
+    admin,
+    credit,
+    customers,
+    dunning,
+    ledger,
+    ops,
+    reports,
+    webhooks,
+)
 from gateway.api.cors import allow_origins
 from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
 from gateway.domain.ratelimit import Limit, RateLimiter
 from gateway.domain.tokens import TokenRules
+from gateway.events.webhooks import TOPICS
 from gateway.jwks import KeySet, TokenVerifier
 from huikuan_runtime.service import create_service_app
 
@@ -61,12 +72,14 @@ def create_app(settings: Settings) -> FastAPI:
     v1.include_router(reports.router)
     v1.include_router(accounts.router)
     v1.include_router(ops.router)
+    v1.include_router(webhooks.router)
     app = create_service_app(
         settings,
         title="Huikuan API",
         routers=[v1],
         internal=False,
         resources=downstreams,
+        consumes=TOPICS,
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,

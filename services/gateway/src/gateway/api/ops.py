@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -36,6 +37,7 @@ from gateway.ops.dead_letters import (
     tenant_of,
 )
 from gateway.ops.status import Limits, Status, judge, merged, worst
+from gateway.store import webhooks
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.fields import ID_PATTERN
 from huikuan_runtime.ops import ServiceStatus, service_status
@@ -137,7 +139,14 @@ async def _remote(client: Downstream, tenant: str) -> ServiceStatus | ServiceDow
 async def _local(request: Request, tenant: str) -> ServiceStatus:
     """The gateway's own status, read in-process."""
     state = request.app.state
-    return await service_status(state.pool, state.settings, tenant, consumes=state.ops_consumes)
+    return await service_status(
+        state.pool, state.settings, tenant, consumes=state.ops_consumes, gauges=_gauges
+    )
+
+
+async def _gauges(conn: asyncpg.Connection, tenant: str) -> dict[str, float]:
+    """The gateway's own gauges: webhook deliveries failing and failed (gateway.store)."""
+    return await webhooks.gauges(conn, tenant, clock.now())
 
 
 @router.get(

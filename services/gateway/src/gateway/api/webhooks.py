@@ -1,0 +1,391 @@
+"""`/v1/webhooks`: subscriptions of the caller's tenant to event types, their delivery
+logs and redelivery. Served by the gateway itself (it owns the subscriptions); the
+deliveries are written by the gateway's consumer and sent by its dispatcher
+(gateway.events.webhooks, gateway.service.dispatcher).
+
+Every call is the caller's tenant's only: another tenant's subscription or delivery is a
+404, as if it did not exist. The signing secret is in the answer to the POST that creates
+the subscription (and its Idempotency-Key replays) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from gateway import idempotency
+from gateway.api.deps import require_scope
+from gateway.api.proxy import IdempotencyKey, clock
+from gateway.api.responses import errors
+from gateway.domain.keys import Principal
+from gateway.domain.webhooks import (
+    ALL_EVENTS,
+    MAX_URL_LENGTH,
+    DeliveryState,
+    generate_secret,
+    normalise_event_types,
+    url_problem,
+)
+from gateway.store import webhooks as store
+from huikuan_events import uuid7
+from huikuan_events.registry import EVENT_TYPES
+from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.pagination import Cursor, decode, encode
+from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
+from huikuan_runtime.service import Pool
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+WebhooksRead = Annotated[Principal, Depends(require_scope("webhooks:read"))]
+WebhooksWrite = Annotated[Principal, Depends(require_scope("webhooks:write"))]
+WebhookId = Annotated[uuid.UUID, Path(description="the subscription's id, as created")]
+DeliveryId = Annotated[uuid.UUID, Path(description="a delivery's id, as listed")]
+PageSize = Annotated[int, Query(ge=1, le=200, description="page size")]
+EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
+EventType = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        examples=["ledger.invoice_issued.v1"],
+        description=f"an event type, or '*' for all: {', '.join(EVENT_TYPE_NAMES)}",
+    ),
+]
+
+
+class WebhookCreate(BaseModel):
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        examples=["https://erp.example.com/hooks/huikuan"],
+        description="where events are POSTed: an http or https URL",
+    )
+    event_types: list[EventType] = Field(
+        default_factory=lambda: [ALL_EVENTS],
+        min_length=1,
+        max_length=len(EVENT_TYPES) + 1,
+        examples=[["ledger.invoice_issued.v1", "credit.hold_placed.v1"]],
+    )
+    description: str = Field("", max_length=500, examples=["ERP sync"])
+
+
+class WebhookPublic(BaseModel):
+    webhook_id: uuid.UUID
+    url: str
+    event_types: list[str] = Field(description="['*'] for every event type")
+    description: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="signs every delivery (`Webhook-Signature: v1=<hex HMAC-SHA256 of "
+        "'<Webhook-Timestamp>.<body>'>`); shown in this answer only, never again"
+    )
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookPublic]
+    next_cursor: str | None = None
+
+
+class DeliveryPublic(BaseModel):
+    delivery_id: uuid.UUID = Field(description="sent as the `Webhook-Id` header")
+    webhook_id: uuid.UUID
+    event_id: uuid.UUID = Field(description="the event's `id`; the same on every redelivery")
+    event_type: str
+    customer_id: str = Field(description="the event's subject; one customer's deliveries "
+                             "are sent in order, each after the one before it ended")  # fmt: skip
+    state: DeliveryState
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="null once delivered or failed")
+    last_attempt_at: datetime | None
+    last_status_code: int | None = Field(description="the receiver's last HTTP status")
+    last_error: str | None
+    delivered_at: datetime | None
+    redelivery_of: uuid.UUID | None = Field(description="the delivery this one repeats")
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None = None
+
+
+class RedeliverFailed(BaseModel):
+    since: AwareDatetime = Field(
+        description="redeliver the failed deliveries written at or after this instant",
+        examples=["2026-11-20T00:00:00Z"],
+    )
+
+
+class Redelivered(BaseModel):
+    items: list[DeliveryPublic] = Field(description="the new deliveries, oldest event first")
+
+
+def _webhook(row: asyncpg.Record) -> WebhookPublic:
+    return WebhookPublic(
+        webhook_id=row["subscription_id"],
+        url=row["url"],
+        event_types=row["event_types"],
+        description=row["description"],
+        created_at=row["created_at"],
+    )
+
+
+def _delivery(row: asyncpg.Record) -> DeliveryPublic:
+    return DeliveryPublic(
+        delivery_id=row["delivery_id"],
+        webhook_id=row["subscription_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        customer_id=row["subject"],
+        state=row["state"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        last_status_code=row["last_status"],
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+        redelivery_of=row["redelivery_of"],
+    )
+
+
+async def _idempotent(
+    request: Request,
+    who: Principal,
+    key: str | None,
+    body: BaseModel | None,
+    run: Callable[[], Awaitable[Response]],
+) -> Response:
+    """`run` once per Idempotency-Key (gateway.idempotency), or simply run it."""
+    if key is None:
+        return await run()
+    payload = body.model_dump(mode="json") if body is not None else None
+    request_print = idempotency.fingerprint("POST", request.url.path, payload)
+    return await idempotency.once(
+        request.app.state.pool, clock, who.tenant, key, request_print, run
+    )
+
+
+@router.post(
+    "",
+    response_model=WebhookCreated,
+    status_code=201,
+    responses=errors(),
+    openapi_extra={"x-required-scope": "webhooks:write"},
+    summary="Subscribe a URL to event types",
+)
+async def create_webhook(
+    body: WebhookCreate,
+    who: WebhooksWrite,
+    request: Request,
+    pool: Pool,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Every event of the caller's tenant whose type is subscribed is POSTed to `url` as
+    its CloudEvents envelope (`application/cloudevents+json`), at least once, one
+    customer's events in order, with the headers `Webhook-Id` (the delivery's id),
+    `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature` (`v1=` and the hex
+    HMAC-SHA256 of `<timestamp>.<body>` keyed with the secret). A 2xx answer is a
+    delivery; anything else is retried with exponential backoff for up to a day (the
+    gateway's setting), then the delivery is failed. The secret is in this answer only."""
+    errors_found = []
+    if (problem := url_problem(body.url)) is not None:
+        errors_found.append({"field": "url", "message": problem})
+    try:
+        event_types = normalise_event_types(body.event_types, EVENT_TYPES)
+    except ValueError as exc:
+        errors_found.append({"field": "event_types", "message": str(exc)})
+    if errors_found:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors_found)
+        raise InvalidInput(detail, errors=errors_found)
+
+    async def create() -> Response:
+        secret = generate_secret()
+        async with unit_of_work(pool) as conn:
+            row = await store.insert_subscription(
+                conn, uuid7(), who.tenant, body.url, event_types, body.description,
+                secret, clock.now(),
+            )  # fmt: skip
+        created = WebhookCreated(**_webhook(row).model_dump(), secret=secret)
+        return JSONResponse(created.model_dump(mode="json"), status_code=201)
+
+    return await _idempotent(request, who, idempotency_key, body, create)
+
+
+@router.get(
+    "",
+    response_model=WebhookPage,
+    responses=errors(),
+    openapi_extra={"x-required-scope": "webhooks:read"},
+    summary="The tenant's webhook subscriptions",
+)
+async def list_webhooks(
+    who: WebhooksRead, pool: Pool, limit: PageSize = 50, cursor: Cursor = None
+) -> WebhookPage:
+    """Oldest first, without their secrets."""
+    after = decode(cursor, 1)
+    try:
+        after_id = uuid.UUID(after[0]) if after is not None else None
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput(
+            "cursor: not a cursor this list returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from None
+    async with pool.acquire() as conn:
+        rows = await store.list_subscriptions(conn, who.tenant, after_id, limit + 1)
+    items = [_webhook(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return WebhookPage(
+        items=items, next_cursor=encode([str(items[-1].webhook_id)]) if more else None
+    )
+
+
+async def _subscription(conn: asyncpg.Connection, tenant: str, webhook_id: uuid.UUID) -> None:
+    if await store.get_subscription(conn, tenant, webhook_id) is None:
+        raise NotFound(f"no webhook {webhook_id}")
+
+
+@router.get(
+    "/{webhook_id}",
+    response_model=WebhookPublic,
+    responses=errors(404),
+    openapi_extra={"x-required-scope": "webhooks:read"},
+    summary="One webhook subscription",
+)
+async def get_webhook(webhook_id: WebhookId, who: WebhooksRead, pool: Pool) -> WebhookPublic:
+    async with pool.acquire() as conn:
+        row = await store.get_subscription(conn, who.tenant, webhook_id)
+    if row is None:
+        raise NotFound(f"no webhook {webhook_id}")
+    return _webhook(row)
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    responses=errors(404),
+    openapi_extra={"x-required-scope": "webhooks:write"},
+    summary="Delete a webhook subscription",
+)
+async def delete_webhook(webhook_id: WebhookId, who: WebhooksWrite, pool: Pool) -> Response:
+    """Nothing more is sent to it; its pending deliveries end as failed. Its delivery log
+    goes with it."""
+    async with unit_of_work(pool) as conn:
+        if not await store.disable_subscription(conn, who.tenant, webhook_id, clock.now()):
+            raise NotFound(f"no webhook {webhook_id}")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=errors(404),
+    openapi_extra={"x-required-scope": "webhooks:read"},
+    summary="The delivery log of a subscription",
+)
+async def list_deliveries(
+    webhook_id: WebhookId,
+    who: WebhooksRead,
+    pool: Pool,
+    state: Annotated[
+        Literal["pending", "delivered", "failed"] | None, Query(description="only these")
+    ] = None,
+    limit: PageSize = 50,
+    cursor: Cursor = None,
+) -> DeliveryPage:
+    """Newest first: each event sent to the subscription, with its attempts, the last
+    status code or error, and when it is tried next."""
+    before = decode(cursor, 1)
+    if before is not None and not (isinstance(before[0], int) and before[0] > 0):
+        raise InvalidInput(
+            "cursor: not a cursor this list returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        )
+    async with pool.acquire() as conn:
+        await _subscription(conn, who.tenant, webhook_id)
+        rows = await store.list_deliveries(
+            conn, who.tenant, webhook_id, state, before[0] if before else None, limit + 1
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeliveryPage(
+        items=[_delivery(r) for r in rows],
+        next_cursor=encode([rows[-1]["position"]]) if more else None,
+    )
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryPublic,
+    status_code=202,
+    responses=errors(404, 409),
+    openapi_extra={"x-required-scope": "webhooks:write"},
+    summary="Send one delivery's event again",
+)
+async def redeliver(
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    who: WebhooksWrite,
+    request: Request,
+    pool: Pool,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A new delivery of the same event (same body and event `id`, a new `Webhook-Id`),
+    queued behind the customer's pending ones. A delivery still pending cannot be
+    redelivered (409): it is being sent."""
+
+    async def again() -> Response:
+        async with unit_of_work(pool) as conn:
+            await _subscription(conn, who.tenant, webhook_id)
+            row = await store.get_delivery(conn, who.tenant, webhook_id, delivery_id)
+            if row is None:
+                raise NotFound(f"no delivery {delivery_id} of webhook {webhook_id}")
+            if row["state"] == "pending":
+                raise Conflict(f"delivery {delivery_id} is still pending")
+            new = await store.redeliver(conn, delivery_id, uuid7(), clock.now())
+        return JSONResponse(_delivery(new).model_dump(mode="json"), status_code=202)
+
+    return await _idempotent(request, who, idempotency_key, None, again)
+
+
+@router.post(
+    "/{webhook_id}/redeliver-failed",
+    response_model=Redelivered,
+    status_code=202,
+    responses=errors(404),
+    openapi_extra={"x-required-scope": "webhooks:write"},
+    summary="Send every failed delivery since an instant again",
+)
+async def redeliver_failed(
+    webhook_id: WebhookId,
+    body: RedeliverFailed,
+    who: WebhooksWrite,
+    request: Request,
+    pool: Pool,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A new delivery for each failed one written at or after `since` that was not
+    redelivered yet, oldest first (so each customer's events keep their order)."""
+
+    async def again() -> Response:
+        async with unit_of_work(pool) as conn:
+            await _subscription(conn, who.tenant, webhook_id)
+            now = clock.now()
+            rows = [
+                await store.redeliver(conn, original, uuid7(), now)
+                for original in await store.failed_since(conn, who.tenant, webhook_id, body.since)
+            ]
+        result = Redelivered(items=[_delivery(r) for r in rows])
+        return JSONResponse(result.model_dump(mode="json"), status_code=202)
+
+    return await _idempotent(request, who, idempotency_key, body, again)

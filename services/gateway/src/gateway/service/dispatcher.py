@@ -1,0 +1,143 @@
+"""The webhook dispatcher (`python -m gateway dispatch`): delivers pending deliveries.
+
+Each worker, in one transaction: claims the due delivery heading its (subscription,
+customer) queue (`FOR UPDATE SKIP LOCKED`, so replicas and workers share the work and a
+customer's next event waits until the one before it is delivered or given up), POSTs the
+event's envelope signed with the subscription's secret, records the outcome and commits.
+Success is recorded only after the receiver's 2xx, so a crash in between means the
+delivery is sent again (at least once; the receiver dedupes by `Webhook-Id` or the
+event's `id`). Anything else is retried with exponential backoff and jitter until the
+delivery is older than the maximum age, then it is `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+
+from gateway.config import Settings
+from gateway.domain.webhooks import Backoff, headers, jitter
+from gateway.store import webhooks as store
+from huikuan_runtime.clock import Clock, SystemClock
+from huikuan_runtime.consumer import TRANSIENT_ERRORS
+from huikuan_runtime.db import service_pool
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 500
+
+
+def backoff_of(settings: Settings) -> Backoff:
+    return Backoff(
+        base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+        cap=timedelta(seconds=settings.webhook_backoff_cap_seconds),
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+    )
+
+
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = settings.webhook_timeout_seconds
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+        follow_redirects=False,
+        headers={"User-Agent": "Huikuan-Webhooks/1"},
+        limits=httpx.Limits(max_connections=settings.webhook_workers * 2),
+        trust_env=False,
+    )
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:MAX_ERROR_LENGTH]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: httpx.AsyncClient,
+        backoff: Backoff,
+        *,
+        jitter: Callable[[], float] = jitter,
+    ) -> None:
+        self._pool = pool
+        self._client = client
+        self._backoff = backoff
+        self._jitter = jitter
+
+    async def deliver_one(self, now: datetime) -> bool:
+        """Attempt the next delivery due at `now`; False when none is due."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await store.claim(conn, now)
+            if row is None:
+                return False
+            body = bytes(row["payload"])
+            sent = headers(str(row["delivery_id"]), row["secret"], int(now.timestamp()), body)
+            status: int | None = None
+            error: str | None = None
+            try:
+                # Only the status matters: the receiver's body is never read.
+                async with self._client.stream("POST", row["url"], content=body, headers=sent) as r:
+                    status = r.status_code
+            except httpx.HTTPError as exc:
+                error = _describe(exc)
+            delivered = status is not None and 200 <= status < 300
+            if status is not None and not delivered:
+                error = f"the receiver answered {status}"
+            retry = (
+                None
+                if delivered
+                else self._backoff.after_failure(
+                    row["created_at"], row["attempts"] + 1, now, self._jitter()
+                )
+            )
+            await store.record_attempt(
+                conn, row["delivery_id"], now=now, status=status, error=error,
+                delivered=delivered, next_attempt_at=retry,
+            )  # fmt: skip
+        if not delivered:
+            log.info(
+                "webhook delivery failed",
+                extra={"delivery_id": str(row["delivery_id"]), "status": status,
+                       "error": error, "gave_up": retry is None},
+            )  # fmt: skip
+        return True
+
+    async def work(self, clock: Clock, stop: asyncio.Event, poll_seconds: float) -> None:
+        """One worker: deliver while anything is due, otherwise wait `poll_seconds`."""
+        while not stop.is_set():
+            try:
+                found = await self.deliver_one(clock.now())
+            except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
+                log.exception("webhook dispatch failed on the database; retrying")
+                found = False
+            if not found:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll_seconds)
+
+
+async def run(settings: Settings) -> None:
+    """`python -m gateway dispatch`, until SIGINT or SIGTERM; an attempt in flight ends
+    (bounded by the webhook timeout) before the process does."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    clock = SystemClock()
+    async with service_pool(settings) as pool, http_client(settings) as client:
+        dispatcher = Dispatcher(pool, client, backoff_of(settings))
+        log.info("webhook dispatcher started", extra={"workers": settings.webhook_workers})
+        await asyncio.gather(
+            *(
+                dispatcher.work(clock, stop, settings.webhook_poll_seconds)
+                for _ in range(settings.webhook_workers)
+            )
+        )
+        log.info("webhook dispatcher stopped")

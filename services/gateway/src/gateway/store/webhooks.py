@@ -1,0 +1,254 @@
+"""Every SQL statement about webhook subscriptions and deliveries. Every read and change
+through the API is filtered by tenant; the dispatcher's claim is the only cross-tenant one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import asyncpg
+
+_SUBSCRIPTION = """subscription_id, tenant, url, event_types, description, created_at"""
+_DELIVERY = """d.delivery_id, d.position, d.subscription_id, d.event_id, d.event_type,
+    d.subject, d.state, d.attempts, d.created_at, d.next_attempt_at, d.last_attempt_at,
+    d.last_status, d.last_error, d.delivered_at, d.redelivery_of"""
+
+
+async def insert_subscription(
+    conn: asyncpg.Connection,
+    subscription_id: uuid.UUID,
+    tenant: str,
+    url: str,
+    event_types: Sequence[str],
+    description: str,
+    secret: str,
+    now: datetime,
+) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""INSERT INTO webhook_subscription
+                (subscription_id, tenant, url, event_types, description, secret, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            RETURNING {_SUBSCRIPTION}""",
+        subscription_id, tenant, url, list(event_types), description, secret, now,
+    )  # fmt: skip
+    return row
+
+
+async def get_subscription(
+    conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""SELECT {_SUBSCRIPTION} FROM webhook_subscription
+            WHERE tenant = $1 AND subscription_id = $2 AND disabled_at IS NULL""",
+        tenant,
+        subscription_id,
+    )
+    return row
+
+
+async def list_subscriptions(
+    conn: asyncpg.Connection, tenant: str, after: uuid.UUID | None, limit: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT {_SUBSCRIPTION} FROM webhook_subscription
+            WHERE tenant = $1 AND disabled_at IS NULL
+              AND ($2::uuid IS NULL OR subscription_id > $2)
+            ORDER BY subscription_id LIMIT $3""",
+        tenant,
+        after,
+        limit,
+    )
+    return rows
+
+
+async def disable_subscription(
+    conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID, now: datetime
+) -> bool:
+    """Stop the subscription; its pending deliveries end as failed. False: no such one."""
+    done = await conn.fetchval(
+        """UPDATE webhook_subscription SET disabled_at = $3
+           WHERE tenant = $1 AND subscription_id = $2 AND disabled_at IS NULL
+           RETURNING true""",
+        tenant,
+        subscription_id,
+        now,
+    )
+    if not done:
+        return False
+    await conn.execute(
+        """UPDATE webhook_delivery
+           SET state = 'failed', next_attempt_at = NULL,
+               last_error = 'the subscription was deleted'
+           WHERE subscription_id = $1 AND state = 'pending'""",
+        subscription_id,
+    )
+    return True
+
+
+async def subscribers(conn: asyncpg.Connection, tenant: str, event_type: str) -> list[uuid.UUID]:
+    """The tenant's active subscriptions that want `event_type`."""
+    rows = await conn.fetch(
+        """SELECT subscription_id FROM webhook_subscription
+           WHERE tenant = $1 AND disabled_at IS NULL
+             AND ($2 = ANY (event_types) OR '*' = ANY (event_types))
+           ORDER BY subscription_id""",
+        tenant,
+        event_type,
+    )
+    return [r["subscription_id"] for r in rows]
+
+
+async def insert_deliveries(
+    conn: asyncpg.Connection,
+    deliveries: Sequence[tuple[uuid.UUID, uuid.UUID]],  # (delivery_id, subscription_id)
+    tenant: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    subject: str,
+    payload: bytes,
+    now: datetime,
+) -> None:
+    await conn.executemany(
+        """INSERT INTO webhook_delivery
+               (delivery_id, subscription_id, tenant, event_id, event_type, subject, payload,
+                created_at, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+           ON CONFLICT (subscription_id, event_id) WHERE redelivery_of IS NULL DO NOTHING""",
+        [
+            (delivery_id, subscription_id, tenant, event_id, event_type, subject, payload, now)
+            for delivery_id, subscription_id in deliveries
+        ],
+    )
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection,
+    tenant: str,
+    subscription_id: uuid.UUID,
+    state: str | None,
+    before: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first (by the order they were written), after the cursor's position."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT {_DELIVERY} FROM webhook_delivery d
+            WHERE d.tenant = $1 AND d.subscription_id = $2
+              AND ($3::text IS NULL OR d.state = $3)
+              AND ($4::bigint IS NULL OR d.position < $4)
+            ORDER BY d.position DESC LIMIT $5""",
+        tenant, subscription_id, state, before, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def get_delivery(
+    conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""SELECT {_DELIVERY} FROM webhook_delivery d
+            WHERE d.tenant = $1 AND d.subscription_id = $2 AND d.delivery_id = $3""",
+        tenant,
+        subscription_id,
+        delivery_id,
+    )
+    return row
+
+
+async def redeliver(
+    conn: asyncpg.Connection, original: uuid.UUID, delivery_id: uuid.UUID, now: datetime
+) -> asyncpg.Record:
+    """A new pending delivery of the same event, queued behind what is pending now."""
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""WITH d AS (
+                INSERT INTO webhook_delivery
+                    (delivery_id, subscription_id, tenant, event_id, event_type, subject,
+                     payload, created_at, next_attempt_at, redelivery_of)
+                SELECT $2, subscription_id, tenant, event_id, event_type, subject, payload,
+                       $3, $3, delivery_id
+                FROM webhook_delivery WHERE delivery_id = $1
+                RETURNING *)
+            SELECT {_DELIVERY} FROM d""",
+        original,
+        delivery_id,
+        now,
+    )
+    return row
+
+
+async def failed_since(
+    conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID, since: datetime
+) -> list[uuid.UUID]:
+    """Failed deliveries written at or after `since` that were not redelivered yet, oldest
+    first."""
+    rows = await conn.fetch(
+        """SELECT d.delivery_id FROM webhook_delivery d
+           WHERE d.tenant = $1 AND d.subscription_id = $2 AND d.state = 'failed'
+             AND d.created_at >= $3
+             AND NOT EXISTS (SELECT 1 FROM webhook_delivery r
+                             WHERE r.redelivery_of = d.delivery_id)
+           ORDER BY d.position""",
+        tenant,
+        subscription_id,
+        since,
+    )
+    return [r["delivery_id"] for r in rows]
+
+
+async def claim(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
+    """The next delivery due at `now` that heads its (subscription, subject) queue, locked
+    for this transaction; deliveries locked by another dispatcher are skipped, and so is
+    everything queued behind them. Call inside a transaction."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """WITH heads AS (
+               SELECT DISTINCT ON (subscription_id, subject) delivery_id
+               FROM webhook_delivery WHERE state = 'pending'
+               ORDER BY subscription_id, subject, position)
+           SELECT d.delivery_id, d.subscription_id, d.payload, d.attempts, d.created_at,
+                  s.url, s.secret
+           FROM webhook_delivery d
+           JOIN heads h ON h.delivery_id = d.delivery_id
+           JOIN webhook_subscription s ON s.subscription_id = d.subscription_id
+           WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND s.disabled_at IS NULL
+           ORDER BY d.next_attempt_at, d.position
+           LIMIT 1
+           FOR UPDATE OF d SKIP LOCKED""",
+        now,
+    )
+    return row
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    delivery_id: uuid.UUID,
+    *,
+    now: datetime,
+    status: int | None,
+    error: str | None,
+    delivered: bool,
+    next_attempt_at: datetime | None,
+) -> None:
+    state = "delivered" if delivered else ("pending" if next_attempt_at is not None else "failed")
+    await conn.execute(
+        """UPDATE webhook_delivery
+           SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3,
+               last_error = $4, state = $5::text, next_attempt_at = $6,
+               delivered_at = CASE WHEN $5::text = 'delivered' THEN $2::timestamptz END
+           WHERE delivery_id = $1""",
+        delivery_id, now, status, error, state, next_attempt_at,
+    )  # fmt: skip
+
+
+async def gauges(conn: asyncpg.Connection, tenant: str, now: datetime) -> dict[str, float]:
+    """For the ops view: the tenant's deliveries being retried after a failed attempt, and
+    those given up on in the last 24 hours."""
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE state = 'pending' AND attempts > 0) AS failing,
+                  count(*) FILTER (WHERE state = 'failed' AND last_attempt_at >= $2) AS failed
+           FROM webhook_delivery
+           WHERE tenant = $1 AND (state = 'pending' OR last_attempt_at >= $2)""",
+        tenant,
+        now - timedelta(hours=24),
+    )
+    assert row is not None
+    return {"deliveries_failing": row["failing"], "deliveries_failed_24h": row["failed"]}

@@ -1,0 +1,22 @@
+"""A fresh, migrated gateway schema per test on the real PostgreSQL (`DATABASE_URL`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from huikuan_runtime.testing import database_url, schema_pool
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[asyncpg.Pool]:
+    url = database_url()
+    if url is None:
+        pytest.skip("needs DATABASE_URL (make test sets it)")
+    async with schema_pool(url, MIGRATIONS, "gateway_it") as pool:
+        yield pool

@@ -1,0 +1,213 @@
+"""Webhooks against the real PostgreSQL and a real HTTP receiver on localhost: the
+consumer's fan-out is exactly once per event, the dispatcher signs, retries on the
+backoff schedule (time passed in, no sleeps), keeps one customer's events in order and
+gives up after the maximum age."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+from gateway.domain.webhooks import Backoff, verify
+from gateway.events.webhooks import HANDLERS
+from gateway.service.dispatcher import Dispatcher
+from gateway.store import webhooks as store
+from huikuan_events import Envelope, uuid7
+from huikuan_runtime.consumer import EventConsumer
+from tests.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+BACKOFF = Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=10), max_age=timedelta(hours=1))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def _event(tenant: str, customer: str, sequence: int, kind: str = "invoice_issued") -> Envelope:
+    return Envelope(
+        source="huikuan/ledger", type=f"ledger.{kind}.v1", subject=customer, time=T0,
+        tenant=tenant, sequence=sequence, data={"invoice_id": f"I-{sequence}"},
+    )  # fmt: skip
+
+
+async def _consume(pool: asyncpg.Pool, *events: Envelope) -> None:
+    consumer = EventConsumer(
+        name="gateway", pool=pool, handlers=HANDLERS, dlq_producer=cast(AIOKafkaProducer, None)
+    )
+    for offset, event in enumerate(events):
+        record = SimpleNamespace(topic="ledger.events.v1", partition=0, offset=offset)
+        await consumer.apply(event, cast(ConsumerRecord[Any, Any], record))
+
+
+async def _subscribe(
+    pool: asyncpg.Pool, tenant: str, url: str, types: list[str], secret: str = "whsec_t"
+) -> uuid.UUID:
+    async with pool.acquire() as conn:
+        row = await store.insert_subscription(
+            conn, uuid7(), tenant, url, types, "", secret, T0 - timedelta(days=1)
+        )
+    subscription_id: uuid.UUID = row["subscription_id"]
+    return subscription_id
+
+
+async def _deliveries(pool: asyncpg.Pool, subscription_id: uuid.UUID) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT * FROM webhook_delivery WHERE subscription_id = $1 ORDER BY position",
+        subscription_id,
+    )
+    return rows
+
+
+async def test_each_event_fans_out_once_to_the_tenants_matching_subscriptions(
+    pool: asyncpg.Pool,
+) -> None:
+    every = await _subscribe(pool, "t1", "http://127.0.0.1:1/a", ["*"])
+    issued = await _subscribe(pool, "t1", "http://127.0.0.1:1/b", ["ledger.invoice_issued.v1"])
+    other = await _subscribe(pool, "t2", "http://127.0.0.1:1/c", ["*"])
+    first, second = _event("t1", "C-1", 1), _event("t1", "C-1", 2, "invoice_settled")
+    await _consume(pool, first, second)
+    await _consume(pool, first, second)  # redelivered by Kafka: nothing more
+    assert [r["event_id"] for r in await _deliveries(pool, every)] == [first.id, second.id]
+    assert [r["event_id"] for r in await _deliveries(pool, issued)] == [first.id]
+    assert await _deliveries(pool, other) == []
+    row = (await _deliveries(pool, every))[0]
+    assert row["state"] == "pending" and row["attempts"] == 0
+    assert Envelope.from_bytes(bytes(row["payload"])) == first
+
+
+async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    subscription = await _subscribe(pool, "t1", receiver.url("/hook"), ["*"], "whsec_s")
+    await _consume(pool, _event("t1", "C-1", 1))
+    created = (await _deliveries(pool, subscription))[0]["created_at"]
+    receiver.fail("/hook", 2)
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 1.0)
+        now = created
+        assert await dispatcher.deliver_one(now)  # 503
+        row = (await _deliveries(pool, subscription))[0]
+        assert (row["state"], row["attempts"], row["last_status"]) == ("pending", 1, 503)
+        assert row["next_attempt_at"] == now + timedelta(seconds=10)
+        assert not await dispatcher.deliver_one(now + timedelta(seconds=9))  # not due yet
+        now += timedelta(seconds=10)
+        assert await dispatcher.deliver_one(now)  # 503 again
+        assert (await _deliveries(pool, subscription))[0]["next_attempt_at"] == now + timedelta(
+            seconds=20
+        )
+        now += timedelta(seconds=20)
+        assert await dispatcher.deliver_one(now)  # 204
+        assert not await dispatcher.deliver_one(now + timedelta(hours=5))
+    row = (await _deliveries(pool, subscription))[0]
+    assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, 204)
+    assert row["delivered_at"] == now and row["next_attempt_at"] is None
+    got = receiver.at("/hook")
+    assert [r.answered for r in got] == [503, 503, 204]
+    last = got[-1]
+    assert last.headers["Webhook-Id"] == str(row["delivery_id"])
+    assert int(last.headers["Webhook-Timestamp"]) == int(now.timestamp())
+    assert verify("whsec_s", int(now.timestamp()), last.body, last.headers["Webhook-Signature"])
+    assert json.loads(last.body)["id"] == str(row["event_id"])
+
+
+async def test_one_customers_events_wait_for_the_one_before_others_do_not(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    subscription = await _subscribe(pool, "t1", receiver.url("/order"), ["*"])
+    await _consume(pool, _event("t1", "C-1", 1), _event("t1", "C-1", 2), _event("t1", "C-2", 1))
+    created = (await _deliveries(pool, subscription))[-1]["created_at"]
+    receiver.fail("/order", 1)
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0)
+        now = created + timedelta(seconds=1)
+        while await dispatcher.deliver_one(now):
+            pass
+        # C-1's first failed and waits its backoff; C-1's second stays behind it; C-2 went.
+        states = [(r["subject"], r["state"]) for r in await _deliveries(pool, subscription)]
+        assert states == [("C-1", "pending"), ("C-1", "pending"), ("C-2", "delivered")]
+        now += timedelta(seconds=5)
+        while await dispatcher.deliver_one(now):
+            pass
+    sent = [(json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+            for r in receiver.at("/order")]  # fmt: skip
+    assert [s for s in sent if s[0] == "C-1"] == [("C-1", 1, 503), ("C-1", 1, 204), ("C-1", 2, 204)]
+    assert ("C-2", 1, 204) in sent
+
+
+async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    subscription = await _subscribe(pool, "t1", receiver.url("/down"), ["*"])
+    await _consume(pool, _event("t1", "C-1", 1), _event("t1", "C-1", 2))
+    receiver.fail("/down", -1)
+    rows = await _deliveries(pool, subscription)
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.5)
+        now = rows[-1]["created_at"]
+        for _ in range(100):
+            row = (await _deliveries(pool, subscription))[0]
+            if row["state"] != "pending":
+                break
+            now = max(now, row["next_attempt_at"])
+            assert await dispatcher.deliver_one(now)
+    first = (await _deliveries(pool, subscription))[0]
+    assert first["state"] == "failed" and first["next_attempt_at"] is None
+    assert first["last_status"] == 503 and first["last_error"] == "the receiver answered 503"
+    assert first["last_attempt_at"] == first["created_at"] + BACKOFF.max_age
+    assert first["attempts"] == len([r for r in receiver.at("/down")
+                                     if json.loads(r.body)["sequence"] == 1])  # fmt: skip
+    # The customer's next event is no longer held back; it is near its age too: it gets a
+    # try now and one at the end of its window.
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.5)
+        assert await dispatcher.deliver_one(now)
+        second = (await _deliveries(pool, subscription))[1]
+        assert second["next_attempt_at"] == second["created_at"] + BACKOFF.max_age
+        assert await dispatcher.deliver_one(second["next_attempt_at"])
+    second = (await _deliveries(pool, subscription))[1]
+    assert (second["state"], second["attempts"]) == ("failed", 2)
+
+
+async def test_an_unreachable_receiver_is_an_error_not_a_crash(pool: asyncpg.Pool) -> None:
+    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:9/nothing", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))
+    created = (await _deliveries(pool, subscription))[0]["created_at"]
+    async with httpx.AsyncClient(timeout=2) as client:
+        assert await Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0).deliver_one(created)
+    row = (await _deliveries(pool, subscription))[0]
+    assert row["state"] == "pending" and row["last_status"] is None
+    assert row["last_error"] and "Connect" in row["last_error"]
+
+
+async def test_two_dispatchers_never_take_the_same_customers_queue_at_once(
+    pool: asyncpg.Pool,
+) -> None:
+    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:1/x", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1), _event("t1", "C-1", 2), _event("t1", "C-2", 1))
+    now = (await _deliveries(pool, subscription))[-1]["created_at"]
+    async with pool.acquire() as a, pool.acquire() as b, a.transaction(), b.transaction():
+        first = await store.claim(a, now)
+        second = await store.claim(b, now)
+        assert first is not None and second is not None
+        third = await store.claim(b, now)
+    subjects = await pool.fetch(
+        "SELECT delivery_id, subject FROM webhook_delivery WHERE subscription_id = $1",
+        subscription,
+    )
+    subject_of = {r["delivery_id"]: r["subject"] for r in subjects}
+    assert {subject_of[first["delivery_id"]], subject_of[second["delivery_id"]]} == {"C-1", "C-2"}
+    assert third is None or third["delivery_id"] == second["delivery_id"]

@@ -1,0 +1,119 @@
+"""Webhooks, the pure part: signatures, the backoff schedule, URLs, event type filters."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.domain.webhooks import (
+    Backoff,
+    generate_secret,
+    headers,
+    normalise_event_types,
+    signature,
+    url_problem,
+    verify,
+    wants,
+)
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    body = b'{"id":"x","data":{"amount":"1.00"}}'
+    expected = hmac.new(b"whsec_k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("whsec_k", 1700000000, body) == f"v1={expected}"
+    assert verify("whsec_k", 1700000000, body, f"v0=abc v1={expected}")
+    assert not verify("whsec_other", 1700000000, body, f"v1={expected}")
+    assert not verify("whsec_k", 1700000001, body, f"v1={expected}")
+    assert not verify("whsec_k", 1700000000, body + b" ", f"v1={expected}")
+
+
+def test_headers_carry_the_delivery_id_timestamp_and_signature() -> None:
+    sent = headers("d-1", "whsec_k", 1700000000, b"{}")
+    assert sent["Webhook-Id"] == "d-1"
+    assert sent["Webhook-Timestamp"] == "1700000000"
+    assert verify("whsec_k", 1700000000, b"{}", sent["Webhook-Signature"])
+
+
+def test_secrets_are_random_and_long() -> None:
+    a, b = generate_secret(), generate_secret()
+    assert a != b and a.startswith("whsec_") and len(a) > 40
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_all() -> None:
+    backoff = Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=5))
+    assert [backoff.delay(n, 1.0).total_seconds() for n in range(1, 8)] == [
+        10, 20, 40, 80, 160, 300, 300,
+    ]  # fmt: skip
+    assert backoff.delay(3, 0.0) == timedelta(seconds=20)
+    assert timedelta(seconds=20) <= backoff.delay(3, 0.37) <= timedelta(seconds=40)
+    assert backoff.delay(10_000, 1.0) == timedelta(minutes=5)
+    with pytest.raises(ValueError):
+        backoff.delay(0, 0.5)
+
+
+def test_a_delivery_is_retried_until_its_max_age_then_given_up() -> None:
+    backoff = Backoff(base=timedelta(minutes=1), cap=timedelta(hours=1), max_age=timedelta(hours=2))
+    now, attempts, schedule = T0, 0, []
+    while True:
+        attempts += 1
+        retry = backoff.after_failure(T0, attempts, now, jitter=1.0)
+        if retry is None:
+            break
+        schedule.append(retry)
+        now = retry
+    assert schedule == sorted(schedule)
+    assert schedule[:3] == [T0 + timedelta(minutes=m) for m in (1, 3, 7)]
+    # The last try is at the end of the window exactly, and it is given up after that.
+    assert schedule[-1] == T0 + timedelta(hours=2)
+    assert now == T0 + timedelta(hours=2)
+    assert backoff.after_failure(T0, 1, T0 + timedelta(hours=3), 0.5) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://erp.example.com/hooks", "http://127.0.0.1:8080/x?a=1", "https://[::1]/h",
+     "https://例子.测试/hook", "http://localhost/"],
+)  # fmt: skip
+def test_good_urls(url: str) -> None:
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://example.com/x", "http and https"),
+        ("javascript:alert(1)", "http and https"),
+        ("example.com/hook", "http and https"),
+        ("https://", "no host"),
+        ("https://user:pw@example.com/", "credentials"),
+        ("https://example.com/#frag", "fragment"),
+        ("https://exa mple.com/", "whitespace"),
+        ("https://example.com:99999/", "not a URL"),
+        ("https://example.com:0/", "port 0"),
+        ("https://ex_ample!.com/", "not a host"),
+        ("https://example.com/" + "a" * 3000, "longer"),
+        ("https://example.com/\x00", "control"),
+    ],
+)
+def test_bad_urls_say_why(url: str, why: str) -> None:
+    problem = url_problem(url)
+    assert problem is not None and why in problem
+
+
+def test_event_type_filters() -> None:
+    known = ["ledger.invoice_issued.v1", "credit.hold_placed.v1"]
+    assert normalise_event_types(["credit.hold_placed.v1", "ledger.invoice_issued.v1",
+                                  "credit.hold_placed.v1"], known) == sorted(known)  # fmt: skip
+    assert normalise_event_types(["*", "credit.hold_placed.v1"], known) == ["*"]
+    with pytest.raises(ValueError, match=r"ledger\.nope\.v1"):
+        normalise_event_types(["ledger.nope.v1"], known)
+    with pytest.raises(ValueError):
+        normalise_event_types([], known)
+    assert wants(["*"], "anything")
+    assert wants(["credit.hold_placed.v1"], "credit.hold_placed.v1")
+    assert not wants(["credit.hold_placed.v1"], "ledger.invoice_issued.v1")
