@@ -3,7 +3,7 @@ a policy step may override the shipped text per tenant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -43,22 +43,45 @@ def language_of(language: str | None) -> str:
 
 
 def context(due: Due, *, customer_id: str, customer_name: str, as_of: date) -> dict[str, Any]:
+    return recorded_context(
+        step=due.step.name, currency=due.currency, residual_minor=due.residual_minor,
+        invoices=[
+            {"invoice_id": i.invoice_id, "number": i.number, "due_date": i.due_date.isoformat(),
+             "residual": Money(i.residual_minor, i.currency).format()}
+            for i in due.invoices
+        ],
+        customer_id=customer_id, customer_name=customer_name, as_of=as_of,
+    )  # fmt: skip
+
+
+def recorded_context(
+    *,
+    step: str,
+    currency: str,
+    residual_minor: int,
+    invoices: Sequence[Mapping[str, Any]],
+    customer_id: str,
+    customer_name: str,
+    as_of: date,
+) -> dict[str, Any]:
+    """The template variables from what a reminder recorded: its invoices as stored
+    (invoice_id, number, due_date ISO, residual decimal string) and its as_of."""
     return {
         "customer_id": customer_id,
         "customer_name": customer_name,
-        "step": due.step.name,
+        "step": step,
         "as_of": as_of.isoformat(),
-        "currency": due.currency,
-        "total": Money(due.residual_minor, due.currency).format(),
+        "currency": currency,
+        "total": Money(residual_minor, currency).format(),
         "invoices": [
             {
-                "invoice_id": i.invoice_id,
-                "number": i.number,
-                "due_date": i.due_date.isoformat(),
-                "residual": Money(i.residual_minor, i.currency).format(),
-                "days_overdue": max((as_of - i.due_date).days, 0),
+                "invoice_id": i["invoice_id"],
+                "number": i["number"],
+                "due_date": i["due_date"],
+                "residual": i["residual"],
+                "days_overdue": max((as_of - date.fromisoformat(i["due_date"])).days, 0),
             }
-            for i in due.invoices
+            for i in invoices
         ],
     }
 

@@ -31,6 +31,7 @@ from reminders.service import tasks as task_service
 from reminders.service.deliver import deliver_due
 from reminders.service.run import promise_of, run
 from reminders.service.schedule import build_channels, retry_policy, run_config
+from reminders.service.texts import Composer
 from reminders.store import book, dunning
 
 router = APIRouter(tags=["dunning"])
@@ -236,20 +237,23 @@ async def list_reminders(
             conn, tenant, query.customer_id, query.status, query.limit
         )
         attempts = await dunning.attempts_of(conn, [r["reminder_id"] for r in rows])
+        # Not yet delivered: no text stored yet; show what delivery will render.
+        composer = Composer()
+        texts = [await composer.text(conn, r) for r in rows]
     by_reminder: dict[UUID, list[s.DeliveryAttempt]] = {}
     for a in attempts:
         by_reminder.setdefault(a["reminder_id"], []).append(s.DeliveryAttempt(
             attempt=a["attempt"], at=a["at"], ok=a["ok"], error=a["error"]
         ))  # fmt: skip
     items = []
-    for r in rows:
+    for r, (subject, body) in zip(rows, texts, strict=True):
         fields: dict[str, Any] = {k: r[k] for k in (
             "customer_id", "policy_id", "policy_version", "step", "channel", "recipient",
-            "language", "subject", "body", "invoices", "currency", "as_of", "status",
+            "language", "invoices", "currency", "as_of", "status",
             "attempts", "last_error", "created_at", "sent_at",
         )}  # fmt: skip
         items.append(s.ReminderPublic(
-            reminder_id=str(r["reminder_id"]),
+            reminder_id=str(r["reminder_id"]), subject=subject, body=body,
             residual=Money(r["residual_minor"], r["currency"]).format(),
             deliveries=by_reminder.get(r["reminder_id"], []), **fields,
         ))  # fmt: skip

@@ -18,6 +18,7 @@ from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
 from reminders.channels import Channel, DeliveryError, Message
+from reminders.service.texts import Composer
 from reminders.store import book, dunning
 
 
@@ -49,12 +50,13 @@ async def deliver_due(
 ) -> DeliveryResult:
     """Try every pending reminder (of one tenant, or all) whose next attempt is due now."""
     result = DeliveryResult()
+    composer = Composer()
     for _ in range(limit):
         async with unit_of_work(pool) as conn:
             r = await dunning.claim_pending(conn, now(), tenant)
             if r is None:
                 break
-            await _one(conn, r, channels, now(), retry, result)
+            await _one(conn, r, channels, now(), retry, result, composer)
     return result
 
 
@@ -65,6 +67,7 @@ async def _one(
     at: datetime,
     retry: RetryPolicy,
     result: DeliveryResult,
+    composer: Composer,
 ) -> None:
     invoice_ids = [i["invoice_id"] for i in r["invoices"]]
     still = [
@@ -78,6 +81,11 @@ async def _one(
         )  # fmt: skip
         result.cancelled += 1
         return
+    # The text is rendered once, before the first attempt, and kept: every attempt sends
+    # the same words, and what was sent is what is stored.
+    subject, body = await composer.text(conn, r)
+    if r["body"] is None:
+        await dunning.set_text(conn, r["reminder_id"], subject, body)
     attempt = r["attempts"] + 1
     error: str | None = None
     permanent = False
@@ -88,8 +96,7 @@ async def _one(
         await channel.deliver(Message(
             reminder_id=str(r["reminder_id"]), idempotency_key=r["idempotency_key"],
             tenant=r["tenant"], customer_id=r["customer_id"], channel=r["channel"],
-            recipient=r["recipient"], language=r["language"], subject=r["subject"],
-            body=r["body"],
+            recipient=r["recipient"], language=r["language"], subject=subject, body=body,
             data={"step": r["step"], "policy_id": r["policy_id"], "currency": r["currency"],
                   "residual_minor": r["residual_minor"], "invoices": r["invoices"]},
         ))  # fmt: skip

@@ -22,6 +22,16 @@ async def latest_policies(conn: asyncpg.Connection, tenant: str) -> list[asyncpg
     return rows
 
 
+async def policy_version(
+    conn: asyncpg.Connection, tenant: str, policy_id: str, version: int
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT policy_id, version, grades, steps, created_at FROM dunning_policy
+           WHERE tenant = $1 AND policy_id = $2 AND version = $3""",
+        tenant, policy_id, version,
+    )  # fmt: skip
+
+
 async def add_policy_version(
     conn: asyncpg.Connection,
     tenant: str,
@@ -183,6 +193,13 @@ async def claim_pending(
              AND ($2::text IS NULL OR tenant = $2)
            ORDER BY next_attempt_at, reminder_id LIMIT 1 FOR UPDATE SKIP LOCKED""",
         at, tenant,
+    )  # fmt: skip
+
+
+async def set_text(conn: asyncpg.Connection, reminder_id: UUID, subject: str, body: str) -> None:
+    await conn.execute(
+        "UPDATE reminder SET subject = $2, body = $3 WHERE reminder_id = $1",
+        reminder_id, subject, body,
     )  # fmt: skip
 
 
