@@ -211,13 +211,15 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     modes += ["relay"]
     if spec.consumes:
         modes.append("consume")
-    modes += list(spec.extra_modes)
+    modes += [mode for mode in spec.extra_modes if mode not in modes]
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
     parser.add_argument("mode", choices=modes)
     args = parser.parse_args(argv)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
-    if args.mode == "api":
+    if args.mode in spec.extra_modes:  # a service may bring its own loop for a standard mode
+        asyncio.run(spec.extra_modes[args.mode](settings))
+    elif args.mode == "api":
         asyncio.run(run_api(settings, spec.app(settings)))
     elif args.mode == "migrate":
         asyncio.run(run_setup(settings, spec.migrations))
@@ -225,8 +227,6 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
         asyncio.run(run_relay(settings))
     elif args.mode == "consume":
         asyncio.run(run_consumer(settings, spec.consumes, spec.handlers))
-    else:
-        asyncio.run(spec.extra_modes[args.mode](settings))
 
 
 __all__ = ["Pool", "ServiceSpec", "create_pool", "create_service_app", "get_pool", "main"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gateway.api.app import create_app
 from gateway.config import get_settings
-from gateway.events.webhooks import HANDLERS, TOPICS
+from gateway.events.webhooks import consume
 from gateway.service.dispatcher import run as dispatch
 from huikuan_runtime.service import ServiceSpec, main
 
@@ -15,9 +15,8 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=Path(__file__).resolve().parents[2] / "migrations",
-    consumes=TOPICS,
-    handlers=HANDLERS,
-    extra_modes={"dispatch": dispatch},
+    # The gateway's consumer is its own loop (gateway.events.webhooks), not the default.
+    extra_modes={"consume": consume, "dispatch": dispatch},
 )
 
 if __name__ == "__main__":

@@ -4,18 +4,36 @@ subscription of the event's tenant that wants its type.
 The handler runs inside the consumer's transaction (huikuan_runtime.consumer), the one
 that records the event id as processed, so each event fans out exactly once however
 often Kafka delivers it.
+
+Only events of tenants with a subscription are applied at all: after each fetch from
+Kafka the consumer reads which tenants have one (so a subscription committed before an
+event was published always sees it) and passes over the rest by their record key
+(`tenant/customer`) without a transaction. Most events concern nobody's webhook, and a
+new consumer group reading the topics from the beginning must not take a transaction for
+each of them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+
 import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.consumer import Handler
+from huikuan_runtime.consumer import EventConsumer, Handler, Stopping
+from huikuan_runtime.db import service_pool
+from huikuan_runtime.kafka import make_consumer, make_producer
+from huikuan_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 TOPICS: tuple[str, ...] = EVENT_TOPICS
 clock = SystemClock()
@@ -38,3 +56,62 @@ async def fan_out(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 HANDLERS: dict[str, Handler] = {event_type: fan_out for event_type in EVENT_TYPES}
+
+
+def tenant_of(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The tenant in a record's key (`tenant/customer`); None when the key is not one."""
+    key: bytes | None = record.key
+    if not key or b"/" not in key:
+        return None
+    return key.split(b"/", 1)[0].decode(errors="replace")
+
+
+class WebhookConsumer(EventConsumer):
+    """The idempotent consumer loop, applying only records of tenants with subscriptions."""
+
+    async def run(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        self._stop = stop
+        log.info("webhook consumer started", extra={"consumer": self.name})
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500)
+                if not batches:
+                    continue
+                async with self._pool.acquire() as conn:
+                    subscribed = await store.subscribed_tenants(conn)
+                for tp, records in batches.items():
+                    for record in records:
+                        if tenant_of(record) in subscribed:
+                            await self.handle(record)
+                    await self._commit(consumer, tp, records[-1].offset + 1)
+        except Stopping:
+            pass
+        log.info("webhook consumer stopped", extra={"consumer": self.name})
+
+
+async def consume(settings: ServiceSettings) -> None:
+    """`python -m gateway consume`, until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    servers = settings.kafka_bootstrap_servers
+    dlq = make_producer(servers, f"{settings.consumer_group}-dlq")
+    consumer = make_consumer(servers, settings.consumer_group, TOPICS)
+    await dlq.start()
+    await consumer.start()
+    try:
+        async with service_pool(settings) as pool:
+            webhooks = WebhookConsumer(
+                name=settings.service_name,
+                pool=pool,
+                handlers=HANDLERS,
+                dlq_producer=dlq,
+                max_retries=settings.consumer_max_retries,
+                retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+            )
+            await webhooks.run(consumer, stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        await dlq.stop()

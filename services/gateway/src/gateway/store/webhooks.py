@@ -99,6 +99,14 @@ async def subscribers(conn: asyncpg.Connection, tenant: str, event_type: str) ->
     return [r["subscription_id"] for r in rows]
 
 
+async def subscribed_tenants(conn: asyncpg.Connection) -> frozenset[str]:
+    """The tenants with at least one active subscription."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT tenant FROM webhook_subscription WHERE disabled_at IS NULL"
+    )
+    return frozenset(r["tenant"] for r in rows)
+
+
 async def insert_deliveries(
     conn: asyncpg.Connection,
     deliveries: Sequence[tuple[uuid.UUID, uuid.UUID]],  # (delivery_id, subscription_id)
