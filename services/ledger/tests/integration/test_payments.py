@@ -205,10 +205,11 @@ async def test_credit_notes_write_offs_and_voids(pool: asyncpg.Pool) -> None:
         )
     with pytest.raises(Conflict):  # credited: void is refused
         await void_invoice(pool, T, "I-1", voided_on=date(2026, 1, 6), reason="x", at=AT)
-    written, _ = await write_off_invoice(
+    written = await write_off_invoice(
         pool, T, "I-1", reason="bankrupt", approver="cfo", written_off_on=date(2026, 6, 1), at=AT
     )
-    assert written["amount_minor"] == 7000
+    assert written.row["amount_minor"] == 7000
+    assert written.currency == "CNY"
     with pytest.raises(Conflict):
         await add_credit_note(
             pool,

@@ -126,11 +126,10 @@ async def post_credit_note(
 async def post_write_off(
     invoice_id: IdPath, body: WriteOffCreate, tenant: TenantId, pool: Pool, response: Response
 ) -> WriteOffPublic:
-    row, created = await service.write_off_invoice(
+    written = await service.write_off_invoice(
         pool, tenant, invoice_id, reason=body.reason, approver=body.approver,
         written_off_on=body.written_off_on, at=clock.now(),
     )  # fmt: skip
-    if not created:
+    if not written.created:
         response.status_code = status.HTTP_200_OK
-    invoice = await service.get_invoice(pool, tenant, invoice_id)
-    return mapping.write_off(row, invoice["currency"])
+    return mapping.write_off(written.row, written.currency)

@@ -33,6 +33,15 @@ class Issued:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class WrittenOff:
+    """The write-off row, the currency of its invoice, and whether this call made it."""
+
+    row: asyncpg.Record
+    currency: str
+    created: bool
+
+
 def invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[{"field": field, "message": message}])
 
@@ -70,49 +79,33 @@ async def create_invoice(
 ) -> Issued:
     """Issue an invoice once: the same request again returns it, a different one is a 409."""
     async with unit_of_work(pool) as conn:
-        return await _issue(
-            conn, tenant, invoice_id, customer_id, number, issue_date, due_date, amount, at
-        )
-
-
-async def _issue(
-    conn: asyncpg.Connection,
-    tenant: str,
-    invoice_id: str,
-    customer_id: str,
-    number: str,
-    issue_date: date,
-    due_date: date | None,
-    amount: Money,
-    at: datetime,
-) -> Issued:
-    customer = await lock_customer(conn, tenant, customer_id)
-    try:
-        invoice = issue_invoice(
-            invoice_id=invoice_id, customer_id=customer_id, number=number,
-            issue_date=issue_date, due_date=due_date, amount=amount,
-            payment_terms_days=customer["payment_terms_days"],
-        )  # fmt: skip
-    except InvoiceRuleError as exc:
-        raise invalid(exc.field, str(exc)) from exc
-    row = await invoices.insert(conn, tenant, invoice, at)
-    if row is None:
-        existing = await invoices.get(conn, tenant, invoice_id)
-        assert existing is not None
-        if existing["fingerprint"] != invoice.fingerprint:
-            raise Conflict(
-                f"invoice {invoice_id!r} already exists with different content",
-                invoice_id=invoice_id,
-            )
-        return Issued(existing, created=False)
-    await journal_store.post(conn, tenant, [journal.invoice_issued(
-        customer_id, invoice_id, amount.currency, amount.amount_minor, invoice.issue_date,
-    )], at)  # fmt: skip
-    await emit(conn, tenant, customer_id, invoice.issued(), at)
-    await spend_held_cash(conn, tenant, customer_id, Owed.of(row), at)
-    current = await invoices.get(conn, tenant, invoice_id)
-    assert current is not None
-    return Issued(current, created=True)
+        customer = await lock_customer(conn, tenant, customer_id)
+        try:
+            invoice = issue_invoice(
+                invoice_id=invoice_id, customer_id=customer_id, number=number,
+                issue_date=issue_date, due_date=due_date, amount=amount,
+                payment_terms_days=customer["payment_terms_days"],
+            )  # fmt: skip
+        except InvoiceRuleError as exc:
+            raise invalid(exc.field, str(exc)) from exc
+        row = await invoices.insert(conn, tenant, invoice, at)
+        if row is None:
+            existing = await invoices.get(conn, tenant, invoice_id)
+            assert existing is not None
+            if existing["fingerprint"] != invoice.fingerprint:
+                raise Conflict(
+                    f"invoice {invoice_id!r} already exists with different content",
+                    invoice_id=invoice_id,
+                )
+            return Issued(existing, created=False)
+        await journal_store.post(conn, tenant, [journal.invoice_issued(
+            customer_id, invoice_id, amount.currency, amount.amount_minor, invoice.issue_date,
+        )], at)  # fmt: skip
+        await emit(conn, tenant, customer_id, invoice.issued(), at)
+        await spend_held_cash(conn, tenant, customer_id, Owed.of(row), at)
+        current = await invoices.get(conn, tenant, invoice_id)
+        assert current is not None
+        return Issued(current, created=True)
 
 
 def _still_open(row: asyncpg.Record, action: str) -> None:
@@ -258,7 +251,7 @@ async def write_off_invoice(
     approver: str,
     written_off_on: date,
     at: datetime,
-) -> tuple[asyncpg.Record, bool]:
+) -> WrittenOff:
     """Write the whole residual off as bad debt, with the reason and who approved it."""
     async with unit_of_work(pool) as conn:
         row = await lock_invoice(conn, tenant, invoice_id)
@@ -267,7 +260,7 @@ async def write_off_invoice(
         if existing is not None:
             if existing["fingerprint"] != print_:
                 raise Conflict(f"invoice {invoice_id!r} was already written off differently")
-            return existing, False
+            return WrittenOff(existing, row["currency"], created=False)
         _still_open(row, "write-off")
         if row["residual_minor"] == 0:
             raise Conflict(f"invoice {invoice_id!r} has nothing left to write off")
@@ -287,7 +280,7 @@ async def write_off_invoice(
             amount_minor=amount, reason=reason, approver=approver,
             written_off_on=written_off_on,
         ), at)  # fmt: skip
-        return written, True
+        return WrittenOff(written, row["currency"], created=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,14 +291,6 @@ class InvoiceDetail:
     write_off: asyncpg.Record | None
     disputed: bool
     history: list[asyncpg.Record]
-
-
-async def get_invoice(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> asyncpg.Record:
-    async with pool.acquire() as conn:
-        row = await invoices.get(conn, tenant, invoice_id)
-    if row is None:
-        raise NotFound(f"no invoice {invoice_id!r}")
-    return row
 
 
 async def invoice_detail(pool: asyncpg.Pool, tenant: str, invoice_id: str) -> InvoiceDetail:
