@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from huikuan_runtime.stack import Stack
+from ledger.api.schemas.reports import AgingReport
 from tests.conftest import Tenant
 from tests.support import Api
 
@@ -60,6 +61,8 @@ def test_reports_through_the_gateway(stack: Stack, tenant: Tenant) -> None:
 
     aging = _ok(api.get("/reports/aging?as_of=2026-06-30&group_by=customer"), 200)
     assert aging["as_of"] == "2026-06-30" and aging["group_by"] == "customer"
+    # the body is written without the model: it must be exactly what the model documents
+    assert AgingReport.model_validate(aging).model_dump(mode="json") == aging
     assert [b["key"] for b in aging["buckets"]] == list(ZERO)
     [cny] = aging["currencies"]
     assert cny["currency"] == "CNY"

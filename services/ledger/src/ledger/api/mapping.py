@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import asyncpg
 
-from huikuan_runtime.money import Money
+from huikuan_runtime.money import Money, exponent
 from ledger.api.schemas import (
     AllocationPublic,
     CreditNotePublic,
@@ -24,6 +25,21 @@ from ledger.service.payments import Received
 
 def text(minor: int, currency: str) -> str:
     return Money(minor, currency).format()
+
+
+def texts(currency: str) -> Callable[[int], str]:
+    """`text` for many amounts of one currency (a report writes thousands): the currency's
+    digits are looked up once, and each amount is written the way `Money.format` writes it."""
+    digits = exponent(currency)
+    if digits == 0:
+        return str
+    scale = 10**digits
+
+    def one(minor: int) -> str:
+        whole, frac = divmod(-minor if minor < 0 else minor, scale)
+        return f"{'-' if minor < 0 else ''}{whole}.{frac:0{digits}d}"
+
+    return one
 
 
 def customer(row: asyncpg.Record) -> CustomerPublic:

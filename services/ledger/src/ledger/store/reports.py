@@ -28,13 +28,24 @@ def _group(param: str) -> str:
 
 
 async def tune(conn: asyncpg.Connection) -> None:
-    """Settings for the report queries of this transaction: enough memory to group 100,000s
-    of invoices without spilling to disk, no JIT compilation (it costs more than it saves
-    on queries of this size) and a plan made for each call's tenant and dates rather than
-    a cached generic one (planning is nothing next to a report)."""
+    """Settings for the report queries of this transaction.
+
+    The plans must not depend on planner statistics: right after a bulk load (a batch
+    import, a migration) the tables have none until autovacuum gets to them, and the
+    planner then takes 100,000 open invoices for a handful of rows. With sorting and
+    nested loops allowed it sorts them all to group them, and joins the journal's postings
+    after the report date to every invoice by comparing each pair (seconds, or minutes as
+    of a date a few months back). Every report here reads sets that fit in memory and
+    groups them into few rows, so hash joins and hash aggregates are the right plan
+    whatever the estimates: sorting and nested loops are turned off for the transaction
+    (the planner still uses them where nothing else can answer). Enough memory to hash
+    100,000s of invoices without spilling to disk, no JIT compilation (it costs more than
+    it saves on queries of this size) and a plan made for each call's tenant and dates
+    rather than a cached generic one (planning is nothing next to a report)."""
     await conn.execute(
         "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; "
-        "SET LOCAL plan_cache_mode = force_custom_plan"
+        "SET LOCAL plan_cache_mode = force_custom_plan; "
+        "SET LOCAL enable_sort = off; SET LOCAL enable_nestloop = off"
     )
 
 
