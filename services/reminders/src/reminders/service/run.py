@@ -42,12 +42,12 @@ from huikuan_events.reminders import (
     SOURCE,
     DunningEscalated,
     PromiseBroken,
-    TaskCreated,
 )
 from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import _EXPONENTS, Money
+from huikuan_runtime.logs import traceparent_header
+from huikuan_runtime.money import _EXPONENTS
 from reminders.domain import calendar
 from reminders.domain.dunning import (
     Due,
@@ -251,6 +251,11 @@ async def _chunk(
         await runs.mark_escalated(conn, [i for i, _ in overdue], [on for _, on in overdue])
         result.escalations += len(overdue)
 
+    for t, evs in events.items():
+        await outbox.record_many(
+            conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=t, events=evs, at=plan.at
+        )
+
     # Who is decided for: not paused by hand, on a business day (inside the window).
     chunk = runs.Chunk()
     for c in claimed:
@@ -266,29 +271,9 @@ async def _chunk(
         chunk.pkey.append(chosen[key][0])
         chunk.on.append(on)
     if chunk.tenant:
-        by_key = dict(plan.chosen.values())
-        for r in await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at):
-            if r["what"] == "reminders":
-                result.reminders += r["residual_minor"]
-            elif r["what"] == "task":
-                result.tasks += 1
-                add(r["tenant"], r["customer_id"], TaskCreated(
-                    task_id=str(r["task_id"]), customer_id=r["customer_id"], kind=r["kind"],
-                    owner=r["owner"], due_on=r["on_date"], invoice_ids=list(r["invoice_ids"]),
-                ))  # fmt: skip
-            else:
-                result.escalations += 1
-                total = Money(r["residual_minor"], r["currency"]).format()
-                invoice_ids = list(r["invoice_ids"])
-                add(r["tenant"], r["customer_id"], DunningEscalated(
-                    customer_id=r["customer_id"], policy_id=by_key[r["pkey"]].policy_id,
-                    step=r["step"], action=r["kind"],
-                    reason=f"{len(invoice_ids)} invoice(s), {total} {r['currency']} "
-                           f"outstanding, up to {r['overdue']} days overdue "
-                           f"(dunning step {r['step']!r})",
-                    invoice_ids=invoice_ids, as_of=r["on_date"],
-                ))  # fmt: skip
-    for t, evs in events.items():
-        await outbox.record_many(
-            conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=t, events=evs, at=plan.at
-        )
+        to = runs.EventsTo(REMINDERS_EVENTS, SOURCE, {"traceparent": traceparent_header()},
+                           outbox.NOTIFY_PREFIX)  # fmt: skip
+        done = await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at, to)
+        result.reminders += done["reminders"]
+        result.tasks += done["tasks"]
+        result.escalations += done["escalations"]

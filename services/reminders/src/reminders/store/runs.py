@@ -36,6 +36,16 @@ class StepTable:
     version: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class EventsTo:
+    """Where the statement writes its events: the outbox's topic, source, headers."""
+
+    topic: str
+    source: str
+    headers: dict[str, str]
+    notify_prefix: str
+
+
 @dataclass(slots=True)
 class Chunk:
     """The customers of a chunk to decide for: each with its policy key and its date."""
@@ -132,61 +142,67 @@ _DECIDE = f"""
 WITH cust AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::date[])
         AS c(tenant, customer_id, pkey, on_date)
-), step AS (
-    SELECT * FROM unnest($5::int[], $6::int[], $7::text[], $8::int[], $9::text[], $10::text[],
-                         $11::text[], $12::text[], $13::int[])
-        AS s(pkey, idx, name, offset_days, messages, tasks, action, policy_id, version)
 ), pol AS (
-    SELECT pkey, array_agg(offset_days ORDER BY idx) AS offsets, count(*)::int AS n
-    FROM step GROUP BY pkey
-), placed AS (
-    -- Open, undisputed invoices not held by an open promise (until its date + grace),
-    -- with the index of the latest step reached (0: none yet).
+    -- One row per policy: its steps as arrays in offset order (1-based).
+    SELECT pkey, min(policy_id) AS policy_id, min(version) AS version, count(*)::int AS n,
+           array_agg(offset_days ORDER BY idx) AS offsets, array_agg(name ORDER BY idx) AS names,
+           array_agg(messages ORDER BY idx) AS messages, array_agg(tasks ORDER BY idx) AS tasks,
+           array_agg(action ORDER BY idx) AS actions
+    FROM unnest($5::int[], $6::int[], $7::text[], $8::int[], $9::text[], $10::text[],
+                $11::text[], $12::text[], $13::int[])
+        AS s(pkey, idx, name, offset_days, messages, tasks, action, policy_id, version)
+    GROUP BY pkey
+), placed AS MATERIALIZED (
+    -- Open, undisputed invoices not held by an open promise (until its date + grace), at
+    -- the latest step reached, moved forward by escalations and capped at the last.
     SELECT i.tenant, i.customer_id, i.invoice_id, i.number, i.due_date, i.currency,
-           i.residual_minor, i.cycle, i.escalate, c.pkey, c.on_date, p.n,
-           width_bucket(c.on_date - i.due_date, p.offsets) AS reached
+           i.residual_minor, i.cycle, c.pkey, c.on_date,
+           LEAST(width_bucket(c.on_date - i.due_date, p.offsets) + i.escalate, p.n) AS idx
     FROM cust c
     JOIN pol p ON p.pkey = c.pkey
     JOIN chased_invoice i ON i.tenant = c.tenant AND i.customer_id = c.customer_id
     WHERE i.residual_minor > 0 AND NOT i.closed AND NOT i.disputed
+      AND width_bucket(c.on_date - i.due_date, p.offsets) > 0
       AND NOT EXISTS (
           SELECT 1 FROM promise pr
           WHERE pr.tenant = i.tenant AND pr.customer_id = i.customer_id
             AND pr.status = 'open' AND c.on_date <= pr.promised_date + pr.grace_days
             AND i.invoice_id = ANY (pr.invoice_ids))
-), due AS (
-    -- At a step (moved forward by escalations, capped at the last) not taken in its cycle.
-    SELECT pl.*, s.idx, s.name AS step
-    FROM placed pl
-    JOIN step s ON s.pkey = pl.pkey AND s.idx = LEAST(pl.reached + pl.escalate, pl.n)
-    WHERE pl.reached > 0
-      AND NOT EXISTS (
+), due AS MATERIALIZED (
+    -- At a step not yet taken in the invoice's cycle; sorted the way a reminder lists them.
+    SELECT pl.*, p.names[pl.idx] AS step
+    FROM placed pl JOIN pol p ON p.pkey = pl.pkey
+    WHERE NOT EXISTS (
           SELECT 1 FROM invoice_step t
           WHERE t.tenant = pl.tenant AND t.invoice_id = pl.invoice_id
-            AND t.cycle = pl.cycle AND t.step = s.name)
+            AND t.cycle = pl.cycle AND t.step = p.names[pl.idx])
 ), taken AS (
     INSERT INTO invoice_step (tenant, invoice_id, cycle, step, taken_on)
     SELECT tenant, invoice_id, cycle, step, on_date FROM due
     ON CONFLICT DO NOTHING
-), cur AS (
-    SELECT * FROM unnest($14::text[], $15::int[]) AS x(currency, e)
-), grouped AS (
+), grouped AS MATERIALIZED (
     -- One consolidated due per customer, step and currency; invoices by due date, id.
-    SELECT d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date,
-           count(*)::int AS n_invoices, sum(d.residual_minor)::bigint AS residual_minor,
-           max(d.on_date - d.due_date) AS overdue,
-           array_agg(d.invoice_id ORDER BY d.due_date, d.invoice_id COLLATE "C") AS invoice_ids,
-           string_agg(d.invoice_id || '@' || d.cycle, ','
-                      ORDER BY d.due_date, d.invoice_id COLLATE "C") AS parts,
-           jsonb_agg(jsonb_build_object(
-                         'invoice_id', d.invoice_id, 'number', d.number,
-                         'due_date', d.due_date,
-                         'residual', round(d.residual_minor::numeric
-                                           / 10::numeric ^ coalesce(x.e, 2),
-                                           coalesce(x.e, 2))::text)
-                     ORDER BY d.due_date, d.invoice_id COLLATE "C") AS invoices
-    FROM due d LEFT JOIN cur x ON x.currency = d.currency
-    GROUP BY d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date
+    SELECT g.*, p.policy_id, p.version, p.messages[g.idx] AS messages,
+           p.tasks[g.idx] AS tasks, p.actions[g.idx] AS action
+    FROM (
+        SELECT d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date,
+               sum(d.residual_minor)::bigint AS residual_minor,
+               max(d.on_date - d.due_date) AS overdue, coalesce(max(x.e), 2) AS e,
+               array_agg(d.invoice_id ORDER BY d.due_date, d.invoice_id COLLATE "C")
+                   AS invoice_ids,
+               string_agg(d.invoice_id || '@' || d.cycle, ','
+                          ORDER BY d.due_date, d.invoice_id COLLATE "C") AS parts,
+               jsonb_agg(jsonb_build_object(
+                             'invoice_id', d.invoice_id, 'number', d.number,
+                             'due_date', d.due_date,
+                             'residual', round(d.residual_minor::numeric
+                                               / 10::numeric ^ coalesce(x.e, 2),
+                                               coalesce(x.e, 2))::text)
+                         ORDER BY d.due_date, d.invoice_id COLLATE "C") AS invoices
+        FROM due d
+        LEFT JOIN unnest($14::text[], $15::int[]) AS x(currency, e) ON x.currency = d.currency
+        GROUP BY d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date
+    ) g JOIN pol p ON p.pkey = g.pkey
 ), rem AS (
     INSERT INTO reminder (reminder_id, tenant, customer_id, idempotency_key, policy_id,
                           policy_version, step, channel, recipient, language, invoices,
@@ -195,13 +211,12 @@ WITH cust AS (
            encode(sha256(convert_to(g.tenant || '|' || g.customer_id || '|' || g.step || ':'
                                     || g.currency || ':' || g.parts || '|' || ch, 'UTF8')),
                   'hex'),
-           s.policy_id, s.version, g.step, ch,
+           g.policy_id, g.version, g.step, ch,
            CASE ch WHEN 'email' THEN ct.email WHEN 'sms' THEN ct.phone END,
            CASE WHEN lower(coalesce(ct.language, '')) LIKE 'en%' THEN 'en' ELSE 'zh' END,
            g.invoices, g.currency, g.residual_minor, g.on_date, $16, $16
     FROM grouped g
-    JOIN step s ON s.pkey = g.pkey AND s.idx = g.idx
-    CROSS JOIN LATERAL unnest(string_to_array(s.messages, ',')) AS ch
+    CROSS JOIN LATERAL unnest(string_to_array(g.messages, ',')) AS ch
     LEFT JOIN contact ct ON ct.tenant = g.tenant AND ct.customer_id = g.customer_id
     ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING 1
@@ -215,26 +230,61 @@ WITH cust AS (
            k, ct.owner, g.step, g.on_date, g.invoice_ids, g.currency, g.residual_minor,
            dc.grade
     FROM grouped g
-    JOIN step s ON s.pkey = g.pkey AND s.idx = g.idx
-    CROSS JOIN LATERAL unnest(string_to_array(s.tasks, ',')) AS k
+    CROSS JOIN LATERAL unnest(string_to_array(g.tasks, ',')) AS k
     LEFT JOIN contact ct ON ct.tenant = g.tenant AND ct.customer_id = g.customer_id
     LEFT JOIN dunning_customer dc ON dc.tenant = g.tenant AND dc.customer_id = g.customer_id
     ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING task_id, tenant, customer_id, kind, owner, step, due_on, invoice_ids
+), ev AS (
+    -- The events: a task_created per task, a dunning_escalated per due whose step asks
+    -- credit for a hold or escalates to legal (the same payloads as the event contracts).
+    SELECT t.tenant, t.customer_id, 1 AS ord, t.step, t.kind AS what,
+           'reminders.task_created.v1' AS type,
+           jsonb_build_object('task_id', t.task_id::text, 'customer_id', t.customer_id,
+                              'kind', t.kind, 'owner', t.owner, 'due_on', t.due_on,
+                              'invoice_ids', to_jsonb(t.invoice_ids)) AS data
+    FROM tsk t
+    UNION ALL
+    SELECT g.tenant, g.customer_id, 2, g.step, g.currency, 'reminders.dunning_escalated.v1',
+           jsonb_build_object(
+               'customer_id', g.customer_id, 'policy_id', g.policy_id, 'step', g.step,
+               'action', g.action, 'invoice_ids', to_jsonb(g.invoice_ids), 'as_of', g.on_date,
+               'reason', format('%s invoice(s), %s %s outstanding, up to %s days overdue '
+                                '(dunning step %s)', cardinality(g.invoice_ids),
+                                round(g.residual_minor::numeric / 10::numeric ^ g.e, g.e),
+                                g.currency, g.overdue, quote_literal(g.step)))
+    FROM grouped g
+    WHERE g.action IN ('request_credit_hold', 'legal_escalation')
+), seq AS (
+    -- Each customer's next sequence numbers (rows locked in one order by every writer).
+    INSERT INTO event_sequence (tenant, subject, last_value)
+    SELECT tenant, customer_id, count(*) FROM ev
+    GROUP BY tenant, customer_id ORDER BY tenant, customer_id
+    ON CONFLICT (tenant, subject)
+    DO UPDATE SET last_value = event_sequence.last_value + EXCLUDED.last_value
+    RETURNING tenant, subject, last_value
+), out AS (
+    INSERT INTO outbox_event (event_id, topic, key, payload, headers)
+    SELECT id, $17::text, convert_to(tenant || '/' || customer_id, 'UTF8'),
+           convert_to(jsonb_build_object(
+               'specversion', '1.0', 'id', id, 'source', $18::text, 'type', type,
+               'subject', customer_id, 'time', $19::text, 'tenant', tenant,
+               'sequence', sequence, 'datacontenttype', 'application/json', 'data', data
+           )::text, 'UTF8'),
+           $20::jsonb
+    FROM (
+        SELECT {_UUID7} AS id, ev.*,
+               s.last_value - count(*) OVER w + row_number() OVER (w ORDER BY ev.ord, ev.step,
+                                                                   ev.what) AS sequence
+        FROM ev JOIN seq s ON s.tenant = ev.tenant AND s.subject = ev.customer_id
+        WINDOW w AS (PARTITION BY ev.tenant, ev.customer_id)
+        ORDER BY ev.tenant, ev.customer_id, sequence
+    ) x
+    RETURNING 1
 )
-SELECT 'task' AS what, t.tenant, t.customer_id, t.task_id, t.kind, t.owner, t.step,
-       t.due_on AS on_date, t.invoice_ids, NULL::text AS currency,
-       NULL::bigint AS residual_minor, NULL::int AS overdue, NULL::int AS pkey
-FROM tsk t
-UNION ALL
-SELECT 'escalation', g.tenant, g.customer_id, NULL, s.action, NULL, g.step, g.on_date,
-       g.invoice_ids, g.currency, g.residual_minor, g.overdue, g.pkey
-FROM grouped g JOIN step s ON s.pkey = g.pkey AND s.idx = g.idx
-WHERE s.action IN ('request_credit_hold', 'legal_escalation')
-UNION ALL
-SELECT 'reminders', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       (SELECT count(*) FROM rem), NULL, NULL
-ORDER BY 2, 3
+SELECT (SELECT count(*) FROM rem) AS reminders, (SELECT count(*) FROM tsk) AS tasks,
+       (SELECT count(*) FROM ev WHERE ord = 2) AS escalations,
+       (SELECT count(*) FROM out) AS events
 """
 
 
@@ -244,18 +294,24 @@ async def decide_and_record(
     steps: StepTable,
     exponents: tuple[list[str], list[int]],
     at: datetime,
-) -> list[asyncpg.Record]:
+    events: EventsTo,
+) -> asyncpg.Record:
     """Place every open invoice of the chunk's customers at its step and record, in one
     statement, the steps taken, one reminder per customer + step + currency + channel
     (pending, idempotency key = customer + step + the invoices and their cycles + channel)
-    and one task per task kind. Returns the tasks created (`what = 'task'`), the dues whose
-    action is an escalation (`'escalation'`), and one `'reminders'` row counting the
-    reminders recorded (in `residual_minor`)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    and one task per task kind, with their events in the outbox (`task_created`, and
+    `dunning_escalated` for a step asking for a credit hold or legal escalation). Returns
+    the counts: reminders, tasks, escalations, events."""
+    # Plans for this chunk's arrays, never a generic plan guessed from an earlier one.
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    row: asyncpg.Record = await conn.fetchrow(
         _DECIDE,
         chunk.tenant, chunk.customer_id, chunk.pkey, chunk.on,
         steps.pkey, steps.idx, steps.name, steps.offset_days, steps.messages, steps.tasks,
         steps.action, steps.policy_id, steps.version,
-        exponents[0], exponents[1], at,
+        exponents[0], exponents[1], at, events.topic, events.source, at.isoformat(),
+        events.headers,
     )  # fmt: skip
-    return rows
+    if row["events"]:
+        await conn.execute("SELECT pg_notify($1 || current_schema(), '')", events.notify_prefix)
+    return row
