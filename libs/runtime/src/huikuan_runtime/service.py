@@ -128,8 +128,14 @@ async def run_relay(settings: ServiceSettings) -> None:
 
 
 async def run_consumer(
-    settings: ServiceSettings, topics: tuple[str, ...], handlers: Mapping[str, Handler]
+    settings: ServiceSettings,
+    topics: tuple[str, ...],
+    handlers: Mapping[str, Handler],
+    *,
+    batch_size: int = 1,
 ) -> None:
+    """Consume `topics` into `handlers`; `batch_size` > 1 applies that many records of a
+    poll per transaction (see `EventConsumer.handle_many`)."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
@@ -145,6 +151,7 @@ async def run_consumer(
                 dlq_producer=dlq,
                 max_retries=settings.consumer_max_retries,
                 retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+                batch_size=batch_size,
             )
             await loop.run(consumer, stop)
     finally:

@@ -5,19 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from credit.api.app import create_app
-from credit.config import get_settings
-from credit.events.handlers import HANDLERS, TOPICS
+from credit.config import Settings, get_settings
+from credit.events.handlers import HANDLERS
 from credit.service.jobs import run_periodically
-from huikuan_runtime.service import ServiceSpec, main
+from huikuan_runtime.service import ServiceSpec, main, run_consumer
+
+
+async def consume(settings: Settings) -> None:
+    """Read the ledger and reminders topics (named by the settings) into the projection."""
+    await run_consumer(
+        settings, settings.consumed_topics, HANDLERS, batch_size=settings.consumer_batch_size
+    )
+
 
 SPEC = ServiceSpec(
     name="credit",
     settings=get_settings,
     app=create_app,
     migrations=Path(__file__).resolve().parents[2] / "migrations",
-    consumes=TOPICS,
-    handlers=HANDLERS,
-    extra_modes={"rescore": run_periodically},
+    extra_modes={"consume": consume, "rescore": run_periodically},
 )
 
 if __name__ == "__main__":

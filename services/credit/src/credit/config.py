@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from huikuan_events.topics import LEDGER_EVENTS, REMINDERS_EVENTS
 from huikuan_runtime.settings import ServiceSettings
+
+CONSUMED_TOPICS = (LEDGER_EVENTS, REMINDERS_EVENTS)
 
 
 class Settings(ServiceSettings):
@@ -15,6 +19,22 @@ class Settings(ServiceSettings):
     service_name: str = "credit"
     port: int = 8002
     db_schema: str = "credit"
+    topic_suffix: str = Field(
+        "",
+        description="appended to the names of the topics credit consumes "
+        "(`CREDIT_TOPIC_SUFFIX`): a benchmark reads topics of its own, never the shared ones",
+    )
+
+    consumer_batch_size: int = Field(
+        100,
+        ge=1,
+        description="records of a poll applied per transaction (`CREDIT_CONSUMER_BATCH_SIZE`);"
+        " a run holds its customers' locks until it commits, so keep it modest",
+    )
+
+    @property
+    def consumed_topics(self) -> tuple[str, ...]:
+        return tuple(f"{topic}{self.topic_suffix}" for topic in CONSUMED_TOPICS)
 
 
 @lru_cache

@@ -36,16 +36,28 @@ def consumer(pool: asyncpg.Pool) -> EventConsumer:
     return EventConsumer(name="credit", pool=pool, handlers=HANDLERS, dlq_producer=None)
 
 
+def records(events: list[Envelope]) -> list[ConsumerRecord[bytes, bytes]]:
+    """The events as Kafka would hand them over, at offsets 0, 1, ..."""
+    return [
+        ConsumerRecord(
+            topic="ledger.events.v1",
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=None,
+            value=e.to_bytes(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=(),
+        )
+        for offset, e in enumerate(events)
+    ]
+
+
 async def deliver(c: EventConsumer, events: list[Envelope]) -> list[Applied]:
-    out = []
-    for offset, e in enumerate(events):
-        record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
-            topic="ledger.events.v1", partition=0, offset=offset, timestamp=0,
-            timestamp_type=0, key=None, value=e.to_bytes(), checksum=None, serialized_key_size=0,
-            serialized_value_size=0, headers=(),
-        )  # fmt: skip
-        out.append(await c.apply(e, record))
-    return out
+    return [await c.apply(e, record) for e, record in zip(events, records(events), strict=True)]
 
 
 async def snapshot(pool: asyncpg.Pool, *, history: bool = True) -> dict[str, Any]:

@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from credit.api.routes import router
 from credit.config import Settings
-from credit.events.handlers import TOPICS
 from huikuan_runtime.service import create_service_app
 
 
 def create_app(settings: Settings) -> FastAPI:
     return create_service_app(
-        settings, title="Huikuan credit (internal)", routers=[router], consumes=TOPICS
+        settings,
+        title="Huikuan credit (internal)",
+        routers=[router],
+        consumes=settings.consumed_topics,
     )

@@ -22,10 +22,7 @@ from credit.store import customers, facts
 from huikuan_events import Envelope
 from huikuan_events import ledger as L
 from huikuan_events import reminders as R
-from huikuan_events.topics import LEDGER_EVENTS, REMINDERS_EVENTS
 from huikuan_runtime.consumer import Handler
-
-TOPICS = (LEDGER_EVENTS, REMINDERS_EVENTS)
 
 
 async def _learn(
