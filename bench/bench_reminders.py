@@ -1,6 +1,7 @@
 """The dunning benchmark: a dunning run as of one day over many open invoices (decide and
 record, no delivery) beside a single SQL pass over the same open invoices; and email
-delivery to a local SMTP server beside bare aiosmtplib sends of the same messages.
+delivery (which renders each reminder's text, then sends it) to a local SMTP server beside
+bare aiosmtplib sends of similar messages.
 
 The reminders schema of a fresh database is loaded directly (COPY) with
 `BENCH_DUNNING_CUSTOMERS` customers x `BENCH_DUNNING_INVOICES_PER_CUSTOMER` open invoices
@@ -29,7 +30,7 @@ from huikuan_runtime.migrations import migrate, plan
 from huikuan_runtime.stack import free_port
 from reminders.channels.email import EmailChannel
 from reminders.service.deliver import deliver_due
-from reminders.service.run import RunConfig
+from reminders.service.run import RunConfig, RunResult
 from reminders.service.run import run as dunning_run
 
 NAME = "reminders"
@@ -93,6 +94,7 @@ async def run(ctx: Context) -> list[Figure]:
     customers = ctx.env_int("BENCH_DUNNING_CUSTOMERS", 100_000)
     per_customer = ctx.env_int("BENCH_DUNNING_INVOICES_PER_CUSTOMER", 10)
     emails = ctx.env_int("BENCH_DUNNING_EMAILS", 500)
+    chunk = ctx.env_int("BENCH_DUNNING_CHUNK", 2000)
     name = f"huikuan_bench_{secrets.token_hex(4)}"
     await _admin(ctx.database_url, f'CREATE DATABASE "{name}"')
     url = with_database(ctx.database_url, name)
@@ -113,10 +115,17 @@ async def run(ctx: Context) -> list[Figure]:
             await conn.close()
         pool = await create_pool(url, "reminders", min_size=1, max_size=4)
         try:
-            ctx.progress("dunning run as of one day (decide + record)")
+            ctx.progress(f"dunning run as of one day (decide + record), chunks of {chunk:,}")
+
+            def progress(r: RunResult) -> None:
+                if r.chunks % 10 == 0:
+                    ctx.progress(f"  {r.customers:,} customers, {r.reminders:,} reminders, "
+                                 f"{r.tasks:,} tasks")  # fmt: skip
+
             start = time.perf_counter()
             result = await dunning_run(pool, tenant=TENANT, as_of=AS_OF, at=AT,
-                                       config=RunConfig(batch_size=500))  # fmt: skip
+                                       config=RunConfig(batch_size=chunk),
+                                       progress=progress)  # fmt: skip
             took = time.perf_counter() - start
             figures.append(Figure(
                 NAME, f"dunning run, {customers * per_customer:,} open invoices", took, "s",
@@ -124,6 +133,7 @@ async def run(ctx: Context) -> list[Figure]:
                 floor_note="one GROUP BY over the same open invoices placing each at its step",
                 detail={"customers": result.customers, "reminders": result.reminders,
                         "tasks": result.tasks, "escalations": result.escalations,
+                        "chunks": result.chunks, "chunk_size": chunk,
                         "floor_customers": len(rows), "below_60s": took < 60},
             ))  # fmt: skip
 

@@ -42,7 +42,7 @@ class Settings(ServiceSettings):
     schedule_interval_seconds: float = 60.0
     # Judge every customer on this date instead of "now" (replays, tests); no send window then.
     schedule_as_of: date | None = None
-    batch_size: int = 200
+    batch_size: int = 1000
 
 
 @lru_cache
