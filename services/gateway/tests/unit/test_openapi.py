@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from credit.api.schemas import CreditCheckCreate
 from gateway.api.app import create_app
+from gateway.api.proxy import Route
 from gateway.config import Settings
-from ledger.api.schemas import CustomerUpsert, InvoiceCreate
+from huikuan_runtime.problems import ProblemDetails
+from ledger.api.schemas import (
+    CustomerUpsert,
+    InvoiceBatch,
+    InvoiceCreate,
+    PaymentBatch,
+    PaymentCreate,
+)
+from reminders.api.schemas import PromiseCreate
 
 
 def _document() -> dict[str, Any]:
@@ -32,3 +46,41 @@ def test_every_public_call_is_secured_and_documents_its_problems() -> None:
         for method, operation in item.items():
             assert operation.get("security"), f"{method.upper()} {path} is not secured"
             assert "401" in operation["responses"], f"{method.upper()} {path} lacks 401"
+
+
+def test_the_main_request_bodies_carry_examples_their_models_accept() -> None:
+    document = _document()
+    models = {model.__name__: model for model in (
+        CustomerUpsert, InvoiceCreate, InvoiceBatch, PaymentCreate, PaymentBatch,
+        CreditCheckCreate, PromiseCreate,
+    )}  # fmt: skip
+    found: set[str] = set()
+    for item in document["paths"].values():
+        for operation in item.values():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None:
+                continue
+            name = content["schema"]["$ref"].rsplit("/", 1)[-1]
+            for example in content.get("examples", {}).values():
+                if name in models:
+                    models[name].model_validate_json(json.dumps(example["value"]))
+                    found.add(name)
+    assert found == set(models)
+
+
+def test_every_problem_response_has_an_example_of_its_status() -> None:
+    for path, item in _document()["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/problem+json")
+                if content is None:
+                    continue
+                example = ProblemDetails.model_validate(content["example"])
+                assert example.status == int(status), f"{method.upper()} {path} {status}"
+                assert example.type.startswith("https://huikuan.dev/problems/")
+
+
+def test_an_example_its_model_refuses_fails_at_declaration() -> None:
+    with pytest.raises(ValidationError):
+        Route("POST", "/invoices", "ledger", "ledger:write", body=InvoiceCreate,
+              example={"invoice_id": "INV-1", "amount": "1.001"})  # fmt: skip

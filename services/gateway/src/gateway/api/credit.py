@@ -36,6 +36,8 @@ ROUTES = (
                   "event or rescore)", tags=("credit",)),
     Route("POST", "/credit-checks", "credit", "credit:check", c.CreditCheckPublic,
           body=c.CreditCheckCreate, problems=(),
+          example={"customer_id": "C-1001", "order_id": "SO-2026-0310", "currency": "CNY",
+                   "amount": "30000.00", "as_of": "2026-11-20"},
           summary="Approve, review or reject an order on credit, with reasons and the "
                   "available credit; an approved order counts in exposure until invoiced or "
                   "expired", tags=("credit",)),

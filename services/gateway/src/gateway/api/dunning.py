@@ -36,6 +36,9 @@ ROUTES = (
           s.PausePublic, problems=(), summary="End a manual pause now", tags=("dunning",)),
     Route("POST", "/customers/{customer_id}/promises", "reminders", "dunning:write",
           s.PromisePublic, body=s.PromiseCreate, status=201,
+          example={"promise_id": "PR-2026-0007", "currency": "CNY", "amount": "4500.00",
+                   "promised_date": "2026-12-05", "invoice_ids": ["INV-2026-0001"],
+                   "taken_by": "li.wei", "made_on": "2026-11-20", "grace_days": 3},
           also={200: "the same promise again: unchanged"}, problems=(409,),
           summary="Record a promise to pay: it pauses dunning on its invoices until its date "
                   "plus grace", tags=("dunning",)),

@@ -9,12 +9,14 @@ endpoints whose signatures FastAPI reads for validation and documentation.
 from __future__ import annotations
 
 import inspect
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.openapi.models import Example
 from pydantic import BaseModel
 
 from gateway import idempotency
@@ -57,6 +59,13 @@ class Route:
     tags: tuple[str, ...] = ()
     upstream: str | None = None  # the service's path when it differs from the public one
     timeout: float | None = None  # seconds, when the call may take longer than the default
+    example: Mapping[str, Any] | None = None  # a body for the document; must validate
+
+    def __post_init__(self) -> None:
+        if self.example is not None:  # an example the body model refuses fails at import
+            if self.body is None:
+                raise ValueError(f"{self.method} {self.path} takes no body to give an example of")
+            self.body.model_validate_json(json.dumps(self.example))
 
 
 def _endpoint(route: Route) -> Any:
@@ -93,7 +102,11 @@ def _endpoint(route: Route) -> Any:
     kw = inspect.Parameter.KEYWORD_ONLY
     parameters += [inspect.Parameter(p, kw, annotation=IdPath) for p in path_params]
     if route.body is not None:
-        parameters.append(inspect.Parameter("body", kw, annotation=Annotated[route.body, Body()]))
+        examples: dict[str, Example] = {}
+        if route.example is not None:
+            examples["example"] = {"summary": route.body.__name__, "value": route.example}
+        body = Body(openapi_examples=examples or None)
+        parameters.append(inspect.Parameter("body", kw, annotation=Annotated[route.body, body]))
     if route.query is not None:
         parameters.append(
             inspect.Parameter("query", kw, annotation=Annotated[route.query, Query()])

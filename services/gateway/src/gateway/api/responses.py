@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from huikuan_runtime.problems import ProblemDetails
+from huikuan_runtime.problems import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    ProblemDetails,
+    RateLimited,
+    Unauthorized,
+    UpstreamUnavailable,
+)
 
 _DESCRIPTIONS = {
     400: "the body cannot be read (not UTF-8 JSON)",
@@ -18,13 +28,35 @@ _DESCRIPTIONS = {
 }
 
 
+# One example per status, rendered by the same code that renders real problems.
+_INSTANCE = "/v1/invoices/INV-2026-0001"
+_EXAMPLES: dict[int, Problem] = {
+    400: Problem("the body is not UTF-8 JSON"),
+    401: Unauthorized("the API key is unknown or revoked"),
+    403: Forbidden("this call needs the scope 'ledger:write'", required_scope="ledger:write"),
+    404: NotFound("no invoice INV-2026-0001"),
+    409: Conflict("invoice INV-2026-0001 exists with other content"),
+    422: InvalidInput(
+        "amount: CNY has 2 decimal places",
+        errors=[{"field": "amount", "message": "CNY has 2 decimal places"}],
+    ),
+    429: RateLimited("this credential may make 100 'ledger:write' calls a second"),
+    503: UpstreamUnavailable("the ledger service is unavailable"),
+}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses (503 is always possible);
     the `/v1` router adds 400, 401, 403, 422 and 429 to every call."""
     return {
         status: {
             "description": _DESCRIPTIONS[status],
-            "content": {"application/problem+json": {"schema": ProblemDetails.model_json_schema()}},
+            "content": {
+                "application/problem+json": {
+                    "schema": ProblemDetails.model_json_schema(),
+                    "example": _EXAMPLES[status].body(instance=_INSTANCE),
+                }
+            },
         }
         for status in (*statuses, 503)
     }
