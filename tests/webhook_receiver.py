@@ -4,6 +4,7 @@ every request and answers 204, or a chosen error status while told to fail."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +26,7 @@ class Receiver:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._fail: dict[str, int] = {}  # path -> failures still to answer; -1: forever
+        self._slow: dict[str, float] = {}  # path -> seconds to wait before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,6 +34,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 status = receiver._answer(self.path)
+                time.sleep(receiver._slow.get(self.path, 0.0))
                 with receiver._lock:
                     receiver.requests.append(
                         Received(self.path, dict(self.headers.items()), body, status)
@@ -53,6 +56,11 @@ class Receiver:
         """Answer 503 to the next `times` requests to `path` (-1: to all of them)."""
         with self._lock:
             self._fail[path] = times
+
+    def slow(self, path: str, seconds: float) -> None:
+        """Wait `seconds` before answering requests to `path` (a receiver under load)."""
+        with self._lock:
+            self._slow[path] = seconds
 
     def _answer(self, path: str) -> int:
         with self._lock:

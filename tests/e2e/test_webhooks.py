@@ -286,3 +286,50 @@ def test_another_tenant_sees_and_touches_nothing(
     assert api.get(f"/webhooks/{webhook_id}").status_code == 200
     assert len(_deliveries(api, webhook_id)) == 1
     assert all(json.loads(r.body)["data"]["invoice_id"] != "X-2" for r in receiver.at(path))
+
+
+def test_a_gateway_restart_mid_delivery_loses_nothing_and_repeats_only_a_delivery_id(
+    hook_stack: Stack, api: Api, receiver: Receiver
+) -> None:
+    """kill -9 of the consumer and the dispatcher while deliveries are in flight: every
+    event still arrives, each customer's in order; a delivery cut off before its 2xx was
+    recorded may arrive again, always under its own `Webhook-Id` and event `id`, so the
+    receiver can drop the repeat."""
+    path = f"/restart-{secrets.token_hex(4)}"
+    receiver.slow(path, 0.3)
+    created = _subscribe(api, receiver.url(path), ["ledger.invoice_issued.v1"])
+    assert api.put_customer("C-R").status_code == 201
+    for n in range(1, 9):
+        assert api.post_invoice(f"R-{n}", "C-R").status_code == 201
+    eventually(lambda: receiver.at(path), timeout=60, what="the first delivery starts")
+    hook_stack.kill("gateway-dispatch")
+    hook_stack.kill("gateway-consume")
+    hook_stack.restart("gateway-consume")
+    hook_stack.restart("gateway-dispatch")
+    for n in range(9, 11):
+        assert api.post_invoice(f"R-{n}", "C-R").status_code == 201
+
+    def arrived() -> list[str]:
+        firsts: dict[str, str] = {}
+        for request in receiver.at(path):
+            firsts.setdefault(
+                json.loads(request.body)["id"], json.loads(request.body)["data"]["invoice_id"]
+            )
+        return list(firsts.values())
+
+    eventually(lambda: len(arrived()) == 10, timeout=90, what="all 10 events arrive")
+    assert arrived() == [f"R-{n}" for n in range(1, 11)]
+    delivery_of: dict[str, str] = {}
+    for request in receiver.at(path):
+        event_id = json.loads(request.body)["id"]
+        assert (
+            delivery_of.setdefault(event_id, request.headers["Webhook-Id"])
+            == (request.headers["Webhook-Id"])
+        )
+    log = _deliveries(api, created["webhook_id"])
+    assert len(log) == 10
+    eventually(
+        lambda: all(d["state"] == "delivered" for d in _deliveries(api, created["webhook_id"])),
+        timeout=30,
+        what="the log shows every delivery delivered",
+    )
