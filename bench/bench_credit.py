@@ -49,6 +49,7 @@ from bench.run import Context, Figure, Goal
 from bench.support import (
     CpuMeter,
     Http,
+    HttpError,
     Running,
     _admin,
     api_client,
@@ -494,9 +495,11 @@ async def _checks(ctx: Context, system: Running, ids: list[str], n: int, clients
 
     def http_one(side: str) -> Callable[[int, str], Any]:
         async def one(k: int, cid: str) -> None:
-            status, raw = await conns[side][k % clients].request(
-                "POST", paths[side], _check_body(cid, k)
-            )
+            http = conns[side][k % clients]
+            try:
+                status, raw = await http.request("POST", paths[side], _check_body(cid, k))
+            except HttpError:  # an idle keep-alive connection the server closed: reconnect
+                status, raw = await http.request("POST", paths[side], _check_body(cid, k))
             if status != 200:
                 raise RuntimeError(f"POST {paths[side]}: {status} {raw[:300]!r}")
             decision = json.loads(raw)["decision"]
@@ -514,6 +517,9 @@ async def _checks(ctx: Context, system: Running, ids: list[str], n: int, clients
                 if record:
                     latencies[side].append(time.perf_counter() - start)
 
+        # one call per client first, not timed: it reconnects what the server closed while
+        # the other sides ran (keep-alive timeout)
+        await asyncio.gather(*(ones[side](k, ids[k % len(ids)]) for k in range(clients)))
         t0 = time.perf_counter()
         await asyncio.gather(*(client(k) for k in range(clients)))
         return time.perf_counter() - t0

@@ -16,10 +16,10 @@ from credit.domain import holds as hold_rules
 from credit.domain import limits as limit_rules
 from credit.domain import scorecard
 from credit.domain.limits import Limit
-from credit.domain.orders import open_approvals
+from credit.domain.orders import Approval, open_approvals
 from credit.domain.profile import Fact, RiskProfile, build_profile
 from credit.events.outbox import emit
-from credit.store import approvals, customers, facts, holds, limits, policies, scores
+from credit.store import approvals, customers, facts, holds, inputs, limits, scores
 from huikuan_events.credit import HoldPlaced, HoldReleased, LimitChanged, ScoreChanged
 
 
@@ -38,10 +38,17 @@ async def exposures(
     as_of: date,
 ) -> dict[str, tuple[int, int]]:
     """currency -> (open receivables, approved open orders) in minor units."""
+    approved = await approvals.for_customer(conn, tenant, customer_id)
+    return exposure_lines(approved, all_facts, profile_currencies, as_of)
+
+
+def exposure_lines(
+    approved: list[Approval], all_facts: list[Fact], profile_currencies: dict[str, int],
+    as_of: date,
+) -> dict[str, tuple[int, int]]:  # fmt: skip
+    """`exposures` from what was read already."""
     invoice_facts = [f for f in all_facts if f.kind == "invoice"]
-    orders = open_approvals(
-        await approvals.for_customer(conn, tenant, customer_id), invoice_facts, as_of
-    )
+    orders = open_approvals(approved, invoice_facts, as_of)
     return {
         c: (profile_currencies.get(c, 0), orders.get(c, 0))
         for c in sorted(set(profile_currencies) | set(orders))
@@ -58,25 +65,26 @@ async def refresh(
 ) -> Refreshed:
     """Recompute from the facts as of the later of `as_of` and the last date scored."""
     await customers.lock(conn, tenant, customer_id)
-    prev = await scores.get(conn, tenant, customer_id)
-    days = [d for d in (as_of, prev["as_of"] if prev else None) if d is not None]
+    got = await inputs.load(conn, tenant, customer_id)
+    prev = got.scored
+    days = [d for d in (as_of, prev.as_of if prev else None) if d is not None]
     day = max(days) if days else at.date()
     all_facts = await facts.for_customer(conn, tenant, customer_id)
     profile = build_profile(all_facts, day)
     result = scorecard.score(profile)
     reasons = [asdict(r) for r in result.reasons]
-    changed = prev is None or prev["score"] != result.score or prev["grade"] != result.grade
+    changed = prev is None or prev.score != result.score or prev.grade != result.grade
     if changed:
         await scores.add_history(
             conn, tenant, customer_id, as_of=day,
-            old_score=prev["score"] if prev else None, new_score=result.score,
-            old_grade=prev["grade"] if prev else None, new_grade=result.grade,
+            old_score=prev.score if prev else None, new_score=result.score,
+            old_grade=prev.grade if prev else None, new_grade=result.grade,
             version=result.version, reasons=reasons, at=at,
         )  # fmt: skip
         await emit(conn, tenant, customer_id, ScoreChanged(
             customer_id=customer_id,
-            old_score=prev["score"] if prev else None, new_score=result.score,
-            old_grade=prev["grade"] if prev else None, new_grade=result.grade,
+            old_score=prev.score if prev else None, new_score=result.score,
+            old_grade=prev.grade if prev else None, new_grade=result.grade,
             scorecard_version=result.version, reasons=[r.text for r in result.reasons],
             as_of=day,
         ), at)  # fmt: skip
@@ -86,8 +94,9 @@ async def refresh(
         factors=[{**asdict(f), "lost": f.lost} for f in result.factors],
         reasons=reasons, profile=profile.to_json(),
     )  # fmt: skip
-    in_force = await _limits(conn, tenant, customer_id, profile, result.grade, at)
-    await _holds(conn, tenant, customer_id, all_facts, profile, result.grade, in_force, day, at)
+    in_force = await _limits(conn, tenant, customer_id, got, profile, result.grade, at)
+    await _holds(conn, tenant, customer_id, got, all_facts, profile, result.grade, in_force, day,
+                 at)  # fmt: skip
     return Refreshed(day, changed)
 
 
@@ -95,11 +104,12 @@ async def _limits(
     conn: asyncpg.Connection,
     tenant: str,
     customer_id: str,
+    got: inputs.Inputs,
     profile: RiskProfile,
     grade: scorecard.Grade,
     at: datetime,
 ) -> dict[str, int | None]:
-    current = await limits.for_customer(conn, tenant, customer_id)
+    current = dict(got.limits)
     for currency, minor in limit_rules.recommended(profile, grade).items():
         old = current.get(currency)
         if old is not None and old.recommended_minor == minor:
@@ -121,6 +131,7 @@ async def _holds(
     conn: asyncpg.Connection,
     tenant: str,
     customer_id: str,
+    got: inputs.Inputs,
     all_facts: list[Fact],
     profile: RiskProfile,
     grade: scorecard.Grade,
@@ -128,16 +139,15 @@ async def _holds(
     day: date,
     at: datetime,
 ) -> None:
-    policy = await policies.get(conn, tenant)
+    policy = got.policy
     open_minor = {c: line.open_minor for c, line in profile.currencies.items()}
-    lines = await exposures(conn, tenant, customer_id, all_facts, open_minor, day)
+    lines = exposure_lines(got.approvals, all_facts, open_minor, day)
     exposure = [
         hold_rules.Exposure(c, receivable + orders, in_force.get(c))
         for c, (receivable, orders) in lines.items()
     ]
     wanted = hold_rules.automatic_causes(profile, grade, exposure, policy)
-    active = {r["cause"]: r["detail"] for r in await holds.active(conn, tenant, customer_id)
-              if not r["manual"]}  # fmt: skip
+    active = {r["cause"]: r["detail"] for r in got.holds if not r["manual"]}
     place, release = hold_rules.transitions(active, wanted)
     for cause, detail in sorted(release.items()):
         await holds.release(conn, tenant, customer_id, cause)
