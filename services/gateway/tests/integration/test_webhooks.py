@@ -5,7 +5,10 @@ gives up after the maximum age."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,14 +18,16 @@ from typing import Any, cast
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from gateway.domain.webhooks import Backoff, verify
-from gateway.events.webhooks import HANDLERS
+from gateway.events.webhooks import HANDLERS, WebhookConsumer
 from gateway.service.dispatcher import Dispatcher
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
 from huikuan_runtime.consumer import EventConsumer
+from huikuan_runtime.kafka import ensure_topics, make_consumer, make_producer
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -211,3 +216,47 @@ async def test_two_dispatchers_never_take_the_same_customers_queue_at_once(
     subject_of = {r["delivery_id"]: r["subject"] for r in subjects}
     assert {subject_of[first["delivery_id"]], subject_of[second["delivery_id"]]} == {"C-1", "C-2"}
     assert third is None or third["delivery_id"] == second["delivery_id"]
+
+
+async def test_the_consumer_passes_over_tenants_without_subscriptions(
+    pool: asyncpg.Pool,
+) -> None:
+    """Through real Kafka: the subscribed tenant's event fans out, another tenant's and a
+    record that is no event are passed over without a transaction, and all are committed."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        pytest.skip("needs KAFKA_BOOTSTRAP_SERVERS (make test sets it)")
+    topic = f"it.gateway.webhooks.{secrets.token_hex(4)}"
+    await ensure_topics(bootstrap, (topic,), partitions=1)
+    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:1/a", ["*"])
+    mine, theirs = _event("t1", "C-1", 1), _event("t2", "C-1", 1)
+    producer = make_producer(bootstrap, "it-gateway-webhooks")
+    consumer = make_consumer(bootstrap, f"it-{topic}", (topic,))
+    await producer.start()
+    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    stop = asyncio.Event()
+    loop = WebhookConsumer(name="gateway", pool=pool, handlers=HANDLERS, dlq_producer=producer)
+    running = asyncio.create_task(loop.run(consumer, stop))
+    try:
+        for event in (theirs, mine):
+            await producer.send_and_wait(topic, event.to_bytes(), key=event.partition_key)
+        await producer.send_and_wait(topic, b"not an event", key=None)
+        partition = TopicPartition(topic, 0)
+        for _ in range(600):  # at most a minute
+            if await consumer.committed(partition) == 3:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the three records were not committed within a minute")
+    finally:
+        stop.set()
+        await running
+        await consumer.stop()
+        await producer.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
+    assert [r["event_id"] for r in await _deliveries(pool, subscription)] == [mine.id]
+    processed = await pool.fetch("SELECT event_id FROM processed_event")
+    assert [r["event_id"] for r in processed] == [mine.id]

@@ -49,6 +49,7 @@ WebhookId = Annotated[uuid.UUID, Path(description="the subscription's id, as cre
 DeliveryId = Annotated[uuid.UUID, Path(description="a delivery's id, as listed")]
 PageSize = Annotated[int, Query(ge=1, le=200, description="page size")]
 EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
+REDELIVER_AT_MOST = 1000
 EventType = Annotated[
     str,
     Field(
@@ -375,7 +376,8 @@ async def redeliver_failed(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A new delivery for each failed one written at or after `since` that was not
-    redelivered yet, oldest first (so each customer's events keep their order)."""
+    redelivered yet, oldest first (so each customer's events keep their order); at most
+    1,000 a call — call again for the rest."""
 
     async def again() -> Response:
         async with unit_of_work(pool) as conn:
@@ -383,7 +385,9 @@ async def redeliver_failed(
             now = clock.now()
             rows = [
                 await store.redeliver(conn, original, uuid7(), now)
-                for original in await store.failed_since(conn, who.tenant, webhook_id, body.since)
+                for original in await store.failed_since(
+                    conn, who.tenant, webhook_id, body.since, REDELIVER_AT_MOST
+                )
             ]
         result = Redelivered(items=[_delivery(r) for r in rows])
         return JSONResponse(result.model_dump(mode="json"), status_code=202)

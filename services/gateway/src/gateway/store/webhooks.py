@@ -185,20 +185,25 @@ async def redeliver(
 
 
 async def failed_since(
-    conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID, since: datetime
+    conn: asyncpg.Connection,
+    tenant: str,
+    subscription_id: uuid.UUID,
+    since: datetime,
+    limit: int,
 ) -> list[uuid.UUID]:
     """Failed deliveries written at or after `since` that were not redelivered yet, oldest
-    first."""
+    first, at most `limit`."""
     rows = await conn.fetch(
         """SELECT d.delivery_id FROM webhook_delivery d
            WHERE d.tenant = $1 AND d.subscription_id = $2 AND d.state = 'failed'
              AND d.created_at >= $3
              AND NOT EXISTS (SELECT 1 FROM webhook_delivery r
                              WHERE r.redelivery_of = d.delivery_id)
-           ORDER BY d.position""",
+           ORDER BY d.position LIMIT $4""",
         tenant,
         subscription_id,
         since,
+        limit,
     )
     return [r["delivery_id"] for r in rows]
 
