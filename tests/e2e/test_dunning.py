@@ -75,6 +75,22 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
         day += timedelta(days=1)
 
     items = api.get("/reminders?customer_id=C-1").json()["items"]
+    # The same list in pages of two, following next_cursor to the end.
+    paged: list[str] = []
+    cursor: str | None = None
+    while True:
+        query: dict[str, str | int] = {"customer_id": "C-1", "limit": 2}
+        if cursor:
+            query["cursor"] = cursor
+        page = api.http.get("/reminders", params=query).json()
+        paged += [i["reminder_id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == [i["reminder_id"] for i in items] and len(paged) > 2
+    bad = api.http.get("/reminders", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422, bad.text
+    assert bad.headers["content-type"].startswith("application/problem+json")
     said = [(i["as_of"], i["step"], i["channel"], i["residual"], i["status"]) for i in items]
     assert said[:2] == [
         ("2026-03-25", "friendly_reminder", "email", "10000.00", "sent"),

@@ -10,11 +10,12 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 
+from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
-from huikuan_runtime.problems import NotFound
+from huikuan_runtime.problems import InvalidInput, NotFound
 from huikuan_runtime.service import Pool
 from reminders.api import schemas as s
 from reminders.domain.dunning import (
@@ -232,10 +233,15 @@ async def list_promises(customer_id: IdPath, tenant: TenantId, pool: Pool) -> s.
 async def list_reminders(
     query: Annotated[s.ReminderQuery, Query()], tenant: TenantId, pool: Pool
 ) -> s.ReminderPage:
+    """Oldest first, in pages: `next_cursor` continues after the last item returned
+    (keyset on created_at + reminder_id, so reminders recorded meanwhile never shift a page)."""
+    after = _reminder_cursor(query.cursor)
     async with pool.acquire() as conn:
         rows = await dunning.list_reminders(
-            conn, tenant, query.customer_id, query.status, query.limit
+            conn, tenant, query.customer_id, query.status, after, query.limit + 1
         )
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
         attempts = await dunning.attempts_of(conn, [r["reminder_id"] for r in rows])
         # Not yet delivered: no text stored yet; show what delivery will render.
         composer = Composer()
@@ -257,7 +263,26 @@ async def list_reminders(
             residual=Money(r["residual_minor"], r["currency"]).format(),
             deliveries=by_reminder.get(r["reminder_id"], []), **fields,
         ))  # fmt: skip
-    return s.ReminderPage(items=items)
+    last = rows[-1] if rows and more else None
+    cursor = (
+        pagination.encode([last["created_at"].isoformat(), str(last["reminder_id"])])
+        if last
+        else None
+    )
+    return s.ReminderPage(items=items, next_cursor=cursor)
+
+
+def _reminder_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    key = pagination.decode(cursor, 2)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
+    except ValueError:
+        raise InvalidInput(
+            "cursor: not a cursor this list returned",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from None
 
 
 # --- worklist and tasks -------------------------------------------------------------------

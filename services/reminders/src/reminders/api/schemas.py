@@ -159,6 +159,9 @@ class ReminderQuery(BaseModel):
     customer_id: str | None = Field(None, max_length=64)
     status: ReminderStatus | None = None
     limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(
+        None, max_length=512, description="`next_cursor` of the previous page"
+    )
 
 
 class RemindedInvoice(BaseModel):

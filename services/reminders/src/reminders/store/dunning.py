@@ -232,14 +232,22 @@ async def finish_reminder(
 
 
 async def list_reminders(
-    conn: asyncpg.Connection, tenant: str, customer_id: str | None, status: str | None, limit: int
+    conn: asyncpg.Connection,
+    tenant: str,
+    customer_id: str | None,
+    status: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
+    """A page of reminders in (created_at, reminder_id) order, after the key `after`."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM reminder
            WHERE tenant = $1 AND ($2::text IS NULL OR customer_id = $2)
              AND ($3::text IS NULL OR status = $3)
-           ORDER BY created_at, reminder_id LIMIT $4""",
-        tenant, customer_id, status, limit,
+             AND ($4::timestamptz IS NULL OR (created_at, reminder_id) > ($4, $5::uuid))
+           ORDER BY created_at, reminder_id LIMIT $6""",
+        tenant, customer_id, status, after[0] if after else None, after[1] if after else None,
+        limit,
     )  # fmt: skip
     return rows
 
