@@ -203,3 +203,43 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
             inv = next(v for v in invoices[r["customer_id"]] if v.invoice_id == i["invoice_id"])
             assert i["residual"] == Money(inv.residual_minor, inv.currency).format()
             assert i["due_date"] == inv.due_date.isoformat() and i["number"] == inv.number
+
+
+async def test_without_as_of_each_customer_is_judged_in_its_own_zone_and_window(
+    pool: asyncpg.Pool,
+) -> None:
+    """The scheduler's mode: the calendar is worked out per (time zone, country) group; each
+    customer is judged on its local date, and only inside the send window on a business
+    day of its country."""
+    at = datetime(2026, 3, 20, 1, 0, tzinfo=UTC)  # a Friday
+    people = [
+        ("C-SH", "Asia/Shanghai", "CN"),  # 09:00 Friday: inside the window
+        ("C-SY", "Australia/Sydney", "AU"),  # 12:00 Friday: inside
+        ("C-DEF", None, "CN"),  # no zone: the default (Shanghai), inside
+        ("C-TK", "Asia/Tokyo", "JP"),  # 10:00 Friday, Vernal Equinox Day: a holiday
+        ("C-LN", "Europe/London", "GB"),  # 01:00: outside the window
+        ("C-NY", "America/New_York", "US"),  # 21:00 Thursday: outside the window
+        ("C-SH2", "Asia/Shanghai", "CN"),  # same group as C-SH
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        for cid, tz, country in people:
+            await conn.execute(
+                """INSERT INTO contact (tenant, customer_id, name, email, timezone, country)
+                   VALUES ($1, $2, $2, $3, $4, $5)""",
+                TENANT, cid, f"{cid.lower()}@example.com", tz, country,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO dunning_customer (tenant, customer_id) VALUES ($1, $2)", TENANT, cid
+            )
+            await conn.execute(
+                """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number,
+                                               due_date, currency, residual_minor)
+                   VALUES ($1, $2, $3, $2, $4, 'CNY', 1000)""",
+                TENANT, f"I-{cid}", cid, date(2026, 3, 18),
+            )  # fmt: skip
+    result = await run(pool, tenant=TENANT, as_of=None, at=at, config=RunConfig(batch_size=3))
+    assert (result.customers, result.skipped_not_business_time) == (7, 3)
+    rows = await pool.fetch("SELECT customer_id, as_of, step FROM reminder ORDER BY 1")
+    assert [(r["customer_id"], r["as_of"], r["step"]) for r in rows] == [
+        (cid, date(2026, 3, 20), "overdue_notice") for cid in ("C-DEF", "C-SH", "C-SH2", "C-SY")
+    ]
