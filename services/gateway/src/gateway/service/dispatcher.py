@@ -130,6 +130,8 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # httpx logs every request's URL at INFO; subscribers' URLs may carry their own tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     clock = SystemClock()
     async with service_pool(settings) as pool, http_client(settings) as client:
         dispatcher = Dispatcher(pool, client, backoff_of(settings))
