@@ -23,8 +23,8 @@ tenant. In order:
    invoices straight from asyncpg (the least any aging answer must read). A 404 is
    reported as "n/a (endpoint missing)", other errors as "n/a (answered ...)". Then the
    same by customer as of 2026-09-30 (no goal): a historical report, which also reads
-   every posting dated after that day. The runs follow the bulk load at once, before
-   autovacuum has analysed the tables, as after a real import. CPU ms per report for
+   every posting dated after that day. The runs follow the bulk load at once, often
+   before autovacuum has analysed the tables, as after a real import. CPU ms per report for
    each process and the answer's size go into the JSON `detail`.
 4. payments: `BENCH_PAYMENTS` (3,200) single `POST /v1/payments` from
    `BENCH_PAYMENT_CLIENTS` (32) concurrent clients, each waiting for its answer before the
