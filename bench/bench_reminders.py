@@ -95,6 +95,7 @@ async def run(ctx: Context) -> list[Figure]:
     per_customer = ctx.env_int("BENCH_DUNNING_INVOICES_PER_CUSTOMER", 10)
     emails = ctx.env_int("BENCH_DUNNING_EMAILS", 500)
     chunk = ctx.env_int("BENCH_DUNNING_CHUNK", 2000)
+    workers = ctx.env_int("BENCH_DUNNING_WORKERS", 2)
     name = f"huikuan_bench_{secrets.token_hex(4)}"
     await _admin(ctx.database_url, f'CREATE DATABASE "{name}"')
     url = with_database(ctx.database_url, name)
@@ -115,7 +116,8 @@ async def run(ctx: Context) -> list[Figure]:
             await conn.close()
         pool = await create_pool(url, "reminders", min_size=1, max_size=4)
         try:
-            ctx.progress(f"dunning run as of one day (decide + record), chunks of {chunk:,}")
+            ctx.progress(f"dunning run as of one day (decide + record), chunks of {chunk:,}, "
+                         f"{workers} at once")  # fmt: skip
 
             def progress(r: RunResult) -> None:
                 if r.chunks % 10 == 0:
@@ -124,7 +126,7 @@ async def run(ctx: Context) -> list[Figure]:
 
             start = time.perf_counter()
             result = await dunning_run(pool, tenant=TENANT, as_of=AS_OF, at=AT,
-                                       config=RunConfig(batch_size=chunk),
+                                       config=RunConfig(batch_size=chunk, workers=workers),
                                        progress=progress)  # fmt: skip
             took = time.perf_counter() - start
             figures.append(Figure(
@@ -133,7 +135,7 @@ async def run(ctx: Context) -> list[Figure]:
                 floor_note="one GROUP BY over the same open invoices placing each at its step",
                 detail={"customers": result.customers, "reminders": result.reminders,
                         "tasks": result.tasks, "escalations": result.escalations,
-                        "chunks": result.chunks, "chunk_size": chunk,
+                        "chunks": result.chunks, "chunk_size": chunk, "workers": workers,
                         "floor_customers": len(rows), "below_60s": took < 60},
             ))  # fmt: skip
 

@@ -43,6 +43,8 @@ class Settings(ServiceSettings):
     # Judge every customer on this date instead of "now" (replays, tests); no send window then.
     schedule_as_of: date | None = None
     batch_size: int = 1000
+    # Chunks of a run decided at once, each on its own database connection.
+    run_workers: int = 2
 
 
 @lru_cache

@@ -243,3 +243,44 @@ async def test_without_as_of_each_customer_is_judged_in_its_own_zone_and_window(
     assert [(r["customer_id"], r["as_of"], r["step"]) for r in rows] == [
         (cid, date(2026, 3, 20), "overdue_notice") for cid in ("C-DEF", "C-SH", "C-SH2", "C-SY")
     ]
+
+
+async def test_events_written_by_the_statement_escape_what_callers_chose(
+    pool: asyncpg.Pool,
+) -> None:
+    """Customer, owner and invoice ids are the caller's: quotes, backslashes and any script
+    survive into the events' JSON intact."""
+    cid, owner, iid = 'C-"引号"\\1', 'li "the hammer"', 'I-\\"1"\n'
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO contact (tenant, customer_id, name, email, owner, country)
+               VALUES ($1, $2, $2, 'x@example.com', $3, 'CN')""",
+            TENANT, cid, owner,
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO dunning_customer (tenant, customer_id, grade) VALUES ($1, $2, 'E')",
+            TENANT, cid,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number, due_date,
+                                           currency, residual_minor)
+               VALUES ($1, $2, $3, 'N-1', $4, 'JPY', 12345)""",
+            TENANT, iid, cid, START,
+        )  # fmt: skip
+    result = await run(pool, tenant=TENANT, as_of=START + timedelta(days=2), at=AT)
+    assert (result.reminders, result.tasks, result.escalations) == (1, 1, 1)
+    events = await outbox(pool)
+    assert {e.type for e in events} == {
+        "reminders.task_created.v1", "reminders.dunning_escalated.v1"}  # fmt: skip
+    for e in events:
+        parse_data(e)
+        assert e.subject == cid and e.data["invoice_ids"] == [iid]
+    task = next(e for e in events if e.type == "reminders.task_created.v1")
+    assert task.data["owner"] == owner and task.data["kind"] == "call"
+    hold = next(e for e in events if e.type == "reminders.dunning_escalated.v1")
+    assert hold.data["reason"] == (
+        "1 invoice(s), 12345 JPY outstanding, up to 2 days overdue (dunning step 'credit_hold')"
+    )
+    [r] = await pool.fetch("SELECT invoices FROM reminder")
+    assert r["invoices"] == [{"invoice_id": iid, "number": "N-1", "due_date": str(START),
+                              "residual": "12345"}]  # fmt: skip

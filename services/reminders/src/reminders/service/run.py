@@ -28,6 +28,7 @@ Message-ID, the webhook's Idempotency-Key).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class RunConfig:
     window: calendar.Window = field(default_factory=calendar.Window)
     default_timezone: str = "Asia/Shanghai"
     batch_size: int = 200
+    workers: int = 2  # chunks decided at once, each on its own connection
 
 
 @dataclass(slots=True)
@@ -178,22 +180,37 @@ async def run(
     result = RunResult()
     plan = _Plan(as_of, at, config)
     cursor = ("", "")
-    while True:
-        async with unit_of_work(pool) as conn:
-            claimed = await runs.claim_customers(conn, tenant, cursor, config.batch_size)
+    finished = False
+    claiming = asyncio.Lock()
+
+    async def worker() -> None:
+        # Chunks are claimed one after another (the claim is quick) and decided in parallel,
+        # each on its own connection and transaction: a run uses `workers` database
+        # backends, as `workers` replicas would.
+        nonlocal cursor, finished
+        while True:
+            async with unit_of_work(pool) as conn:
+                async with claiming:
+                    if finished:
+                        return
+                    claimed = await runs.claim_customers(conn, tenant, cursor, config.batch_size)
+                    if len(claimed) < config.batch_size:
+                        finished = True
+                    if claimed:
+                        cursor = (claimed[-1]["tenant"], claimed[-1]["customer_id"])
+                if claimed:
+                    await _chunk(conn, plan, claimed, result)
             if claimed:
-                await _chunk(conn, plan, claimed, result)
-        result.chunks += 1
-        if claimed:
-            log.debug("dunning run chunk", extra={
-                "chunk": result.chunks, "customers": result.customers,
-                "reminders": result.reminders, "tasks": result.tasks,
-            })  # fmt: skip
-            if progress is not None:
-                progress(result)
-        if len(claimed) < config.batch_size:
-            return result
-        cursor = (claimed[-1]["tenant"], claimed[-1]["customer_id"])
+                result.chunks += 1
+                log.debug("dunning run chunk", extra={
+                    "chunk": result.chunks, "customers": result.customers,
+                    "reminders": result.reminders, "tasks": result.tasks,
+                })  # fmt: skip
+                if progress is not None:
+                    progress(result)
+
+    await asyncio.gather(*(worker() for _ in range(max(config.workers, 1))))
+    return result
 
 
 async def _chunk(

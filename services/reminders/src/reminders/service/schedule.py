@@ -56,6 +56,7 @@ def run_config(settings: Settings) -> RunConfig:
         window=Window(settings.send_window_start, settings.send_window_end),
         default_timezone=settings.default_timezone,
         batch_size=settings.batch_size,
+        workers=settings.run_workers,
     )
 
 

@@ -138,7 +138,7 @@ async def mark_escalated(conn: asyncpg.Connection, task_ids: list[UUID], on: lis
     )  # fmt: skip
 
 
-_DECIDE = f"""
+_DECIDE = """
 WITH cust AS MATERIALIZED (
     -- The chunk's customers with what their reminders and tasks need (read once here).
     SELECT c.*, ct.email, ct.phone, ct.owner, dc.grade,
@@ -245,22 +245,25 @@ WITH cust AS MATERIALIZED (
     RETURNING task_id, tenant, customer_id, kind, owner, step, due_on, invoice_ids
 ), ev AS (
     -- The events: a task_created per task, a dunning_escalated per due whose step asks
-    -- credit for a hold or escalates to legal (the same payloads as the event contracts).
+    -- credit for a hold or escalates to legal (the payloads of the event contracts), as
+    -- JSON text: every string that is not ours is escaped by to_json.
     SELECT t.tenant, t.customer_id, 1 AS ord, t.step, t.kind AS what,
            'reminders.task_created.v1' AS type,
-           jsonb_build_object('task_id', t.task_id::text, 'customer_id', t.customer_id,
-                              'kind', t.kind, 'owner', t.owner, 'due_on', t.due_on,
-                              'invoice_ids', to_jsonb(t.invoice_ids)) AS data
+           '{"task_id":"' || t.task_id || '","customer_id":' || to_json(t.customer_id)
+           || ',"kind":"' || t.kind || '","owner":' || coalesce(to_json(t.owner)::text, 'null')
+           || ',"due_on":"' || to_char(t.due_on, 'YYYY-MM-DD') || '","invoice_ids":'
+           || array_to_json(t.invoice_ids) || '}' AS data
     FROM tsk t
     UNION ALL
     SELECT g.tenant, g.customer_id, 2, g.step, g.currency, 'reminders.dunning_escalated.v1',
-           jsonb_build_object(
-               'customer_id', g.customer_id, 'policy_id', g.policy_id, 'step', g.step,
-               'action', g.action, 'invoice_ids', to_jsonb(g.invoice_ids), 'as_of', g.on_date,
-               'reason', format('%s invoice(s), %s %s outstanding, up to %s days overdue '
-                                '(dunning step %s)', cardinality(g.invoice_ids),
-                                round(g.residual_minor::numeric / 10::numeric ^ g.e, g.e),
-                                g.currency, g.overdue, quote_literal(g.step)))
+           '{"customer_id":' || to_json(g.customer_id) || ',"policy_id":'
+           || to_json(g.policy_id) || ',"step":' || to_json(g.step) || ',"action":"'
+           || g.action || '","invoice_ids":' || array_to_json(g.invoice_ids)
+           || ',"as_of":"' || to_char(g.on_date, 'YYYY-MM-DD') || '","reason":'
+           || to_json(format('%s invoice(s), %s %s outstanding, up to %s days overdue '
+                             '(dunning step %s)', cardinality(g.invoice_ids),
+                             round(g.residual_minor::numeric / 10::numeric ^ g.e, g.e),
+                             g.currency, g.overdue, quote_literal(g.step))) || '}'
     FROM grouped g
     WHERE g.action IN ('request_credit_hold', 'legal_escalation')
 ), seq AS (
@@ -274,11 +277,12 @@ WITH cust AS MATERIALIZED (
 ), out AS (
     INSERT INTO outbox_event (event_id, topic, key, payload, headers)
     SELECT id, $17::text, convert_to(tenant || '/' || customer_id, 'UTF8'),
-           convert_to(jsonb_build_object(
-               'specversion', '1.0', 'id', id, 'source', $18::text, 'type', type,
-               'subject', customer_id, 'time', $19::text, 'tenant', tenant,
-               'sequence', sequence, 'datacontenttype', 'application/json', 'data', data
-           )::text, 'UTF8'),
+           convert_to('{"specversion":"1.0","id":"' || id || '","source":' || to_json($18::text)
+                      || ',"type":"' || type || '","subject":' || to_json(customer_id)
+                      || ',"time":"' || $19::text || '","tenant":' || to_json(tenant)
+                      || ',"sequence":' || sequence
+                      || ',"datacontenttype":"application/json","data":' || data || '}',
+                      'UTF8'),
            $20::jsonb
     FROM (
         SELECT {_UUID7} AS id, ev.*,
@@ -293,7 +297,7 @@ WITH cust AS MATERIALIZED (
 SELECT (SELECT count(*) FROM rem) AS reminders, (SELECT count(*) FROM tsk) AS tasks,
        (SELECT count(*) FROM ev WHERE ord = 2) AS escalations,
        (SELECT count(*) FROM out) AS events
-"""
+""".replace("{_UUID7}", _UUID7)
 
 
 async def decide_and_record(
