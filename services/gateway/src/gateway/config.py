@@ -67,6 +67,11 @@ class Settings(ServiceSettings):
     jwt_jwks_ttl_seconds: float = 300.0
     jwt_jwks_min_refetch_seconds: float = 10.0
     jwt_jwks_timeout_seconds: float = 5.0
+    # How long a valid API key (or a token's tenant) is trusted without asking the database
+    # again; a key revoked through another gateway process keeps working that long there.
+    auth_cache_seconds: float = 5.0
+    # Connections kept to each service behind the gateway.
+    downstream_max_connections: int = 100
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import Operator
@@ -79,8 +79,9 @@ async def create_api_key(body: ApiKeyCreate, _: Operator, pool: Pool) -> ApiKeyC
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: uuid.UUID, _: Operator, pool: Pool) -> Response:
+async def revoke_api_key(key_id: uuid.UUID, _: Operator, pool: Pool, request: Request) -> Response:
     async with unit_of_work(pool) as conn:
         if not await tenants.revoke_key(conn, key_id, clock.now()):
             raise NotFound(f"no active API key {key_id}")
+    request.app.state.principals.forget_key(key_id)  # at once here; elsewhere within its TTL
     return Response(status_code=204)

@@ -22,6 +22,7 @@ from gateway.api.cors import allow_origins
 from gateway.api.responses import errors
 from gateway.clients import CircuitBreaker, Downstream
 from gateway.config import Settings
+from gateway.domain.keys import PrincipalCache
 from gateway.domain.ratelimit import Limit, RateLimiter
 from gateway.domain.tokens import TokenRules
 from gateway.events.webhooks import TOPICS
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
                 breaker=CircuitBreaker(
                     settings.breaker_failures, settings.breaker_cooldown_seconds
                 ),
+                max_connections=settings.downstream_max_connections,
             )
             for name, url in (
                 ("ledger", settings.ledger_url),
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             {scope: Limit(rate, burst) for scope, (rate, burst) in settings.rate_limits.items()},
         )
         app.state.token_verifier = token_verifier(settings)
+        app.state.principals = PrincipalCache(settings.auth_cache_seconds)
         try:
             yield
         finally:

@@ -4,9 +4,11 @@ reminders' in `gateway.api.dunning`)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+import json
+from dataclasses import dataclass
+from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from credit.api.schemas import CreditPublic
@@ -14,7 +16,7 @@ from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
 from gateway.api.params import CustomerId
 from gateway.api.responses import errors
 from gateway.clients import Downstream
-from huikuan_runtime.problems import NotFound, Problem
+from huikuan_runtime.problems import NotFound, Problem, UpstreamUnavailable
 from ledger.api.schemas import CustomerBalances, CustomerPublic
 from reminders.api.schemas import DunningPublic
 
@@ -49,17 +51,29 @@ class CustomerSummary(BaseModel):
     dunning: DunningPart
 
 
-async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> dict[str, Any]:
-    """One downstream's part of the summary; failure is reported in the part, not raised."""
+@dataclass(frozen=True, slots=True)
+class _Part:
+    status: PartStatus
+    json: bytes  # the part as the answer carries it
+
+
+async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> _Part:
+    """One downstream's part of the summary; failure is reported in the part, not raised.
+    The service's answer is passed on as it is: it was built from the same model the
+    document declares, so it is neither parsed nor validated again here."""
     try:
         reply = await client.request("GET", path, tenant, deadline=timeout)
     except Problem as exc:
-        return {"status": "unavailable", "detail": exc.detail}
+        return _failed("unavailable", exc.detail)
     if reply.status == 404:
-        return {"status": "none", "detail": f"{client.name} has nothing on this customer yet"}
+        return _failed("none", f"{client.name} has nothing on this customer yet")
     if reply.status != 200:
-        return {"status": "unavailable", "detail": f"{client.name} answered {reply.status}"}
-    return {"status": "ok", "data": reply.body}
+        return _failed("unavailable", f"{client.name} answered {reply.status}")
+    return _Part("ok", b'{"status":"ok","data":' + reply.content + b"}")
+
+
+def _failed(status: PartStatus, detail: str) -> _Part:
+    return _Part(status, json.dumps({"status": status, "detail": detail}).encode())
 
 
 @router.get(
@@ -75,7 +89,7 @@ async def get_summary(
     ledger: Ledger,
     credit: Credit,
     reminders: Reminders,
-) -> CustomerSummary:
+) -> Response:
     """Balances, credit and dunning in one answer, fetched concurrently. A part whose service
     is slow or down is marked `unavailable` and the rest is still returned."""
     timeout = request.app.state.settings.summary_part_timeout_seconds
@@ -87,11 +101,13 @@ async def get_summary(
     )
     if customer.status == 404:
         raise NotFound(f"no customer {customer_id!r}")
+    if customer.status != 200:
+        raise UpstreamUnavailable(f"the ledger answered {customer.status} for the customer")
     parts = (balances, credit_part, dunning)
-    return CustomerSummary(
-        customer=CustomerPublic.model_validate(customer.body),
-        complete=all(p["status"] != "unavailable" for p in parts),
-        balances=BalancesPart.model_validate(balances),
-        credit=CreditPart.model_validate(credit_part),
-        dunning=DunningPart.model_validate(dunning),
-    )
+    complete = b"true" if all(p.status != "unavailable" for p in parts) else b"false"
+    body = b"".join((
+        b'{"customer":', customer.content, b',"complete":', complete,
+        b',"balances":', balances.json, b',"credit":', credit_part.json,
+        b',"dunning":', dunning.json, b"}",
+    ))  # fmt: skip
+    return Response(body, media_type="application/json")

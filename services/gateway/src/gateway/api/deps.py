@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.clients import Downstream
 from gateway.config import Settings
-from gateway.domain.keys import Principal, hash_key
+from gateway.domain.keys import Principal, PrincipalCache, hash_key
 from gateway.domain.ratelimit import RateLimiter, retry_after
 from gateway.domain.tokens import TokenRejected, key_id, looks_like_jwt, verify
 from gateway.jwks import KeysUnavailable, TokenVerifier
@@ -73,11 +73,17 @@ async def authenticate(request: Request, token: str) -> Principal:
     verifier: TokenVerifier | None = request.app.state.token_verifier
     if verifier is not None and looks_like_jwt(token):
         return await _from_jwt(request, verifier, token)
+    cache: PrincipalCache = request.app.state.principals
+    key_hash, now = hash_key(token), time.monotonic()
+    if (known := cache.key(key_hash, now)) is not None:
+        return known
     async with request.app.state.pool.acquire() as conn:
-        row = await tenants.key_by_hash(conn, hash_key(token))
+        row = await tenants.key_by_hash(conn, key_hash)
     if row is None:
         raise _refused("the API key is unknown or revoked")
-    return Principal(tenant=row["tenant_id"], key_id=row["key_id"], scopes=frozenset(row["scopes"]))
+    found = Principal(row["tenant_id"], row["key_id"], frozenset(row["scopes"]))
+    cache.remember_key(key_hash, found, now)
+    return found
 
 
 async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Principal:
@@ -91,10 +97,14 @@ async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Pr
         raise _refused(str(rejected)) from None
     except KeysUnavailable:
         raise UpstreamUnavailable("the identity provider's keys cannot be fetched") from None
-    async with request.app.state.pool.acquire() as conn:
-        tenant = await tenants.get_tenant(conn, claims.tenant)
-    if tenant is None:
-        raise _refused("the token's tenant is unknown")
+    cache: PrincipalCache = request.app.state.principals
+    now = time.monotonic()
+    if not cache.tenant_known(claims.tenant, now):
+        async with request.app.state.pool.acquire() as conn:
+            tenant = await tenants.get_tenant(conn, claims.tenant)
+        if tenant is None:
+            raise _refused("the token's tenant is unknown")
+        cache.remember_tenant(claims.tenant, now)
     return Principal(
         tenant=claims.tenant, key_id=None, scopes=claims.scopes, subject=claims.subject
     )
@@ -134,8 +144,9 @@ async def require_operator(request: Request, credentials: Credentials) -> None:
         raise _refused("admin calls need the operator key")
 
 
-def downstream(name: str) -> Callable[[Request], Downstream]:
-    def get(request: Request) -> Downstream:
+def downstream(name: str) -> Callable[[Request], Awaitable[Downstream]]:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
+    async def get(request: Request) -> Downstream:
         client: Downstream = request.app.state.downstreams[name]
         return client
 

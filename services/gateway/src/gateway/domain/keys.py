@@ -69,3 +69,41 @@ class Principal:
     def rate_key(self) -> Hashable:
         """Whose bucket a call is taken from: the API key, or the token's tenant and subject."""
         return self.key_id if self.key_id is not None else ("jwt", self.tenant, self.subject)
+
+
+class PrincipalCache:
+    """Credentials seen recently, kept `ttl` seconds so that a busy key is not looked up in
+    the database on every call (0 turns it off). Only valid credentials are kept, at most
+    `max_entries`. Revoking a key through this gateway forgets it at once; another gateway
+    process stops accepting it within `ttl`. Times are monotonic seconds, passed in."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._keys: dict[bytes, tuple[Principal, float]] = {}
+        self._tenants: dict[str, float] = {}
+
+    def key(self, key_hash: bytes, now: float) -> Principal | None:
+        found = self._keys.get(key_hash)
+        if found is None or now >= found[1]:
+            return None
+        return found[0]
+
+    def remember_key(self, key_hash: bytes, principal: Principal, now: float) -> None:
+        if self.ttl > 0:
+            if len(self._keys) >= self.max_entries:
+                self._keys.clear()
+            self._keys[key_hash] = (principal, now + self.ttl)
+
+    def forget_key(self, key_id: uuid.UUID) -> None:
+        for key_hash in [h for h, (p, _) in self._keys.items() if p.key_id == key_id]:
+            del self._keys[key_hash]
+
+    def tenant_known(self, tenant: str, now: float) -> bool:
+        return now < self._tenants.get(tenant, now)
+
+    def remember_tenant(self, tenant: str, now: float) -> None:
+        if self.ttl > 0:
+            if len(self._tenants) >= self.max_entries:
+                self._tenants.clear()
+            self._tenants[tenant] = now + self.ttl
