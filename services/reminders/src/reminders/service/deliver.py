@@ -84,8 +84,6 @@ async def _one(
     # The text is rendered once, before the first attempt, and kept: every attempt sends
     # the same words, and what was sent is what is stored.
     subject, body = await composer.text(conn, r)
-    if r["body"] is None:
-        await dunning.set_text(conn, r["reminder_id"], subject, body)
     attempt = r["attempts"] + 1
     error: str | None = None
     permanent = False
@@ -106,7 +104,7 @@ async def _one(
     if error is None:
         await dunning.finish_reminder(
             conn, r["reminder_id"], status="sent", attempts=attempt, next_attempt_at=at,
-            error=None, sent_at=at,
+            error=None, sent_at=at, text=(subject, body),
         )  # fmt: skip
         await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
             subject=r["customer_id"], at=at, payload=ReminderSent(
@@ -119,7 +117,7 @@ async def _one(
     elif permanent or attempt >= retry.max_attempts:
         await dunning.finish_reminder(
             conn, r["reminder_id"], status="failed", attempts=attempt, next_attempt_at=at,
-            error=error, sent_at=None,
+            error=error, sent_at=None, text=(subject, body),
         )  # fmt: skip
         await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
             subject=r["customer_id"], at=at, payload=ReminderFailed(
@@ -131,5 +129,6 @@ async def _one(
         await dunning.finish_reminder(
             conn, r["reminder_id"], status="pending", attempts=attempt,
             next_attempt_at=at + retry.delay(attempt), error=error, sent_at=None,
+            text=(subject, body),
         )  # fmt: skip
         result.retrying += 1

@@ -43,7 +43,7 @@ class Composer:
 
     async def _name(self, conn: asyncpg.Connection, tenant: str, customer_id: str) -> str:
         key = (tenant, customer_id)
-        if key not in self._names:
+        if key not in self._names:  # not read with the reminder
             row = await book.contact(conn, tenant, customer_id)
             self._names[key] = (row["name"] if row is not None else None) or customer_id
         return self._names[key]
@@ -59,7 +59,8 @@ class Composer:
         values = recorded_context(
             step=r["step"], currency=r["currency"], residual_minor=r["residual_minor"],
             invoices=r["invoices"], customer_id=r["customer_id"],
-            customer_name=await self._name(conn, r["tenant"], r["customer_id"]), as_of=r["as_of"],
+            customer_name=r.get("customer_name") or await self._name(
+                conn, r["tenant"], r["customer_id"]), as_of=r["as_of"],
         )  # fmt: skip
         text: Rendered = render(step, r["language"], values)
         body = text.body

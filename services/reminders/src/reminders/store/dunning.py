@@ -187,19 +187,16 @@ async def add_reminders(conn: asyncpg.Connection, rows: list[dict[str, Any]]) ->
 async def claim_pending(
     conn: asyncpg.Connection, at: datetime, tenant: str | None = None
 ) -> asyncpg.Record | None:
-    """One pending reminder due for an attempt that no other deliverer holds."""
+    """One pending reminder due for an attempt that no other deliverer holds, with the
+    customer's name (for its text)."""
     return await conn.fetchrow(
-        """SELECT * FROM reminder WHERE status = 'pending' AND next_attempt_at <= $1
-             AND ($2::text IS NULL OR tenant = $2)
-           ORDER BY next_attempt_at, reminder_id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        """SELECT r.*, ct.name AS customer_name
+           FROM reminder r
+           LEFT JOIN contact ct ON ct.tenant = r.tenant AND ct.customer_id = r.customer_id
+           WHERE r.status = 'pending' AND r.next_attempt_at <= $1
+             AND ($2::text IS NULL OR r.tenant = $2)
+           ORDER BY r.next_attempt_at, r.reminder_id LIMIT 1 FOR UPDATE OF r SKIP LOCKED""",
         at, tenant,
-    )  # fmt: skip
-
-
-async def set_text(conn: asyncpg.Connection, reminder_id: UUID, subject: str, body: str) -> None:
-    await conn.execute(
-        "UPDATE reminder SET subject = $2, body = $3 WHERE reminder_id = $1",
-        reminder_id, subject, body,
     )  # fmt: skip
 
 
@@ -222,12 +219,16 @@ async def finish_reminder(
     next_attempt_at: datetime,
     error: str | None,
     sent_at: datetime | None,
+    text: tuple[str, str] | None = None,
 ) -> None:
+    """Record an attempt's outcome, and the text it sent when given (kept once set)."""
     await conn.execute(
         """UPDATE reminder SET status = $2, attempts = $3, next_attempt_at = $4,
-                  last_error = $5, sent_at = $6
+                  last_error = $5, sent_at = $6,
+                  subject = coalesce(subject, $7), body = coalesce(body, $8)
            WHERE reminder_id = $1""",
         reminder_id, status, attempts, next_attempt_at, error, sent_at,
+        text[0] if text else None, text[1] if text else None,
     )  # fmt: skip
 
 
