@@ -16,6 +16,7 @@ from reminders.channels import Channel
 from reminders.channels.email import EmailChannel
 from reminders.service.deliver import deliver_due
 from reminders.service.run import RunConfig, run
+from reminders.service.texts import Composer
 from services.reminders.tests.integration.support import TENANT, PoolFactory, Sink, feed, outbox
 
 pytestmark = pytest.mark.integration
@@ -158,3 +159,23 @@ async def test_weekends_are_skipped_and_caught_up_on_the_next_business_day(
     monday = await run(pool, tenant=TENANT, as_of=date(2026, 3, 2), at=AT)
     assert monday.reminders == 1
     assert await pool.fetchval("SELECT step FROM reminder") == "overdue_notice"
+
+
+async def test_text_is_rendered_at_first_delivery_and_kept_as_sent(
+    pool: asyncpg.Pool, smtp: Sink
+) -> None:
+    await customer(pool, "C-1", language="en")
+    await invoice(pool, "C-1", "I-1", DUE, 12_345)
+    await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=3), at=AT)
+    row = await pool.fetchrow("SELECT * FROM reminder")
+    assert (row["subject"], row["body"]) == (None, None)  # recorded without text
+    async with pool.acquire() as conn:
+        preview = await Composer().text(conn, row)  # what GET /reminders shows meanwhile
+    assert preview[0].startswith("Overdue notice") and "123.45 CNY" in preview[1]
+    await deliver_due(pool, email(smtp), now=FixedClock(AT).now)
+    [mail] = smtp.messages
+    stored = await pool.fetchrow("SELECT subject, body, status FROM reminder")
+    assert (stored["subject"], stored["body"], stored["status"]) == (*preview, "sent")
+    assert mail["Subject"] == preview[0]
+    assert mail.get_content().replace("\r\n", "\n").strip() == preview[1].strip()
+    assert "3 days overdue" in preview[1] and "客户 C-1" in preview[1]
