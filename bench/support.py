@@ -21,8 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.run import Context
+from huikuan_events.topics import all_topics
 from huikuan_runtime.stack import PROCESSES, Stack, free_port
 
 
@@ -50,14 +52,41 @@ class Running:
         return "127.0.0.1", self.stack.ports["gateway"]
 
 
+async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> None:
+    """Commit the current end of every topic for `groups`, so that the consumers of a new
+    stack on the shared broker start there instead of replaying what earlier runs left."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await probe.start()
+    try:
+        cluster = await probe._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for topic in all_topics()
+                      for p in cluster.partitions_for_topic(topic) or ()]  # fmt: skip
+        ends = await probe.end_offsets(partitions)
+    finally:
+        await probe.stop()
+    for group in groups:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()
+
+
 @contextlib.asynccontextmanager
-async def running_system(ctx: Context, *, pipeline: bool, tenant: str) -> AsyncIterator[Running]:
+async def running_system(
+    ctx: Context, *, pipeline: bool, tenant: str, from_now: bool = False
+) -> AsyncIterator[Running]:
     """A fresh database, migrated, with the service processes started on free ports.
 
     `pipeline=False` starts the HTTP processes only (gateway, ledger, credit, reminders
     APIs): outbox rows are written but no relay publishes them and no consumer reads them,
     so request-path figures are not diluted by downstream work on a small machine.
-    `pipeline=True` starts every process, as `make run` does.
+    `pipeline=True` starts every process, as `make run` does. `from_now=True` makes its
+    consumers start at the current end of the shared topics (see `start_groups_at_end`).
     """
     name = f"huikuan_bench_{secrets.token_hex(4)}"
     await _admin(ctx.database_url, f'CREATE DATABASE "{name}"')
@@ -75,6 +104,9 @@ async def running_system(ctx: Context, *, pipeline: bool, tenant: str) -> AsyncI
     try:
         ctx.progress(f"database {name}: migrating")
         await asyncio.to_thread(stack.migrate)
+        if from_now:
+            groups = [f"{service}-{name}" for service in ("credit", "reminders", "gateway")]
+            await start_groups_at_end(ctx.kafka_bootstrap_servers, groups)
         specs = [p for p in PROCESSES if pipeline or p.is_api]
         ctx.progress(f"starting {', '.join(p.name for p in specs)}")
         for spec in specs:
@@ -252,4 +284,5 @@ __all__ = [
     "median",
     "percentile",
     "running_system",
+    "start_groups_at_end",
 ]
