@@ -209,7 +209,14 @@ async def run(
                 if progress is not None:
                     progress(result)
 
-    await asyncio.gather(*(worker() for _ in range(max(config.workers, 1))))
+    workers = [asyncio.create_task(worker()) for _ in range(max(config.workers, 1))]
+    try:
+        await asyncio.gather(*workers)
+    except BaseException:  # one failed (or the run was cancelled): stop the others too
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        raise
     return result
 
 
