@@ -25,3 +25,18 @@ async def emit(
         payload=payload,
         at=at,
     )
+
+
+async def emit_all(
+    conn: asyncpg.Connection, tenant: str, customer_id: str, payloads: list[BaseModel],
+    at: datetime,
+) -> list[Envelope]:  # fmt: skip
+    """Several events of one customer, in order, with three statements in all."""
+    return await outbox.record_many(
+        conn,
+        topic=CREDIT_EVENTS,
+        source=SOURCE,
+        tenant=tenant,
+        events=[(customer_id, payload) for payload in payloads],
+        at=at,
+    )

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 import asyncpg
+from pydantic import BaseModel
 
 from credit.domain import holds as hold_rules
 from credit.domain import limits as limit_rules
@@ -18,7 +19,7 @@ from credit.domain import scorecard
 from credit.domain.limits import Limit
 from credit.domain.orders import Approval, open_approvals
 from credit.domain.profile import Fact, RiskProfile, build_profile
-from credit.events.outbox import emit
+from credit.events.outbox import emit_all
 from credit.store import approvals, customers, facts, holds, inputs, limits, scores
 from huikuan_events.credit import HoldPlaced, HoldReleased, LimitChanged, ScoreChanged
 
@@ -74,6 +75,7 @@ async def refresh(
     result = scorecard.score(profile)
     reasons = [asdict(r) for r in result.reasons]
     changed = prev is None or prev.score != result.score or prev.grade != result.grade
+    announce: list[BaseModel] = []  # what changed, emitted in this order at the end
     if changed:
         await scores.add_history(
             conn, tenant, customer_id, as_of=day,
@@ -81,22 +83,24 @@ async def refresh(
             old_grade=prev.grade if prev else None, new_grade=result.grade,
             version=result.version, reasons=reasons, at=at,
         )  # fmt: skip
-        await emit(conn, tenant, customer_id, ScoreChanged(
+        announce.append(ScoreChanged(
             customer_id=customer_id,
             old_score=prev.score if prev else None, new_score=result.score,
             old_grade=prev.grade if prev else None, new_grade=result.grade,
             scorecard_version=result.version, reasons=[r.text for r in result.reasons],
             as_of=day,
-        ), at)  # fmt: skip
+        ))  # fmt: skip
     await scores.save(
         conn, tenant, customer_id, as_of=day, score=result.score, grade=result.grade,
         version=result.version,
         factors=[{**asdict(f), "lost": f.lost} for f in result.factors],
         reasons=reasons, profile=profile.to_json(),
     )  # fmt: skip
-    in_force = await _limits(conn, tenant, customer_id, got, profile, result.grade, at)
+    in_force = await _limits(conn, tenant, customer_id, got, profile, result.grade, announce)
     await _holds(conn, tenant, customer_id, got, all_facts, profile, result.grade, in_force, day,
-                 at)  # fmt: skip
+                 announce)  # fmt: skip
+    if announce:
+        await emit_all(conn, tenant, customer_id, announce, at)
     return Refreshed(day, changed)
 
 
@@ -107,7 +111,7 @@ async def _limits(
     got: inputs.Inputs,
     profile: RiskProfile,
     grade: scorecard.Grade,
-    at: datetime,
+    announce: list[BaseModel],
 ) -> dict[str, int | None]:
     current = dict(got.limits)
     for currency, minor in limit_rules.recommended(profile, grade).items():
@@ -119,11 +123,11 @@ async def _limits(
         old_force = old.in_force_minor if old else None
         current[currency] = new
         if new.in_force_minor != old_force:
-            await emit(conn, tenant, customer_id, LimitChanged(
+            announce.append(LimitChanged(
                 customer_id=customer_id, currency=currency, old_limit_minor=old_force,
                 new_limit_minor=new.in_force_minor, source="recommended",
                 reason=f"recommended for grade {grade} and recent billing",
-            ), at)  # fmt: skip
+            ))  # fmt: skip
     return {c: lim.in_force_minor for c, lim in current.items()}
 
 
@@ -137,7 +141,7 @@ async def _holds(
     grade: scorecard.Grade,
     in_force: dict[str, int | None],
     day: date,
-    at: datetime,
+    announce: list[BaseModel],
 ) -> None:
     policy = got.policy
     open_minor = {c: line.open_minor for c, line in profile.currencies.items()}
@@ -151,15 +155,15 @@ async def _holds(
     place, release = hold_rules.transitions(active, wanted)
     for cause, detail in sorted(release.items()):
         await holds.release(conn, tenant, customer_id, cause)
-        await emit(conn, tenant, customer_id, HoldReleased(
+        announce.append(HoldReleased(
             customer_id=customer_id, cause=cause, detail=f"cause gone: {detail}", manual=False,
             released_on=day,
-        ), at)  # fmt: skip
+        ))  # fmt: skip
     for cause, detail in sorted(place.items()):
         await holds.place(conn, tenant, customer_id, cause, manual=False, detail=detail, on=day)
-        await emit(conn, tenant, customer_id, HoldPlaced(
+        announce.append(HoldPlaced(
             customer_id=customer_id, cause=cause, detail=detail, manual=False, placed_on=day,
-        ), at)  # fmt: skip
+        ))  # fmt: skip
 
 
 def expiry(approved_on: date, validity_days: int) -> date:
