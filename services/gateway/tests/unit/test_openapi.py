@@ -39,7 +39,14 @@ def test_the_request_schemas_are_the_ledgers() -> None:
 def test_every_public_call_is_secured_and_documents_its_problems() -> None:
     document = _document()
     assert document["openapi"].startswith("3.1")
-    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKey"]["scheme"] == "bearer"
+    assert (schemes["bearerJwt"]["scheme"], schemes["bearerJwt"]["bearerFormat"]) == (
+        "bearer",
+        "JWT",
+    )
+    post = document["paths"]["/v1/invoices"]["post"]
+    assert {name for entry in post["security"] for name in entry} == {"apiKey", "bearerJwt"}
     for path, item in document["paths"].items():
         if not path.startswith("/v1/"):
             continue
