@@ -240,13 +240,16 @@ async def list_reminders(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """A page of reminders in (created_at, reminder_id) order, after the key `after`."""
+    """A page of reminders in (created_at, reminder_id) order, after the key `after`, with
+    the customer's name (for the text of those not yet delivered)."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT * FROM reminder
-           WHERE tenant = $1 AND ($2::text IS NULL OR customer_id = $2)
-             AND ($3::text IS NULL OR status = $3)
-             AND ($4::timestamptz IS NULL OR (created_at, reminder_id) > ($4, $5::uuid))
-           ORDER BY created_at, reminder_id LIMIT $6""",
+        """SELECT r.*, ct.name AS customer_name
+           FROM reminder r
+           LEFT JOIN contact ct ON ct.tenant = r.tenant AND ct.customer_id = r.customer_id
+           WHERE r.tenant = $1 AND ($2::text IS NULL OR r.customer_id = $2)
+             AND ($3::text IS NULL OR r.status = $3)
+             AND ($4::timestamptz IS NULL OR (r.created_at, r.reminder_id) > ($4, $5::uuid))
+           ORDER BY r.created_at, r.reminder_id LIMIT $6""",
         tenant, customer_id, status, after[0] if after else None, after[1] if after else None,
         limit,
     )  # fmt: skip
