@@ -28,7 +28,7 @@ from huikuan_events import Envelope, uuid7
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.consumer import EventConsumer, Handler, Stopping
+from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, Stopping
 from huikuan_runtime.db import service_pool
 from huikuan_runtime.kafka import make_consumer, make_producer
 from huikuan_runtime.settings import ServiceSettings
@@ -77,8 +77,7 @@ class WebhookConsumer(EventConsumer):
                 batches = await consumer.getmany(timeout_ms=500)
                 if not batches:
                     continue
-                async with self._pool.acquire() as conn:
-                    subscribed = await store.subscribed_tenants(conn)
+                subscribed = await self._subscribed()
                 for tp, records in batches.items():
                     for record in records:
                         if tenant_of(record) in subscribed:
@@ -87,6 +86,22 @@ class WebhookConsumer(EventConsumer):
         except Stopping:
             pass
         log.info("webhook consumer stopped", extra={"consumer": self.name})
+
+    async def _subscribed(self) -> frozenset[str]:
+        """The tenants with subscriptions now; a database outage is waited out (the fetched
+        records are not committed until they are applied or passed over)."""
+        outages = 0
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    return await store.subscribed_tenants(conn)
+            except TRANSIENT_ERRORS as exc:
+                outages += 1
+                log.warning(
+                    "database unavailable; the fetched events wait",
+                    extra={"outage_attempt": outages, "error": repr(exc)},
+                )
+                await self._pause(min(30.0, self._backoff * 2 ** min(outages, 8)))
 
 
 async def consume(settings: ServiceSettings) -> None:
