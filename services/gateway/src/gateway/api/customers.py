@@ -69,11 +69,11 @@ async def _part(client: Downstream, path: str, tenant: str, timeout: float) -> _
         return _failed("none", f"{client.name} has nothing on this customer yet")
     if reply.status != 200:
         return _failed("unavailable", f"{client.name} answered {reply.status}")
-    return _Part("ok", b'{"status":"ok","data":' + reply.content + b"}")
+    return _Part("ok", b'{"status":"ok","detail":null,"data":' + reply.content + b"}")
 
 
 def _failed(status: PartStatus, detail: str) -> _Part:
-    return _Part(status, json.dumps({"status": status, "detail": detail}).encode())
+    return _Part(status, json.dumps({"status": status, "detail": detail, "data": None}).encode())
 
 
 @router.get(
