@@ -742,7 +742,10 @@ async def _e2e(ctx: Context, system: Running, rate: int, seconds: int) -> list[F
     missing = count - len(lat)
     ctx.progress(f"e2e: {len(lat)}/{count} score_changed seen; floor round trips at {rate}/s")
     floor = await _round_trip_floor(ctx, rate, min(count, rate * 10))
-    note = "" if not missing else f"{missing} of {count} score_changed not seen within 60 s"
+    notes = [f"{missing} of {count} score_changed not seen within 60 s"] if missing else []
+    if achieved < 0.9 * rate:
+        notes.append(f"the system took payments at {achieved:.0f}/s, not {rate}/s")
+    note = "; ".join(notes)
     floor_note = (f"bare aiokafka produce (idempotent, acks=all) -> consume round trip at "
                   f"{rate}/s: one hop; the system makes two, each with a commit")  # fmt: skip
     name = f"payment -> score_changed at {rate}/s"
