@@ -271,3 +271,12 @@ async def test_keys_for_encryption_or_other_algorithms_are_ignored(rsa_signer: S
     assert (await keys.key("enc-1", 0.0)) is None
     assert (await keys.key("rs512", 0.0)) is None
     await keys.close()
+
+
+def test_the_challenge_header_stays_printable_ascii_whatever_the_token_says() -> None:
+    from gateway.api.deps import _challenge
+
+    value = _challenge("invalid_token", "tokens signed with '中\\\"x\r\n' are not accepted")
+    assert value.startswith('Bearer realm="huikuan", error="invalid_token", error_description="')
+    value.encode("ascii")  # never a character a header cannot carry
+    assert "\r" not in value and "\n" not in value and value.count('"') == 6

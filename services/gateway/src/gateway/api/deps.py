@@ -45,14 +45,19 @@ REALM = "huikuan"
 
 
 def _challenge(error: str | None = None, description: str | None = None, **params: str) -> str:
-    """An RFC 6750 `WWW-Authenticate` value (quotes removed from what goes inside quotes)."""
+    """An RFC 6750 `WWW-Authenticate` value. What goes inside quotes is cut to printable
+    ASCII without quotes or backslashes (a description may quote a token's header)."""
     parts = {"realm": REALM}
     if error is not None:
         parts["error"] = error
     if description is not None:
         parts["error_description"] = description
     parts.update(params)
-    return "Bearer " + ", ".join(f'{k}="{v.replace(chr(34), "")}"' for k, v in parts.items())
+    return "Bearer " + ", ".join(f'{k}="{_quotable(v)}"' for k, v in parts.items())
+
+
+def _quotable(text: str) -> str:
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
 def _refused(detail: str) -> Unauthorized:
