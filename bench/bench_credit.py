@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import random
@@ -781,12 +780,8 @@ async def run(ctx: Context) -> list[Figure]:
         figures.append(await _catch_up(ctx, n_events, n_customers, max_seconds))
     if parts & {"checks", "e2e"}:
         tenant = f"bench-{secrets.token_hex(3)}"
-        # start the consumers at the end of the shared topics, not at what other runs left
-        # there (`from_now`, when bench.support has it)
-        extra = (
-            {"from_now": True} if "from_now" in inspect.signature(running_system).parameters else {}
-        )
-        async with running_system(ctx, pipeline=True, tenant=tenant, **extra) as system:
+        # the consumers start at the end of the shared topics, not at what other runs left
+        async with running_system(ctx, pipeline=True, tenant=tenant, from_now=True) as system:
             if "checks" in parts:
                 ids = await _setup_checks(ctx, system, check_customers)
                 figures += await _checks(ctx, system, ids, n_checks, clients, rounds)
