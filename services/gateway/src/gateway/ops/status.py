@@ -27,9 +27,10 @@ DEFAULT_THRESHOLDS: dict[str, Limits] = {
     # reminders (the caller's tenant's) due now and not sent
     "reminders_due_unsent": (500, 5_000),
     "reminders_due_oldest_seconds": (900, 3_600),
-    # reminders whose last delivery attempt failed and are being retried
+    # reminders and webhook deliveries (judged separately) whose last attempt failed and
+    # are being retried
     "deliveries_failing": (1, 50),
-    # reminders given up on after attempts in the last 24 hours
+    # reminders and webhook deliveries given up on in the last 24 hours
     "deliveries_failed_24h": (1, 20),
 }
 
