@@ -58,6 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.token_verifier = token_verifier(settings)
         app.state.principals = PrincipalCache(settings.auth_cache_seconds)
+        # Build the OpenAPI document (seconds of work for ~100 operations) before serving,
+        # not on the first request for it.
+        app.openapi()
         try:
             yield
         finally:
