@@ -55,6 +55,12 @@ def is_currency(code: str) -> bool:
     return code in _EXPONENTS
 
 
+def exponents() -> dict[str, int]:
+    """Every known currency with its minor-unit digits (a copy), for code that formats
+    amounts outside Python, e.g. in SQL."""
+    return dict(_EXPONENTS)
+
+
 @dataclass(frozen=True, slots=True, order=False)
 class Money:
     amount_minor: int

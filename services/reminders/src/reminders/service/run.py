@@ -48,7 +48,7 @@ from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.logs import traceparent_header
-from huikuan_runtime.money import _EXPONENTS
+from huikuan_runtime.money import exponents
 from reminders.domain import calendar
 from reminders.domain.dunning import (
     Due,
@@ -64,7 +64,7 @@ from reminders.store import runs
 log = logging.getLogger(__name__)
 
 # Every currency's minor-unit digits, for the statement that formats residuals.
-_CURRENCIES = (list(_EXPONENTS), list(_EXPONENTS.values()))
+_CURRENCIES = (list(exponents()), list(exponents().values()))
 
 
 @dataclass(frozen=True, slots=True)
