@@ -21,11 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.run import Context
-from huikuan_events.topics import all_topics
 from huikuan_runtime.stack import PROCESSES, Stack, free_port
+from huikuan_runtime.testing import start_groups_at_end
 
 
 def with_database(url: str, name: str) -> str:
@@ -50,30 +49,6 @@ class Running:
     @property
     def host_port(self) -> tuple[str, int]:
         return "127.0.0.1", self.stack.ports["gateway"]
-
-
-async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> None:
-    """Commit the current end of every topic for `groups`, so that the consumers of a new
-    stack on the shared broker start there instead of replaying what earlier runs left."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await probe.start()
-    try:
-        cluster = await probe._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for topic in all_topics()
-                      for p in cluster.partitions_for_topic(topic) or ()]  # fmt: skip
-        ends = await probe.end_offsets(partitions)
-    finally:
-        await probe.stop()
-    for group in groups:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.commit(ends)
-        finally:
-            await consumer.stop()
 
 
 @contextlib.asynccontextmanager

@@ -19,13 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
 from huikuan_events import Envelope
-from huikuan_events.topics import all_topics
 from huikuan_runtime.stack import SERVICES, Stack, free_port
+from huikuan_runtime.testing import start_groups_at_end
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,37 +76,12 @@ def start_stack(
     )
     try:
         stack.migrate()
-        asyncio.run(_groups_start_at_end(bootstrap, [f"{svc}-{name}" for svc in SERVICES]))
+        asyncio.run(start_groups_at_end(bootstrap, [f"{svc}-{name}" for svc in SERVICES]))
         stack.start()
         yield stack
     finally:
         stack.stop()
         drop_database(database_url, name)
-
-
-async def _groups_start_at_end(bootstrap: str, groups: list[str]) -> None:
-    """Commit the current end of every topic for the new stack's consumer groups: the shared
-    broker holds what earlier sessions and benchmarks published, which a fresh database has
-    no use for and which would take minutes to replay before this session's events."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
-        cluster = await probe._client.fetch_all_metadata()
-        partitions = [TopicPartition(t, p) for t in all_topics()
-                      for p in cluster.partitions_for_topic(t) or ()]  # fmt: skip
-        ends = await probe.end_offsets(partitions)
-    finally:
-        await probe.stop()
-    for group in groups:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.commit(ends)
-        finally:
-            await consumer.stop()
 
 
 def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, what: str = "") -> T:

@@ -1,16 +1,19 @@
-"""Test support shared by the services' integration tests: a fresh migrated schema on the
-real PostgreSQL, dropped afterwards."""
+"""Test support shared by the services' integration tests (a fresh migrated schema on the
+real PostgreSQL, dropped afterwards), the end-to-end tests and the benchmarks (new consumer
+groups that start at the end of the shared topics)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from huikuan_events.topics import all_topics
 from huikuan_runtime.db import create_pool
 from huikuan_runtime.migrations import migrate, plan
 
@@ -42,3 +45,28 @@ async def schema_pool(url: str, migrations: Path, prefix: str) -> AsyncIterator[
             yield pool
         finally:
             await pool.close()
+
+
+async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> None:
+    """Commit the current end of every topic for `groups`, so that the consumers of a new
+    stack on a shared broker start there instead of replaying what earlier test sessions and
+    benchmarks published (a fresh database has no use for it, and it takes minutes)."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await probe.start()
+    try:
+        cluster = await probe._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for topic in all_topics()
+                      for p in cluster.partitions_for_topic(topic) or ()]  # fmt: skip
+        ends = await probe.end_offsets(partitions)
+    finally:
+        await probe.stop()
+    for group in groups:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()

@@ -3,7 +3,6 @@ promises to pay and collector tasks."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -53,74 +52,7 @@ async def add_policy_version(
     return version
 
 
-# --- the scheduler's claim ----------------------------------------------------------------
-
-
-async def claim_customers(
-    conn: asyncpg.Connection, tenant: str | None, after: tuple[str, str], limit: int
-) -> list[asyncpg.Record]:
-    """Customers with something open, after the cursor, that no other run holds: their
-    rows stay locked until the caller's transaction ends (FOR UPDATE SKIP LOCKED)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT c.tenant, c.customer_id, c.grade, c.pinned_policy, c.paused_until,
-                  ct.name, ct.email, ct.phone, ct.language, ct.timezone, ct.country, ct.owner
-           FROM dunning_customer c
-           LEFT JOIN contact ct ON ct.tenant = c.tenant AND ct.customer_id = c.customer_id
-           WHERE ($1::text IS NULL OR c.tenant = $1) AND (c.tenant, c.customer_id) > ($2, $3)
-             AND (EXISTS (SELECT 1 FROM chased_invoice i
-                          WHERE i.tenant = c.tenant AND i.customer_id = c.customer_id
-                            AND i.residual_minor > 0 AND NOT i.closed)
-                  OR EXISTS (SELECT 1 FROM promise p
-                             WHERE p.tenant = c.tenant AND p.customer_id = c.customer_id
-                               AND p.status = 'open'))
-           ORDER BY c.tenant, c.customer_id
-           LIMIT $4
-           FOR UPDATE OF c SKIP LOCKED""",
-        tenant, after[0], after[1], limit,
-    )  # fmt: skip
-    return rows
-
-
-async def open_invoices_of(
-    conn: asyncpg.Connection, keys: list[tuple[str, str]]
-) -> list[asyncpg.Record]:
-    """Open invoices of many (tenant, customer) pairs in one statement."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT i.tenant, i.customer_id, i.invoice_id, i.number, i.due_date, i.currency,
-                  i.residual_minor, i.disputed, i.cycle, i.escalate
-           FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
-           JOIN chased_invoice i ON i.tenant = k.tenant AND i.customer_id = k.customer_id
-           WHERE i.residual_minor > 0 AND NOT i.closed
-           ORDER BY i.tenant, i.customer_id, i.due_date, i.invoice_id""",
-        [k[0] for k in keys], [k[1] for k in keys],
-    )  # fmt: skip
-    return rows
-
-
-async def open_promises_of(
-    conn: asyncpg.Connection, keys: list[tuple[str, str]]
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT p.* FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
-           JOIN promise p ON p.tenant = k.tenant AND p.customer_id = k.customer_id
-           WHERE p.status = 'open'
-           ORDER BY p.tenant, p.customer_id, p.made_on, p.promise_id""",
-        [k[0] for k in keys], [k[1] for k in keys],
-    )  # fmt: skip
-    return rows
-
-
-async def taken_steps_of(
-    conn: asyncpg.Connection, invoices: list[tuple[str, str]]
-) -> set[tuple[str, str, int, str]]:
-    """(tenant, invoice_id, cycle, step) taken by any of the (tenant, invoice_id) pairs."""
-    rows = await conn.fetch(
-        """SELECT s.tenant, s.invoice_id, s.cycle, s.step
-           FROM unnest($1::text[], $2::text[]) AS k(tenant, invoice_id)
-           JOIN invoice_step s ON s.tenant = k.tenant AND s.invoice_id = k.invoice_id""",
-        [k[0] for k in invoices], [k[1] for k in invoices],
-    )  # fmt: skip
-    return {(r["tenant"], r["invoice_id"], r["cycle"], r["step"]) for r in rows}
+# --- steps taken --------------------------------------------------------------------------
 
 
 async def taken_steps(
@@ -134,54 +66,7 @@ async def taken_steps(
     return {(r["invoice_id"], r["cycle"], r["step"]) for r in rows}
 
 
-async def take_steps(
-    conn: asyncpg.Connection, tenant: str, taken: list[tuple[str, int, str, date]]
-) -> None:
-    """Record (invoice_id, cycle, step, taken_on) rows of one tenant."""
-    await conn.execute(
-        """INSERT INTO invoice_step (tenant, invoice_id, cycle, step, taken_on)
-           SELECT $1, i, c, s, d
-           FROM unnest($2::text[], $3::int[], $4::text[], $5::date[]) AS x(i, c, s, d)
-           ON CONFLICT DO NOTHING""",
-        tenant, [t[0] for t in taken], [t[1] for t in taken], [t[2] for t in taken],
-        [t[3] for t in taken],
-    )  # fmt: skip
-
-
 # --- reminders ----------------------------------------------------------------------------
-
-
-_REMINDER_COLUMNS = (
-    ("reminder_id", "uuid"), ("tenant", "text"), ("customer_id", "text"),
-    ("idempotency_key", "text"), ("policy_id", "text"), ("policy_version", "int"),
-    ("step", "text"), ("channel", "text"), ("recipient", "text"), ("language", "text"),
-    ("subject", "text"), ("body", "text"), ("invoices", "text"), ("currency", "text"),
-    ("residual_minor", "bigint"), ("as_of", "date"), ("next_attempt_at", "timestamptz"),
-    ("created_at", "timestamptz"),
-)  # fmt: skip
-
-
-async def add_reminders(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> int:
-    """Record many reminders in one statement; returns how many were new (a key recorded
-    before is skipped)."""
-    if not rows:
-        return 0
-    names = [n for n, _ in _REMINDER_COLUMNS]
-    arrays = [
-        [json.dumps(r[n], ensure_ascii=False) if n == "invoices" else r[n] for r in rows]
-        for n in names
-    ]
-    unnest = ", ".join(f"${i + 1}::{t}[]" for i, (_, t) in enumerate(_REMINDER_COLUMNS))
-    select = ", ".join("x.invoices::jsonb" if n == "invoices" else f"x.{n}" for n in names)
-    added: int = await conn.fetchval(
-        f"""WITH ins AS (
-                INSERT INTO reminder ({", ".join(names)})
-                SELECT {select} FROM unnest({unnest}) AS x({", ".join(names)})
-                ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING 1)
-            SELECT count(*) FROM ins""",
-        *arrays,
-    )
-    return added
 
 
 async def claim_pending(
@@ -331,53 +216,6 @@ async def judge_promise(
 # --- tasks --------------------------------------------------------------------------------
 
 
-_TASK_COLUMNS = (
-    ("task_id", "uuid"), ("tenant", "text"), ("customer_id", "text"),
-    ("idempotency_key", "text"), ("kind", "text"), ("owner", "text"), ("step", "text"),
-    ("due_on", "date"), ("invoice_ids", "text"), ("currency", "text"),
-    ("residual_minor", "bigint"), ("grade", "text"),
-)  # fmt: skip
-
-
-async def add_tasks(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> set[UUID]:
-    """Create many tasks in one statement; returns the ids of those that are new."""
-    if not rows:
-        return set()
-    names = [n for n, _ in _TASK_COLUMNS]
-    arrays = [[json.dumps(r[n]) if n == "invoice_ids" else r[n] for r in rows] for n in names]
-    unnest = ", ".join(f"${i + 1}::{t}[]" for i, (_, t) in enumerate(_TASK_COLUMNS))
-    select = ", ".join(
-        "ARRAY(SELECT jsonb_array_elements_text(x.invoice_ids::jsonb))"
-        if n == "invoice_ids" else f"x.{n}"
-        for n in names
-    )  # fmt: skip
-    done = await conn.fetch(
-        f"""INSERT INTO task ({", ".join(names)})
-            SELECT {select} FROM unnest({unnest}) AS x({", ".join(names)})
-            ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING task_id""",
-        *arrays,
-    )
-    return {r["task_id"] for r in done}
-
-
-async def open_tasks_due_before(
-    conn: asyncpg.Connection, keys: list[tuple[str, str]], before: date
-) -> list[asyncpg.Record]:
-    """Open, not yet escalated tasks of these customers dated before `before`."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT t.* FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
-           JOIN task t ON t.tenant = k.tenant AND t.customer_id = k.customer_id
-           WHERE t.status = 'open' AND t.escalated_on IS NULL AND t.due_on < $3
-           ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id""",
-        [k[0] for k in keys], [k[1] for k in keys], before,
-    )  # fmt: skip
-    return rows
-
-
-async def mark_escalated(conn: asyncpg.Connection, task_id: UUID, on: date) -> None:
-    await conn.execute("UPDATE task SET escalated_on = $2 WHERE task_id = $1", task_id, on)
-
-
 async def worklist(
     conn: asyncpg.Connection, tenant: str, owner: str | None, on: date
 ) -> list[asyncpg.Record]:
@@ -405,13 +243,3 @@ async def complete_task(
            WHERE task_id = $1""",
         task_id, outcome, note, on,
     )  # fmt: skip
-
-
-async def customer_tasks(
-    conn: asyncpg.Connection, tenant: str, customer_id: str
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT * FROM task WHERE tenant = $1 AND customer_id = $2 ORDER BY due_on, task_id",
-        tenant, customer_id,
-    )  # fmt: skip
-    return rows
