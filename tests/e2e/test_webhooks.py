@@ -4,7 +4,9 @@ receiver on localhost — signed, in order per customer, retried, given up, rede
 request — and nothing of it visible to another tenant.
 
 The module runs a stack of its own whose dispatcher retries fast and gives up after
-`MAX_AGE` seconds, so the "given up" path takes seconds, not a day.
+`MAX_AGE` seconds, so the "given up" path takes seconds, not a day, and which allows
+private addresses (the receiver is on localhost). The session's stack keeps the default
+and refuses them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 
 from gateway.domain.webhooks import verify
 from huikuan_runtime.stack import Stack
+from tests.conftest import Tenant
 from tests.support import Api, eventually, infra_env, start_stack
 from tests.webhook_receiver import Received, Receiver
 
@@ -40,6 +43,7 @@ def hook_stack() -> Iterator[Stack]:
             "GATEWAY_WEBHOOK_BACKOFF_CAP_SECONDS": "1",
             "GATEWAY_WEBHOOK_TIMEOUT_SECONDS": "3",
             "GATEWAY_WEBHOOK_POLL_SECONDS": "0.1",
+            "GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
         },
     )
 
@@ -117,6 +121,25 @@ def test_subscriptions_show_the_secret_once_and_refuse_bad_input(api: Api) -> No
     assert api.get(f"/webhooks/{webhook_id}").status_code == 404
     assert api.http.delete(f"/webhooks/{webhook_id}").status_code == 404
     assert len(api.get("/webhooks").json()["items"]) == 1
+
+
+def test_by_default_urls_at_our_own_network_are_refused(tenant: Tenant) -> None:
+    api = tenant.api
+    for url, why in [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is not public"),
+        ("http://127.0.0.1:8080/hook", "127.0.0.1 is not public"),
+        ("https://10.0.0.7/hook", "10.0.0.7 is not public"),
+        ("https://[::ffff:127.0.0.1]/hook", "::ffff:127.0.0.1 is not public"),
+        ("http://localhost:8000/hook", "'localhost' is this machine"),
+    ]:
+        refused = api.http.post("/webhooks", json={"url": url})
+        assert refused.status_code == 422, (url, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert why in refused.json()["detail"]
+    assert api.get("/webhooks").json()["items"] == []
+    assert (
+        _subscribe(api, "https://erp.example.com/hooks")["url"] == "https://erp.example.com/hooks"
+    )
 
 
 def test_events_arrive_signed_and_in_each_customers_order(api: Api, receiver: Receiver) -> None:

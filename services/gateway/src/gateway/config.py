@@ -52,6 +52,10 @@ class Settings(ServiceSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_workers: int = 4
     webhook_poll_seconds: float = 0.5
+    # Off: a subscription's URL may not name localhost or a non-public IP, and before each
+    # attempt its host must resolve to public addresses only (tenants must not reach our
+    # network). On only for local receivers (development, tests).
+    webhook_allow_private_addresses: bool = False
     # Bearer JWTs from an external identity provider (mobile apps): off unless jwt_jwks_url
     # is set, and then jwt_issuer and jwt_audience are required. The tenant comes from the
     # claim jwt_tenant_claim; the scopes from the first of jwt_scope_claims present (a

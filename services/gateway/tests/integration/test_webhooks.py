@@ -1,7 +1,8 @@
 """Webhooks against the real PostgreSQL and a real HTTP receiver on localhost: the
 consumer's fan-out is exactly once per event, the dispatcher signs, retries on the
 backoff schedule (time passed in, no sleeps), keeps one customer's events in order and
-gives up after the maximum age."""
+gives up after the maximum age. The receiver is on localhost, so the dispatchers here allow
+private addresses, except the one that shows they are refused by default."""
 
 from __future__ import annotations
 
@@ -102,7 +103,9 @@ async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
     created = (await _deliveries(pool, subscription))[0]["created_at"]
     receiver.fail("/hook", 2)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 1.0)
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
+        )
         now = created
         assert await dispatcher.deliver_one(now)  # 503
         row = (await _deliveries(pool, subscription))[0]
@@ -137,7 +140,9 @@ async def test_one_customers_events_wait_for_the_one_before_others_do_not(
     created = (await _deliveries(pool, subscription))[-1]["created_at"]
     receiver.fail("/order", 1)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0)
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 0.0, allow_private_addresses=True
+        )
         now = created + timedelta(seconds=1)
         while await dispatcher.deliver_one(now):
             pass
@@ -161,7 +166,9 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     receiver.fail("/down", -1)
     rows = await _deliveries(pool, subscription)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.5)
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 0.5, allow_private_addresses=True
+        )
         now = rows[-1]["created_at"]
         for _ in range(100):
             row = (await _deliveries(pool, subscription))[0]
@@ -178,7 +185,9 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     # The customer's next event is no longer held back; it is near its age too: it gets a
     # try now and one at the end of its window.
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.5)
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 0.5, allow_private_addresses=True
+        )
         assert await dispatcher.deliver_one(now)
         second = (await _deliveries(pool, subscription))[1]
         assert second["next_attempt_at"] == second["created_at"] + BACKOFF.max_age
@@ -192,10 +201,46 @@ async def test_an_unreachable_receiver_is_an_error_not_a_crash(pool: asyncpg.Poo
     await _consume(pool, _event("t1", "C-1", 1))
     created = (await _deliveries(pool, subscription))[0]["created_at"]
     async with httpx.AsyncClient(timeout=2) as client:
-        assert await Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0).deliver_one(created)
+        assert await Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 0.0, allow_private_addresses=True
+        ).deliver_one(created)
     row = (await _deliveries(pool, subscription))[0]
     assert row["state"] == "pending" and row["last_status"] is None
     assert row["last_error"] and "Connect" in row["last_error"]
+
+
+async def test_by_default_a_private_address_is_a_failed_attempt_and_nothing_is_sent(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    subscription = await _subscribe(pool, "t1", receiver.url("/inside"), ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))
+    created = (await _deliveries(pool, subscription))[0]["created_at"]
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0)
+        assert await dispatcher.deliver_one(created)
+        row = (await _deliveries(pool, subscription))[0]
+        assert (row["state"], row["attempts"], row["last_status"]) == ("pending", 1, None)
+        assert row["last_error"] == (
+            "the address 127.0.0.1 is not public; webhooks go to public addresses only"
+        )
+        assert row["next_attempt_at"] == created + timedelta(seconds=5)
+        # Retried like any failure, until it is given up at the maximum age.
+        assert await dispatcher.deliver_one(created + BACKOFF.max_age)
+    row = (await _deliveries(pool, subscription))[0]
+    assert (row["state"], row["attempts"]) == ("failed", 2)
+    assert row["last_error"] and "is not public" in row["last_error"]
+    assert receiver.at("/inside") == []
+
+
+async def test_a_name_is_checked_by_what_it_resolves_to(pool: asyncpg.Pool) -> None:
+    subscription = await _subscribe(pool, "t1", "http://localhost:1/x", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))
+    created = (await _deliveries(pool, subscription))[0]["created_at"]
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert await Dispatcher(pool, client, BACKOFF).deliver_one(created)
+    row = (await _deliveries(pool, subscription))[0]
+    assert row["state"] == "pending" and row["last_status"] is None
+    assert row["last_error"] and "is not public (localhost resolves to it)" in row["last_error"]
 
 
 async def test_two_dispatchers_never_take_the_same_customers_queue_at_once(

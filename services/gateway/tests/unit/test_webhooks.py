@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gateway.domain.webhooks import (
     Backoff,
+    address_problem,
+    destination_problem,
     generate_secret,
     headers,
+    is_public,
     normalise_event_types,
     signature,
     url_problem,
@@ -103,6 +107,62 @@ def test_good_urls(url: str) -> None:
 def test_bad_urls_say_why(url: str, why: str) -> None:
     problem = url_problem(url)
     assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+     "100.64.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::",
+     "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+     "::ffff:10.0.0.1", "2002:7f00:1::", "2001:db8::1"],
+)  # fmt: skip
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+    assert address_problem(address) == f"the address {address} is not public"
+
+
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "93.184.216.34", "2001:4860:4860::8888", "::ffff:8.8.8.8"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+    assert address_problem(address) is None
+
+
+def test_an_address_problem_of_something_not_an_address() -> None:
+    assert address_problem("example.com") == "'example.com' is not an IP address"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8080/x", "the address 127.0.0.1 is not public"),
+        ("http://169.254.169.254/latest/meta-data/", "the address 169.254.169.254 is not"),
+        ("https://10.0.0.5/hook", "the address 10.0.0.5 is not public"),
+        ("https://192.168.0.1/hook", "the address 192.168.0.1 is not public"),
+        ("http://0.0.0.0:9000/", "the address 0.0.0.0 is not public"),
+        ("https://[::1]/h", "the address ::1 is not public"),
+        ("https://[fe80::1]/h", "the address fe80::1 is not public"),
+        ("https://[::ffff:127.0.0.1]/h", "the address ::ffff:127.0.0.1 is not public"),
+        ("https://[::FFFF:A9FE:A9FE]/h", "the address ::ffff:a9fe:a9fe is not public"),
+        ("http://localhost/", "'localhost' is this machine"),
+        ("http://LocalHost.:8080/", "'localhost' is this machine"),
+        ("http://api.localhost/", "'api.localhost' is this machine"),
+    ],
+)
+def test_urls_at_our_own_network_are_refused(url: str, why: str) -> None:
+    assert url_problem(url) is None  # well-formed: refused for where it points
+    problem = destination_problem(url)
+    assert problem is not None and problem.startswith(why)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://erp.example.com/hooks", "http://8.8.8.8:8080/x", "https://[2001:4860:4860::8888]/h",
+     "https://例子.测试/hook", "https://localhost.example.com/h", "https://mylocalhost/h"],
+)  # fmt: skip
+def test_urls_at_public_hosts_pass(url: str) -> None:
+    assert destination_problem(url) is None
 
 
 def test_event_type_filters() -> None:

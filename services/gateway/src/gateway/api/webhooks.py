@@ -29,6 +29,7 @@ from gateway.domain.webhooks import (
     ALL_EVENTS,
     MAX_URL_LENGTH,
     DeliveryState,
+    destination_problem,
     generate_secret,
     normalise_event_types,
     url_problem,
@@ -198,9 +199,14 @@ async def create_webhook(
     `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature` (`v1=` and the hex
     HMAC-SHA256 of `<timestamp>.<body>` keyed with the secret). A 2xx answer is a
     delivery; anything else is retried with exponential backoff for up to a day (the
-    gateway's setting), then the delivery is failed. The secret is in this answer only."""
+    gateway's setting), then the delivery is failed. The secret is in this answer only.
+    A URL naming `localhost` or a loopback, private, link-local or otherwise non-public IP
+    address is refused (422), and a delivery whose host resolves to one fails."""
     errors_found = []
-    if (problem := url_problem(body.url)) is not None:
+    allow_private = request.app.state.settings.webhook_allow_private_addresses
+    if (problem := url_problem(body.url)) is not None or (
+        not allow_private and (problem := destination_problem(body.url)) is not None
+    ):
         errors_found.append({"field": "url", "message": problem})
     try:
         event_types = normalise_event_types(body.event_types, EVENT_TYPES)

@@ -8,6 +8,10 @@ Success is recorded only after the receiver's 2xx, so a crash in between means t
 delivery is sent again (at least once; the receiver dedupes by `Webhook-Id` or the
 event's `id`). Anything else is retried with exponential backoff and jitter until the
 delivery is older than the maximum age, then it is `failed`.
+
+Unless private addresses are allowed (a setting for local receivers), each attempt first
+resolves the URL's host and fails without connecting when any of its addresses is not
+public, so a name that resolves into our network later (DNS rebinding) is caught then.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
 from gateway.config import Settings
-from gateway.domain.webhooks import Backoff, headers, jitter
+from gateway.domain.webhooks import Backoff, address_problem, headers, jitter
 from gateway.store import webhooks as store
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
@@ -58,6 +64,31 @@ def _describe(exc: httpx.HTTPError) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+async def destination_problem(url: str, timeout: float = 5.0) -> str | None:
+    """Why the dispatcher will not connect to `url`'s host now, or None: the host does not
+    resolve (within `timeout` seconds), or one of its addresses is not public."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(timeout):
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+    except TimeoutError:
+        return f"cannot resolve {host!r}: no answer within {timeout:g}s"[:MAX_ERROR_LENGTH]
+    except (OSError, UnicodeError) as exc:
+        return f"cannot resolve {host!r}: {exc}"[:MAX_ERROR_LENGTH]
+    if not found:
+        return f"cannot resolve {host!r}: no addresses"
+    for *_, sockaddr in found:
+        address = str(sockaddr[0])
+        if (problem := address_problem(address)) is not None:
+            via = "" if address == host else f" ({host} resolves to it)"
+            return f"{problem}{via}; webhooks go to public addresses only"[:MAX_ERROR_LENGTH]
+    return None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -66,11 +97,13 @@ class Dispatcher:
         backoff: Backoff,
         *,
         jitter: Callable[[], float] = jitter,
+        allow_private_addresses: bool = False,
     ) -> None:
         self._pool = pool
         self._client = client
         self._backoff = backoff
         self._jitter = jitter
+        self._allow_private = allow_private_addresses
 
     async def deliver_one(self, now: datetime) -> bool:
         """Attempt the next delivery due at `now`; False when none is due."""
@@ -82,12 +115,17 @@ class Dispatcher:
             sent = headers(str(row["delivery_id"]), row["secret"], int(now.timestamp()), body)
             status: int | None = None
             error: str | None = None
-            try:
-                # Only the status matters: the receiver's body is never read.
-                async with self._client.stream("POST", row["url"], content=body, headers=sent) as r:
-                    status = r.status_code
-            except httpx.HTTPError as exc:
-                error = _describe(exc)
+            if not self._allow_private:
+                error = await destination_problem(row["url"], self._client.timeout.connect or 5.0)
+            if error is None:
+                try:
+                    # Only the status matters: the receiver's body is never read.
+                    async with self._client.stream(
+                        "POST", row["url"], content=body, headers=sent
+                    ) as r:
+                        status = r.status_code
+                except httpx.HTTPError as exc:
+                    error = _describe(exc)
             delivered = status is not None and 200 <= status < 300
             if status is not None and not delivered:
                 error = f"the receiver answered {status}"
@@ -134,7 +172,12 @@ async def run(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     clock = SystemClock()
     async with service_pool(settings) as pool, http_client(settings) as client:
-        dispatcher = Dispatcher(pool, client, backoff_of(settings))
+        dispatcher = Dispatcher(
+            pool,
+            client,
+            backoff_of(settings),
+            allow_private_addresses=settings.webhook_allow_private_addresses,
+        )
         log.info("webhook dispatcher started", extra={"workers": settings.webhook_workers})
         await asyncio.gather(
             *(
