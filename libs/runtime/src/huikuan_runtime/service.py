@@ -133,9 +133,11 @@ async def run_consumer(
     handlers: Mapping[str, Handler],
     *,
     batch_size: int = 1,
+    consumer_class: type[EventConsumer] = EventConsumer,
 ) -> None:
-    """Consume `topics` into `handlers`; `batch_size` > 1 applies that many records of a
-    poll per transaction (see `EventConsumer.handle_many`)."""
+    """Consume `topics` into `handlers` until SIGINT or SIGTERM; `batch_size` > 1 applies
+    that many records of a poll per transaction (see `EventConsumer.handle_many`); a
+    service may bring a subclass of the loop (`consumer_class`)."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
@@ -144,7 +146,7 @@ async def run_consumer(
     await consumer.start()
     try:
         async with service_pool(settings) as pool:
-            loop = EventConsumer(
+            loop = consumer_class(
                 name=settings.service_name,
                 pool=pool,
                 handlers=handlers,

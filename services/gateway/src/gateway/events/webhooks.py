@@ -16,9 +16,7 @@ each of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -29,8 +27,7 @@ from huikuan_events.registry import EVENT_TYPES
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, Stopping
-from huikuan_runtime.db import service_pool
-from huikuan_runtime.kafka import make_consumer, make_producer
+from huikuan_runtime.service import run_consumer
 from huikuan_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -106,27 +103,4 @@ class WebhookConsumer(EventConsumer):
 
 async def consume(settings: ServiceSettings) -> None:
     """`python -m gateway consume`, until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    servers = settings.kafka_bootstrap_servers
-    dlq = make_producer(servers, f"{settings.consumer_group}-dlq")
-    consumer = make_consumer(servers, settings.consumer_group, TOPICS)
-    await dlq.start()
-    await consumer.start()
-    try:
-        async with service_pool(settings) as pool:
-            webhooks = WebhookConsumer(
-                name=settings.service_name,
-                pool=pool,
-                handlers=HANDLERS,
-                dlq_producer=dlq,
-                max_retries=settings.consumer_max_retries,
-                retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
-            )
-            await webhooks.run(consumer, stop)
-    finally:
-        with contextlib.suppress(Exception):
-            await consumer.stop()
-        await dlq.stop()
+    await run_consumer(settings, TOPICS, HANDLERS, consumer_class=WebhookConsumer)
