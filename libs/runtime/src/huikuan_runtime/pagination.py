@@ -35,8 +35,14 @@ def decode(cursor: str | None, size: int) -> list[Any] | None:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
     if not isinstance(key, list) or len(key) != size:
-        raise InvalidInput(
-            "cursor: not a cursor this list returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        )
+        raise invalid_cursor()
     return key
+
+
+def invalid_cursor() -> InvalidInput:
+    """The 422 for a cursor this list did not return (also for one whose values do not
+    parse as the list's key)."""
+    return InvalidInput(
+        "cursor: not a cursor this list returned",
+        errors=[{"field": "cursor", "message": "invalid cursor"}],
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from huikuan_runtime import pagination
 from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput
 from ledger.service.customers import upsert_customer
@@ -169,3 +170,15 @@ async def test_invoices_page_in_a_stable_order_and_filter_by_status(pool: asyncp
             cursor="not-a-cursor",
             limit=5,
         )
+    # A well-formed cursor whose values are not this list's key is refused the same way.
+    for key in (["not a date", "INV-1"], [7, "INV-1"]):
+        with pytest.raises(InvalidInput):
+            await list_invoices(
+                pool,
+                "t1",
+                as_of=date(2026, 1, 5),
+                customer_id=None,
+                statuses=None,
+                cursor=pagination.encode(key),
+                limit=5,
+            )

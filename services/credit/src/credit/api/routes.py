@@ -115,7 +115,9 @@ async def get_history(
     query: Annotated[HistoryQuery, Query()],
 ) -> ScoreHistoryPage:
     key = pagination.decode(query.cursor, 1)
-    before = int(key[0]) if key else None
+    if key is not None and not isinstance(key[0], int):
+        raise pagination.invalid_cursor()
+    before = key[0] if key else None
     async with pool.acquire() as conn:
         rows = await views.history(conn, tenant, customer_id, query.limit + 1, before)
     page = rows[: query.limit]

@@ -41,8 +41,8 @@ from gateway.store import webhooks
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.fields import ID_PATTERN
 from huikuan_runtime.ops import ServiceStatus, service_status
-from huikuan_runtime.pagination import Cursor
-from huikuan_runtime.problems import Conflict, InvalidInput, NotFound, Problem
+from huikuan_runtime.pagination import Cursor, invalid_cursor
+from huikuan_runtime.problems import Conflict, NotFound, Problem
 
 router = APIRouter(tags=["ops"])
 
@@ -284,10 +284,7 @@ async def list_dead_letters(
         raise NotFound(f"no dead-letter topic {topic!r}; there are {list(DEAD_LETTER_TOPICS)}")
     after = parse_id(cursor) if cursor is not None else None
     if cursor is not None and after is None:
-        raise InvalidInput(
-            "cursor: not a cursor this list returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        )
+        raise invalid_cursor()
     settings: Settings = request.app.state.settings
     timeout = settings.ops_kafka_timeout_seconds
     async with kafka.connect(settings.kafka_bootstrap_servers, timeout) as k:

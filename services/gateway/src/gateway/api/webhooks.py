@@ -38,7 +38,7 @@ from gateway.store import webhooks as store
 from huikuan_events import uuid7
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.pagination import Cursor, decode, encode
+from huikuan_runtime.pagination import Cursor, decode, encode, invalid_cursor
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
 from huikuan_runtime.service import Pool
 
@@ -244,10 +244,7 @@ async def list_webhooks(
     try:
         after_id = uuid.UUID(after[0]) if after is not None else None
     except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(
-            "cursor: not a cursor this list returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from None
+        raise invalid_cursor() from None
     async with pool.acquire() as conn:
         rows = await store.list_subscriptions(conn, who.tenant, after_id, limit + 1)
     items = [_webhook(r) for r in rows[:limit]]
@@ -314,10 +311,7 @@ async def list_deliveries(
     status code or error, and when it is tried next."""
     before = decode(cursor, 1)
     if before is not None and not (isinstance(before[0], int) and before[0] > 0):
-        raise InvalidInput(
-            "cursor: not a cursor this list returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        )
+        raise invalid_cursor()
     async with pool.acquire() as conn:
         await _subscription(conn, who.tenant, webhook_id)
         rows = await store.list_deliveries(

@@ -320,7 +320,10 @@ async def list_invoices(
 ) -> tuple[list[asyncpg.Record], str | None]:
     """A page of invoices in issue order, and the cursor of the next page (None at the end)."""
     key = pagination.decode(cursor, 2)
-    after = (date.fromisoformat(key[0]), str(key[1])) if key else None
+    try:
+        after = (date.fromisoformat(key[0]), str(key[1])) if key else None
+    except (TypeError, ValueError):
+        raise pagination.invalid_cursor() from None
     async with pool.acquire() as conn:
         rows = await invoices.page(
             conn,

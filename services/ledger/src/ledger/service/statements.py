@@ -244,8 +244,8 @@ def _after(cursor: str | None) -> tuple[date, str] | None:
         return None
     try:
         return date.fromisoformat(key[0]), str(key[1])
-    except (TypeError, ValueError) as exc:
-        raise invalid("cursor", "not a cursor this list returned") from exc
+    except (TypeError, ValueError):
+        raise pagination.invalid_cursor() from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
-from huikuan_runtime.problems import InvalidInput, NotFound
+from huikuan_runtime.problems import NotFound
 from huikuan_runtime.service import Pool
 from reminders.api import schemas as s
 from reminders.domain.dunning import (
@@ -279,10 +279,7 @@ def _reminder_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     try:
         return datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
     except ValueError:
-        raise InvalidInput(
-            "cursor: not a cursor this list returned",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from None
+        raise pagination.invalid_cursor() from None
 
 
 # --- worklist and tasks -------------------------------------------------------------------
