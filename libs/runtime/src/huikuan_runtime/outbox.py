@@ -50,11 +50,12 @@ async def record_many(
     source: str,
     tenant: str,
     events: Sequence[tuple[str, BaseModel]],
-    at: datetime,
+    at: datetime | Sequence[datetime],
     headers: dict[str, str] | None = None,
 ) -> list[Envelope]:
     """Write many (subject, payload) events at once, in order; each subject's events get
-    consecutive sequence numbers. Three statements, whatever the number of events."""
+    consecutive sequence numbers. Three statements, whatever the number of events. `at` is
+    the time of every event, or one time per event."""
     if not conn.is_in_transaction():
         raise RuntimeError("the outbox must be written inside the caller's transaction")
     if not events:
@@ -72,11 +73,14 @@ async def record_many(
         [counts[s] for s in subjects],
     )
     next_value = {r["subject"]: r["last_value"] - counts[r["subject"]] + 1 for r in rows}
+    times = [at] * len(events) if isinstance(at, datetime) else list(at)
+    if len(times) != len(events):
+        raise ValueError("one time per event, or one for all")
     envelopes = []
-    for subject, payload in events:
+    for (subject, payload), time in zip(events, times, strict=True):
         # Every value here is ours and already valid: skip re-validating each envelope.
         envelopes.append(Envelope.model_construct(
-            id=uuid7(), source=source, type=type_name(payload), subject=subject, time=at,
+            id=uuid7(), source=source, type=type_name(payload), subject=subject, time=time,
             tenant=tenant, sequence=next_value[subject], data=payload.model_dump(mode="json"),
         ))  # fmt: skip
         next_value[subject] += 1

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from huikuan_events.topics import all_topics
-from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler
+from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, RunHandler
 from huikuan_runtime.db import create_pool, service_pool
 from huikuan_runtime.http import (
     RequestContextMiddleware,
@@ -134,10 +134,12 @@ async def run_consumer(
     *,
     batch_size: int = 1,
     consumer_class: type[EventConsumer] = EventConsumer,
+    run_handler: RunHandler | None = None,
 ) -> None:
-    """Consume `topics` into `handlers` until SIGINT or SIGTERM; `batch_size` > 1 applies
-    that many records of a poll per transaction (see `EventConsumer.handle_many`); a
-    service may bring a subclass of the loop (`consumer_class`)."""
+    """Consume `topics` into `handlers` (or `run_handler`) until SIGINT or SIGTERM;
+    `batch_size` > 1 applies that many records of a poll per transaction (see
+    `EventConsumer.handle_many`); a service may bring a subclass of the loop
+    (`consumer_class`)."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
@@ -154,6 +156,7 @@ async def run_consumer(
                 max_retries=settings.consumer_max_retries,
                 retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
                 batch_size=batch_size,
+                run_handler=run_handler,
             )
             await loop.run(consumer, stop)
     finally:

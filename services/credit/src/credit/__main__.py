@@ -6,7 +6,8 @@ from pathlib import Path
 
 from credit.api.app import create_app
 from credit.config import Settings, get_settings
-from credit.events.handlers import HANDLERS
+from credit.events.handlers import run_handler
+from credit.service.derive import FactCache
 from credit.service.jobs import run_periodically
 from huikuan_runtime.service import ServiceSpec, main, run_consumer
 
@@ -14,8 +15,9 @@ from huikuan_runtime.service import ServiceSpec, main, run_consumer
 async def consume(settings: Settings) -> None:
     """Read the ledger and reminders topics (named by the settings) into the projection."""
     await run_consumer(
-        settings, settings.consumed_topics, HANDLERS, batch_size=settings.consumer_batch_size
-    )
+        settings, settings.consumed_topics, {}, batch_size=settings.consumer_batch_size,
+        run_handler=run_handler(FactCache(settings.fact_cache_facts)),
+    )  # fmt: skip
 
 
 SPEC = ServiceSpec(

@@ -31,6 +31,13 @@ class Settings(ServiceSettings):
         description="records of a poll applied per transaction (`CREDIT_CONSUMER_BATCH_SIZE`);"
         " a run holds its customers' locks until it commits, so keep it modest",
     )
+    fact_cache_facts: int = Field(
+        2_000_000,
+        ge=0,
+        description="facts the consumer keeps in memory between runs, over all customers "
+        "(`CREDIT_FACT_CACHE_FACTS`; roughly 200 bytes each); the least recently used "
+        "customers are read from the database again",
+    )
 
     @property
     def consumed_topics(self) -> tuple[str, ...]:

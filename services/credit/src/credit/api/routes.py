@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
@@ -130,7 +129,7 @@ async def get_history(
                 old_grade=r["old_grade"],
                 new_grade=r["new_grade"],
                 scorecard_version=r["scorecard_version"],
-                reasons=[ReasonPublic.model_validate(x) for x in json.loads(r["reasons"])],
+                reasons=[ReasonPublic.model_validate(x) for x in r["reasons"]],
                 changed_at=r["changed_at"],
             )
             for r in page

@@ -1,60 +1,32 @@
-"""What credit does with each event it consumes: event type -> handler.
+"""What credit learns from each event it consumes: event type -> what to keep.
 
-Every handler records what it learnt as a fact keyed by the event id (a duplicate adds
-nothing), then re-derives the customer's score, limits and holds from all its facts, as of
-the later of the event's time and its business date (never "now"), so a replay gives the
-same projection. Events that carry no new fact (settled, overdue) only re-derive: the
-passing of a due date matters even when nothing was paid.
+Every event becomes a fact keyed by its event id (a duplicate adds nothing) and a
+derivation of the customer's score, limits and holds from all its facts, as of the later of
+the event's time and its business date (never "now"), so a replay gives the same
+projection. Events that carry no new fact (settled, overdue) only re-derive: the passing of
+a due date matters even when nothing was paid. The consumer hands over whole runs of events
+(`run_handler`); `credit.service.derive.learn` applies them in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TypeVar
 
 import asyncpg
 from pydantic import BaseModel
 
 from credit.domain.profile import Fact
-from credit.service.derive import refresh
-from credit.store import customers, facts
+from credit.service.derive import FactCache, Learnt, learn
+from credit.store import customers
 from huikuan_events import Envelope
 from huikuan_events import ledger as L
 from huikuan_events import reminders as R
-from huikuan_runtime.consumer import Handler
+from huikuan_runtime.consumer import RunHandler
 
-
-async def _learn(
-    conn: asyncpg.Connection, event: Envelope, customer_id: str, fact: Fact | None, on: date
-) -> None:
-    if fact is not None:
-        await facts.add(conn, event.tenant, customer_id, event.id, fact)
-    await refresh(conn, event.tenant, customer_id, as_of=max(on, event.time.date()), at=event.time)
-
-
-P = TypeVar("P", bound=BaseModel)
-
-
-def _handler(model: type[P], to_fact: Callable[[P], tuple[Fact | None, date]]) -> Handler:
-    """A handler that parses the payload, records its fact and re-derives the customer."""
-
-    async def handle(conn: asyncpg.Connection, event: Envelope) -> None:
-        data = model.model_validate(event.data)
-        fact, on = to_fact(data)
-        customer_id = str(data.model_dump(include={"customer_id"})["customer_id"])
-        await _learn(conn, event, customer_id, fact, on)
-
-    return handle
-
-
-async def on_customer_upserted(conn: asyncpg.Connection, event: Envelope) -> None:
-    data = L.CustomerUpserted.model_validate(event.data)
-    await customers.upsert(
-        conn, event.tenant, data.customer_id, data.name, data.payment_terms_days, data.segment,
-        event.time,
-    )  # fmt: skip
-    await refresh(conn, event.tenant, data.customer_id, as_of=event.time.date(), at=event.time)
+# How to read each event type: its payload model and what it says (a fact, or None, and
+# the business date it happened on).
+Reading = tuple[type[BaseModel], Callable[[BaseModel], tuple[Fact | None, date]]]
 
 
 def _issued(d: L.InvoiceIssued) -> tuple[Fact, date]:
@@ -127,20 +99,54 @@ def _escalated(d: R.DunningEscalated) -> tuple[Fact | None, date]:
                 note=f"dunning step {d.step} of {d.policy_id}: {d.reason}"), d.as_of  # fmt: skip
 
 
-HANDLERS: dict[str, Handler] = {
-    "ledger.customer_upserted.v1": on_customer_upserted,
-    "ledger.invoice_issued.v1": _handler(L.InvoiceIssued, _issued),
-    "ledger.payment_applied.v1": _handler(L.PaymentApplied, _applied),
-    "ledger.invoice_adjusted.v1": _handler(L.InvoiceAdjusted, _adjusted),
-    "ledger.invoice_voided.v1": _handler(L.InvoiceVoided, _voided),
-    "ledger.invoice_written_off.v1": _handler(L.InvoiceWrittenOff, _written_off),
-    "ledger.payment_reversed.v1": _handler(L.PaymentReversed, _reversed),
-    "ledger.invoice_settled.v1": _handler(L.InvoiceSettled, _settled),
-    "ledger.invoice_overdue.v1": _handler(L.InvoiceOverdue, _overdue),
-    "ledger.dispute_opened.v1": _handler(L.DisputeOpened, _dispute_opened),
-    "ledger.dispute_resolved.v1": _handler(L.DisputeResolved, _dispute_resolved),
-    "reminders.promise_made.v1": _handler(R.PromiseMade, _promise_made),
-    "reminders.promise_kept.v1": _handler(R.PromiseKept, _promise_kept),
-    "reminders.promise_broken.v1": _handler(R.PromiseBroken, _promise_broken),
-    "reminders.dunning_escalated.v1": _handler(R.DunningEscalated, _escalated),
+def _upserted(d: L.CustomerUpserted) -> tuple[None, date]:
+    return None, date.min  # derived as of the event's time
+
+
+def _reading(model: type[BaseModel], to_fact: Callable[..., tuple[Fact | None, date]]) -> Reading:
+    return model, to_fact
+
+
+READINGS: dict[str, Reading] = {
+    "ledger.customer_upserted.v1": _reading(L.CustomerUpserted, _upserted),
+    "ledger.invoice_issued.v1": _reading(L.InvoiceIssued, _issued),
+    "ledger.payment_applied.v1": _reading(L.PaymentApplied, _applied),
+    "ledger.invoice_adjusted.v1": _reading(L.InvoiceAdjusted, _adjusted),
+    "ledger.invoice_voided.v1": _reading(L.InvoiceVoided, _voided),
+    "ledger.invoice_written_off.v1": _reading(L.InvoiceWrittenOff, _written_off),
+    "ledger.payment_reversed.v1": _reading(L.PaymentReversed, _reversed),
+    "ledger.invoice_settled.v1": _reading(L.InvoiceSettled, _settled),
+    "ledger.invoice_overdue.v1": _reading(L.InvoiceOverdue, _overdue),
+    "ledger.dispute_opened.v1": _reading(L.DisputeOpened, _dispute_opened),
+    "ledger.dispute_resolved.v1": _reading(L.DisputeResolved, _dispute_resolved),
+    "reminders.promise_made.v1": _reading(R.PromiseMade, _promise_made),
+    "reminders.promise_kept.v1": _reading(R.PromiseKept, _promise_kept),
+    "reminders.promise_broken.v1": _reading(R.PromiseBroken, _promise_broken),
+    "reminders.dunning_escalated.v1": _reading(R.DunningEscalated, _escalated),
 }
+
+
+def run_handler(cache: FactCache) -> RunHandler:
+    """The consumer's handler of a run of events, keeping facts in `cache` between runs."""
+
+    async def handle(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        run: list[Learnt] = []
+        for event in events:
+            reading = READINGS.get(event.type)
+            if reading is None:
+                continue
+            model, to_fact = reading
+            data = model.model_validate(event.data)
+            fact, on = to_fact(data)
+            customer_id = str(event.data["customer_id"])
+            if isinstance(data, L.CustomerUpserted):
+                await customers.upsert(
+                    conn, event.tenant, customer_id, data.name, data.payment_terms_days,
+                    data.segment, event.time,
+                )  # fmt: skip
+            run.append(Learnt(event.tenant, customer_id, event.id, fact,
+                              max(on, event.time.date()), event.time))  # fmt: skip
+        if run:
+            await learn(conn, run, cache)
+
+    return handle

@@ -28,15 +28,12 @@ async def emit(
 
 
 async def emit_all(
-    conn: asyncpg.Connection, tenant: str, customer_id: str, payloads: list[BaseModel],
-    at: datetime,
-) -> list[Envelope]:  # fmt: skip
-    """Several events of one customer, in order, with three statements in all."""
+    conn: asyncpg.Connection,
+    tenant: str,
+    events: list[tuple[str, BaseModel]],
+    at: list[datetime],
+) -> list[Envelope]:
+    """(customer id, payload) events, in order, each at its own time: three statements."""
     return await outbox.record_many(
-        conn,
-        topic=CREDIT_EVENTS,
-        source=SOURCE,
-        tenant=tenant,
-        events=[(customer_id, payload) for payload in payloads],
-        at=at,
+        conn, topic=CREDIT_EVENTS, source=SOURCE, tenant=tenant, events=events, at=at
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -43,7 +42,7 @@ async def check(
         limit = (await limits.for_customer(conn, tenant, customer_id)).get(currency)
         exposure = 0
         if state is not None:
-            lines = json.loads(state["profile"])["currencies"]
+            lines = state["profile"]["currencies"]
             open_minor = {c: v["open_minor"] for c, v in lines.items()}
             all_facts = await facts.for_customer(conn, tenant, customer_id, "invoice")
             amounts = await exposures(conn, tenant, customer_id, all_facts, open_minor, today)

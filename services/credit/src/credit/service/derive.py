@@ -1,13 +1,23 @@
-"""Derive a customer's score, limits and automatic holds from its facts, and announce changes.
+"""Derive customers' scores, limits and automatic holds from their facts, and announce changes.
 
-`refresh` is the one place where credit's derived state changes after an event, a rescore
-job or a manual change; it runs inside the caller's transaction and holds the customer's
-advisory lock, so concurrent refreshes of one customer serialise.
+`derive` is the one place where credit's derived state is computed. It is pure: it takes a
+customer's standing (`store.inputs.Inputs`), all its facts and a date, and says what changes.
+`Changes` gathers the derivations of a run and writes them with a few set-based statements.
+Two callers drive them, inside the caller's transaction and holding the customers' advisory
+locks, so concurrent derivations of one customer serialise:
+
+- `refresh`: one customer after a rescore job or a manual change;
+- `learn`: a run of consumed events, in order. Each event is derived on its own, exactly as
+  if the events came one per transaction (same score history, events and rows), but the run
+  reads each customer's standing once, keeps its facts in memory (`FactCache`), derives in
+  memory, and writes once.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import uuid
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import asyncpg
@@ -21,6 +31,7 @@ from credit.domain.orders import Approval, open_approvals
 from credit.domain.profile import Fact, RiskProfile, build_profile
 from credit.events.outbox import emit_all
 from credit.store import approvals, customers, facts, holds, inputs, limits, scores
+from credit.store.inputs import Hold, Inputs, Scored
 from huikuan_events.credit import HoldPlaced, HoldReleased, LimitChanged, ScoreChanged
 
 
@@ -56,32 +67,41 @@ def exposure_lines(
     }
 
 
-async def refresh(
-    conn: asyncpg.Connection,
-    tenant: str,
-    customer_id: str,
-    *,
-    as_of: date | None,
-    at: datetime,
-) -> Refreshed:
-    """Recompute from the facts as of the later of `as_of` and the last date scored."""
-    await customers.lock(conn, tenant, customer_id)
-    got = await inputs.load(conn, tenant, customer_id)
+@dataclass(slots=True)
+class Derived:
+    """What one derivation of one customer changes."""
+
+    customer_id: str
+    at: datetime
+    state: scores.State
+    change: scores.Change | None  # the score or grade moved
+    recommended: dict[str, int]  # currency -> new recommended limit
+    placed: dict[str, str]  # automatic holds placed: cause -> detail
+    released: dict[str, str]
+    announce: list[BaseModel]  # the events, in order
+
+    @property
+    def day(self) -> date:
+        return self.state.as_of
+
+
+def derive(
+    customer_id: str, got: Inputs, all_facts: list[Fact], as_of: date | None, at: datetime
+) -> Derived:
+    """Score, limits and holds from the facts as of the later of `as_of` and the last date
+    scored (scores never move back in time)."""
     prev = got.scored
     days = [d for d in (as_of, prev.as_of if prev else None) if d is not None]
     day = max(days) if days else at.date()
-    all_facts = await facts.for_customer(conn, tenant, customer_id)
     profile = build_profile(all_facts, day)
     result = scorecard.score(profile)
     reasons = [asdict(r) for r in result.reasons]
-    changed = prev is None or prev.score != result.score or prev.grade != result.grade
-    announce: list[BaseModel] = []  # what changed, emitted in this order at the end
-    if changed:
-        await scores.add_history(
-            conn, tenant, customer_id, as_of=day,
-            old_score=prev.score if prev else None, new_score=result.score,
-            old_grade=prev.grade if prev else None, new_grade=result.grade,
-            version=result.version, reasons=reasons, at=at,
+    announce: list[BaseModel] = []
+    change = None
+    if prev is None or prev.score != result.score or prev.grade != result.grade:
+        change = scores.Change(
+            customer_id, day, prev.score if prev else None, result.score,
+            prev.grade if prev else None, result.grade, result.version, reasons, at,
         )  # fmt: skip
         announce.append(ScoreChanged(
             customer_id=customer_id,
@@ -90,36 +110,34 @@ async def refresh(
             scorecard_version=result.version, reasons=[r.text for r in result.reasons],
             as_of=day,
         ))  # fmt: skip
-    await scores.save(
-        conn, tenant, customer_id, as_of=day, score=result.score, grade=result.grade,
-        version=result.version,
-        factors=[{**asdict(f), "lost": f.lost} for f in result.factors],
-        reasons=reasons, profile=profile.to_json(),
+    state = scores.State(
+        customer_id, day, result.score, result.grade, result.version,
+        [{**asdict(f), "lost": f.lost} for f in result.factors], reasons, profile.to_json(),
+        facts_digest=None,
     )  # fmt: skip
-    in_force = await _limits(conn, tenant, customer_id, got, profile, result.grade, announce)
-    await _holds(conn, tenant, customer_id, got, all_facts, profile, result.grade, in_force, day,
-                 announce)  # fmt: skip
-    if announce:
-        await emit_all(conn, tenant, customer_id, announce, at)
-    return Refreshed(day, changed)
+    recommended, in_force = _limits(customer_id, got, profile, result.grade, announce)
+    placed, released = _holds(
+        customer_id, got, all_facts, profile, result.grade, in_force, day, announce
+    )
+    return Derived(customer_id, at, state, change, recommended, placed, released, announce)
 
 
-async def _limits(
-    conn: asyncpg.Connection,
-    tenant: str,
+def _limits(
     customer_id: str,
-    got: inputs.Inputs,
+    got: Inputs,
     profile: RiskProfile,
     grade: scorecard.Grade,
     announce: list[BaseModel],
-) -> dict[str, int | None]:
+) -> tuple[dict[str, int], dict[str, int | None]]:
+    """(recommended limits that change, the limit in force per currency afterwards)"""
     current = dict(got.limits)
+    changed: dict[str, int] = {}
     for currency, minor in limit_rules.recommended(profile, grade).items():
         old = current.get(currency)
         if old is not None and old.recommended_minor == minor:
             continue
-        await limits.set_recommended(conn, tenant, customer_id, currency, minor)
-        new = Limit(currency, minor, old.manual_minor if old else None)
+        changed[currency] = minor
+        new = _recommending(old, currency, minor)
         old_force = old.in_force_minor if old else None
         current[currency] = new
         if new.in_force_minor != old_force:
@@ -128,42 +146,203 @@ async def _limits(
                 new_limit_minor=new.in_force_minor, source="recommended",
                 reason=f"recommended for grade {grade} and recent billing",
             ))  # fmt: skip
-    return {c: lim.in_force_minor for c, lim in current.items()}
+    return changed, {c: lim.in_force_minor for c, lim in current.items()}
 
 
-async def _holds(
-    conn: asyncpg.Connection,
-    tenant: str,
+def _recommending(old: Limit | None, currency: str, minor: int) -> Limit:
+    """`old` (or no limit) with a new recommended amount; a manual limit stays."""
+    if old is None:
+        return Limit(currency, minor, None)
+    return replace(old, recommended_minor=minor)
+
+
+def _holds(
     customer_id: str,
-    got: inputs.Inputs,
+    got: Inputs,
     all_facts: list[Fact],
     profile: RiskProfile,
     grade: scorecard.Grade,
     in_force: dict[str, int | None],
     day: date,
     announce: list[BaseModel],
-) -> None:
-    policy = got.policy
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(automatic holds to place, to release): cause -> detail."""
     open_minor = {c: line.open_minor for c, line in profile.currencies.items()}
     lines = exposure_lines(got.approvals, all_facts, open_minor, day)
     exposure = [
         hold_rules.Exposure(c, receivable + orders, in_force.get(c))
         for c, (receivable, orders) in lines.items()
     ]
-    wanted = hold_rules.automatic_causes(profile, grade, exposure, policy)
-    active = {r["cause"]: r["detail"] for r in got.holds if not r["manual"]}
+    wanted = hold_rules.automatic_causes(profile, grade, exposure, got.policy)
+    active = {h.cause: h.detail for h in got.holds.values() if not h.manual}
     place, release = hold_rules.transitions(active, wanted)
     for cause, detail in sorted(release.items()):
-        await holds.release(conn, tenant, customer_id, cause)
         announce.append(HoldReleased(
             customer_id=customer_id, cause=cause, detail=f"cause gone: {detail}", manual=False,
             released_on=day,
         ))  # fmt: skip
     for cause, detail in sorted(place.items()):
-        await holds.place(conn, tenant, customer_id, cause, manual=False, detail=detail, on=day)
         announce.append(HoldPlaced(
             customer_id=customer_id, cause=cause, detail=detail, manual=False, placed_on=day,
         ))  # fmt: skip
+    return place, release
+
+
+@dataclass(slots=True)
+class Changes:
+    """The derivations of one tenant's run, written together by `save`."""
+
+    tenant: str
+    states: dict[str, scores.State] = field(default_factory=dict)
+    history: list[scores.Change] = field(default_factory=list)
+    recommended: dict[tuple[str, str], int] = field(default_factory=dict)
+    released: set[tuple[str, str]] = field(default_factory=set)  # (customer, cause)
+    placed: dict[tuple[str, str], tuple[str, date]] = field(default_factory=dict)
+    events: list[tuple[str, BaseModel, datetime]] = field(default_factory=list)
+
+    def add(self, got: Inputs, d: Derived) -> None:
+        """Keep a derivation and move the customer's standing on past it, so the next
+        derivation of the same customer in the run starts where this one left off."""
+        c = d.customer_id
+        self.states[c] = d.state
+        if d.change is not None:
+            self.history.append(d.change)
+        got.scored = Scored(d.state.score, d.state.grade, d.day)
+        for currency, minor in d.recommended.items():
+            self.recommended[c, currency] = minor
+            got.limits[currency] = _recommending(got.limits.get(currency), currency, minor)
+        for cause in d.released:
+            got.holds.pop(cause, None)
+            self.released.add((c, cause))
+            self.placed.pop((c, cause), None)
+        for cause, detail in d.placed.items():
+            got.holds[cause] = Hold(cause, detail, manual=False)
+            self.placed[c, cause] = (detail, d.day)
+        self.events.extend((c, payload, d.at) for payload in d.announce)
+
+    async def save(self, conn: asyncpg.Connection) -> None:
+        t = self.tenant
+        await scores.add_history(conn, t, self.history)
+        await scores.save_many(conn, t, list(self.states.values()))
+        await limits.set_recommended(
+            conn, t, [(c, cur, m) for (c, cur), m in self.recommended.items()]
+        )
+        await holds.replace_automatic(
+            conn, t, sorted(self.released | set(self.placed)),
+            [(c, cause, detail, on) for (c, cause), (detail, on) in sorted(self.placed.items())],
+        )  # fmt: skip
+        if self.events:
+            await emit_all(
+                conn, t, [(c, payload) for c, payload, _ in self.events],
+                [at for *_, at in self.events],
+            )  # fmt: skip
+
+
+async def refresh(
+    conn: asyncpg.Connection,
+    tenant: str,
+    customer_id: str,
+    *,
+    as_of: date | None,
+    at: datetime,
+) -> Refreshed:
+    """Re-derive one customer from its facts (no new fact)."""
+    await customers.lock(conn, tenant, customer_id)
+    got = await inputs.load(conn, tenant, customer_id)
+    d = derive(customer_id, got, await facts.for_customer(conn, tenant, customer_id), as_of, at)
+    changes = Changes(tenant)
+    changes.add(got, d)
+    await changes.save(conn)
+    return Refreshed(d.day, d.change is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    """What one consumed event tells credit about one customer."""
+
+    tenant: str
+    customer_id: str
+    event_id: uuid.UUID
+    fact: Fact | None  # None: nothing new to keep, only derive again
+    as_of: date
+    at: datetime
+
+
+class FactCache:
+    """Customers' facts kept in memory between runs, least recently used out first, up to
+    `max_facts` facts in all. An entry is used only while the digest stored with the
+    customer's state is the one it was kept with (see migrations/0003_facts_digest.sql)."""
+
+    def __init__(self, max_facts: int) -> None:
+        self._max = max_facts
+        self._size = 0
+        self._entries: OrderedDict[tuple[str, str], tuple[uuid.UUID, list[Fact]]] = OrderedDict()
+
+    def get(self, key: tuple[str, str], digest: uuid.UUID | None) -> list[Fact] | None:
+        entry = self._entries.get(key)
+        if entry is None or digest is None or entry[0] != digest:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple[str, str], digest: uuid.UUID, kept: list[Fact]) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._size -= len(old[1])
+        self._entries[key] = (digest, kept)
+        self._size += len(kept)
+        while self._size > self._max and self._entries:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._size -= len(dropped)
+
+
+async def learn(conn: asyncpg.Connection, run: list[Learnt], cache: FactCache) -> None:
+    """Record a run's facts and derive after every event, in order, one tenant at a time."""
+    by_tenant: dict[str, list[Learnt]] = defaultdict(list)
+    for item in run:
+        by_tenant[item.tenant].append(item)
+    for tenant in sorted(by_tenant):
+        await _learn_tenant(conn, tenant, by_tenant[tenant], cache)
+
+
+async def _learn_tenant(
+    conn: asyncpg.Connection, tenant: str, run: list[Learnt], cache: FactCache
+) -> None:
+    ids = sorted({item.customer_id for item in run})
+    await customers.lock_many(conn, tenant, ids)
+    standing = await inputs.load_many(conn, tenant, ids)
+    known: dict[str, list[Fact]] = {}
+    digests: dict[str, uuid.UUID] = {}
+    for c in ids:
+        stored = standing[c].facts_digest
+        kept = cache.get((tenant, c), stored)
+        if kept is not None and stored is not None:
+            known[c], digests[c] = list(kept), stored
+    missing = [c for c in ids if c not in known]
+    if missing:
+        for c, (loaded, digest) in (await facts.for_customers(conn, tenant, missing)).items():
+            known[c], digests[c] = loaded, digest
+    added = await facts.add_many(
+        conn, tenant, [(i.event_id, i.customer_id, i.fact) for i in run if i.fact is not None]
+    )
+    changes = Changes(tenant)
+    derived: set[str] = set()
+    for item in run:
+        c, got = item.customer_id, standing[item.customer_id]
+        new = item.fact is not None and item.event_id in added
+        if new:
+            assert item.fact is not None
+            known[c].append(item.fact)
+            digests[c] = uuid.UUID(int=digests[c].int ^ item.event_id.int)
+        elif c in derived and got.scored is not None and item.as_of <= got.scored.as_of:
+            continue  # the same facts, standing and day as the last derivation: no change
+        changes.add(got, derive(c, got, known[c], item.as_of, item.at))
+        derived.add(c)
+    for c, state in changes.states.items():
+        changes.states[c] = replace(state, facts_digest=digests[c])
+    await changes.save(conn)
+    for c in ids:
+        cache.put((tenant, c), digests[c], known[c])
 
 
 def expiry(approved_on: date, validity_days: int) -> date:

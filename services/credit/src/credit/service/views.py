@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -46,7 +45,7 @@ async def credit_view(
     state = await scores.get(conn, tenant, customer_id)
     if state is None:
         raise NotFound(f"credit has seen no events for customer {customer_id!r}")
-    profile = json.loads(state["profile"])
+    profile = state["profile"]
     lines: dict[str, dict[str, int]] = profile["currencies"]
     all_facts = await facts.for_customer(conn, tenant, customer_id, "invoice")
     open_minor = {c: v["open_minor"] for c, v in lines.items()}
@@ -71,8 +70,8 @@ async def credit_view(
         customer=await customers.get(conn, tenant, customer_id),
         state=state,
         profile=profile,
-        factors=json.loads(state["factors"]),
-        reasons=json.loads(state["reasons"]),
+        factors=state["factors"],
+        reasons=state["reasons"],
         currencies=sorted(currencies, key=lambda v: v.currency),
         holds=await holds.active(conn, tenant, customer_id),
     )

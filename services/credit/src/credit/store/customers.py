@@ -42,6 +42,15 @@ async def lock(conn: asyncpg.Connection, tenant: str, customer_id: str) -> None:
     )
 
 
+async def lock_many(conn: asyncpg.Connection, tenant: str, customer_ids: list[str]) -> None:
+    """`lock` several customers, in the order given (sorted by every caller: no deadlocks)."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || c, 0))
+           FROM unnest($2::text[]) AS x (c)""",
+        tenant, customer_ids,
+    )  # fmt: skip
+
+
 async def all_ids(conn: asyncpg.Connection, tenant: str) -> list[str]:
     rows = await conn.fetch(
         """SELECT customer_id FROM customer_profile WHERE tenant = $1

@@ -42,3 +42,29 @@ async def release(conn: asyncpg.Connection, tenant: str, customer_id: str, cause
         tenant, customer_id, cause,
     )  # fmt: skip
     return bool(gone)
+
+
+async def replace_automatic(
+    conn: asyncpg.Connection,
+    tenant: str,
+    released: list[tuple[str, str]],
+    placed: list[tuple[str, str, str, date]],
+) -> None:
+    """Remove the (customer id, cause) holds, then place the automatic (customer id, cause,
+    detail, placed on) ones: two statements for any number of customers."""
+    if released:
+        await conn.execute(
+            """DELETE FROM credit_hold h
+               USING unnest($2::text[], $3::text[]) AS x (c, cause)
+               WHERE h.tenant = $1 AND h.customer_id = x.c AND h.cause = x.cause""",
+            tenant, [r[0] for r in released], [r[1] for r in released],
+        )  # fmt: skip
+    if placed:
+        await conn.execute(
+            """INSERT INTO credit_hold (tenant, customer_id, cause, manual, detail, placed_on)
+               SELECT $1, c, cause, false, d, o
+               FROM unnest($2::text[], $3::text[], $4::text[], $5::date[]) AS x (c, cause, d, o)
+               ON CONFLICT DO NOTHING""",
+            tenant, [p[0] for p in placed], [p[1] for p in placed], [p[2] for p in placed],
+            [p[3] for p in placed],
+        )  # fmt: skip

@@ -1,12 +1,12 @@
-"""SQL: everything a derivation of one customer reads besides its facts, in one round trip
-(the current score, limits, holds, approved orders and the tenant's hold policy)."""
+"""SQL: everything a derivation reads besides the facts (the current score, limits, holds,
+approved orders, the tenant's hold policy and the digest of the facts scored), for any
+number of customers of one tenant in one round trip."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import asyncpg
 
@@ -23,55 +23,84 @@ class Scored:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    cause: str
+    detail: str
+    manual: bool
+
+
+@dataclass(slots=True)
 class Inputs:
+    """One customer's standing before a derivation; a run of derivations updates it in
+    memory as it goes (`credit.service.derive.advance`)."""
+
     scored: Scored | None
     limits: dict[str, Limit]
-    holds: list[dict[str, Any]]  # cause, detail, manual; by cause
+    holds: dict[str, Hold]  # by cause
     approvals: list[Approval]
     policy: HoldPolicy
+    facts_digest: uuid.UUID | None
 
 
 async def load(conn: asyncpg.Connection, tenant: str, customer_id: str) -> Inputs:
-    row = await conn.fetchrow(
-        """SELECT
-             (SELECT json_build_object('score', score, 'grade', grade, 'as_of', as_of)
-              FROM credit_state WHERE tenant = $1 AND customer_id = $2) AS scored,
+    return (await load_many(conn, tenant, [customer_id]))[customer_id]
+
+
+async def load_many(
+    conn: asyncpg.Connection, tenant: str, customer_ids: list[str]
+) -> dict[str, Inputs]:
+    rows = await conn.fetch(
+        """SELECT k.customer_id,
+             (SELECT json_build_object('score', score, 'grade', grade, 'as_of', as_of,
+                                       'digest', facts_digest)
+              FROM credit_state s
+              WHERE s.tenant = $1 AND s.customer_id = k.customer_id) AS scored,
              (SELECT json_agg(json_build_object(
                         'currency', currency, 'recommended_minor', recommended_minor,
                         'manual_minor', manual_minor, 'manual_reason', manual_reason,
                         'manual_set_by', manual_set_by) ORDER BY currency)
-              FROM credit_limit WHERE tenant = $1 AND customer_id = $2) AS limits,
+              FROM credit_limit l
+              WHERE l.tenant = $1 AND l.customer_id = k.customer_id) AS limits,
              (SELECT json_agg(json_build_object('cause', cause, 'detail', detail,
                                                 'manual', manual) ORDER BY cause)
-              FROM credit_hold WHERE tenant = $1 AND customer_id = $2) AS holds,
+              FROM credit_hold h
+              WHERE h.tenant = $1 AND h.customer_id = k.customer_id) AS holds,
              (SELECT json_agg(json_build_object(
                         'check_id', check_id, 'order_id', order_id, 'currency', currency,
                         'amount_minor', amount_minor, 'approved_on', approved_on,
                         'expires_on', expires_on))
-              FROM credit_approval WHERE tenant = $1 AND customer_id = $2) AS approvals,
+              FROM credit_approval a
+              WHERE a.tenant = $1 AND a.customer_id = k.customer_id) AS approvals,
              (SELECT json_build_object(
                         'max_days_overdue', max_days_overdue, 'over_limit', over_limit,
                         'grade_e', grade_e, 'broken_promise', broken_promise,
                         'dunning', dunning, 'order_validity_days', order_validity_days)
-              FROM hold_policy WHERE tenant = $1) AS policy""",
-        tenant, customer_id,
+              FROM hold_policy WHERE tenant = $1) AS policy
+           FROM unnest($2::text[]) AS k (customer_id)""",
+        tenant, customer_ids,
     )  # fmt: skip
-    assert row is not None
-    scored = row["scored"]
-    return Inputs(
-        scored=None if scored is None else Scored(
-            scored["score"], scored["grade"], date.fromisoformat(scored["as_of"])
-        ),
-        limits={
-            x["currency"]: Limit(x["currency"], x["recommended_minor"], x["manual_minor"],
-                                 x["manual_reason"], x["manual_set_by"])
-            for x in row["limits"] or ()
-        },
-        holds=list(row["holds"] or ()),
-        approvals=[
-            Approval(uuid.UUID(x["check_id"]), x["order_id"], x["currency"], x["amount_minor"],
-                     date.fromisoformat(x["approved_on"]), date.fromisoformat(x["expires_on"]))
-            for x in row["approvals"] or ()
-        ],
-        policy=HoldPolicy() if row["policy"] is None else HoldPolicy(**row["policy"]),
-    )  # fmt: skip
+    out: dict[str, Inputs] = {}
+    for row in rows:
+        scored = row["scored"]
+        digest = scored["digest"] if scored else None
+        out[row["customer_id"]] = Inputs(
+            scored=None if scored is None else Scored(
+                scored["score"], scored["grade"], date.fromisoformat(scored["as_of"])
+            ),
+            limits={
+                x["currency"]: Limit(x["currency"], x["recommended_minor"], x["manual_minor"],
+                                     x["manual_reason"], x["manual_set_by"])
+                for x in row["limits"] or ()
+            },
+            holds={x["cause"]: Hold(x["cause"], x["detail"], x["manual"])
+                   for x in row["holds"] or ()},
+            approvals=[
+                Approval(uuid.UUID(x["check_id"]), x["order_id"], x["currency"],
+                         x["amount_minor"], date.fromisoformat(x["approved_on"]),
+                         date.fromisoformat(x["expires_on"]))
+                for x in row["approvals"] or ()
+            ],
+            policy=HoldPolicy() if row["policy"] is None else HoldPolicy(**row["policy"]),
+            facts_digest=None if digest is None else uuid.UUID(digest),
+        )  # fmt: skip
+    return out

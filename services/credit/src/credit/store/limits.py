@@ -28,14 +28,17 @@ async def for_customer(conn: asyncpg.Connection, tenant: str, customer_id: str) 
 
 
 async def set_recommended(
-    conn: asyncpg.Connection, tenant: str, customer_id: str, currency: str, minor: int
+    conn: asyncpg.Connection, tenant: str, rows: list[tuple[str, str, int]]
 ) -> None:
+    """Set (customer id, currency, minor) recommended limits in one statement."""
+    if not rows:
+        return
     await conn.execute(
         """INSERT INTO credit_limit (tenant, customer_id, currency, recommended_minor)
-           VALUES ($1, $2, $3, $4)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
            ON CONFLICT (tenant, customer_id, currency)
            DO UPDATE SET recommended_minor = EXCLUDED.recommended_minor""",
-        tenant, customer_id, currency, minor,
+        tenant, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
     )  # fmt: skip
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -15,52 +17,76 @@ async def get(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncp
     )
 
 
-async def save(
-    conn: asyncpg.Connection,
-    tenant: str,
-    customer_id: str,
-    *,
-    as_of: date,
-    score: int,
-    grade: str,
-    version: str,
-    factors: list[dict[str, Any]],
-    reasons: list[dict[str, str]],
-    profile: dict[str, Any],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class State:
+    """A customer's current score row."""
+
+    customer_id: str
+    as_of: date
+    score: int
+    grade: str
+    version: str
+    factors: list[dict[str, Any]]
+    reasons: list[dict[str, str]]
+    profile: dict[str, Any]
+    facts_digest: uuid.UUID | None  # None: the facts did not change, keep the stored one
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of a customer's score history."""
+
+    customer_id: str
+    as_of: date
+    old_score: int | None
+    new_score: int
+    old_grade: str | None
+    new_grade: str
+    version: str
+    reasons: list[dict[str, str]]
+    at: datetime
+
+
+async def save_many(conn: asyncpg.Connection, tenant: str, states: list[State]) -> None:
+    """Upsert the states (one per customer) in one statement."""
+    if not states:
+        return
     await conn.execute(
         """INSERT INTO credit_state (tenant, customer_id, as_of, score, grade, scorecard_version,
-                                     factors, reasons, profile)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb)
+                                     factors, reasons, profile, facts_digest)
+           SELECT $1, c, d, s, g, v, f::jsonb, r::jsonb, p::jsonb, digest
+           FROM unnest($2::text[], $3::date[], $4::int[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::uuid[]) AS x (c, d, s, g, v, f, r, p, digest)
            ON CONFLICT (tenant, customer_id) DO UPDATE SET
                as_of = EXCLUDED.as_of, score = EXCLUDED.score, grade = EXCLUDED.grade,
                scorecard_version = EXCLUDED.scorecard_version, factors = EXCLUDED.factors,
-               reasons = EXCLUDED.reasons, profile = EXCLUDED.profile""",
-        tenant, customer_id, as_of, score, grade, version, json.dumps(factors),
-        json.dumps(reasons), json.dumps(profile),
+               reasons = EXCLUDED.reasons, profile = EXCLUDED.profile,
+               facts_digest = COALESCE(EXCLUDED.facts_digest, credit_state.facts_digest)""",
+        tenant, [s.customer_id for s in states], [s.as_of for s in states],
+        [s.score for s in states], [s.grade for s in states], [s.version for s in states],
+        [json.dumps(s.factors) for s in states], [json.dumps(s.reasons) for s in states],
+        [json.dumps(s.profile) for s in states],
+        [s.facts_digest for s in states],
     )  # fmt: skip
 
 
-async def add_history(
-    conn: asyncpg.Connection,
-    tenant: str,
-    customer_id: str,
-    *,
-    as_of: date,
-    old_score: int | None,
-    new_score: int,
-    old_grade: str | None,
-    new_grade: str,
-    version: str,
-    reasons: list[dict[str, str]],
-    at: datetime,
-) -> None:
+async def add_history(conn: asyncpg.Connection, tenant: str, changes: list[Change]) -> None:
+    """Append score changes, in the given order, in one statement."""
+    if not changes:
+        return
     await conn.execute(
         """INSERT INTO score_history (tenant, customer_id, as_of, old_score, new_score, old_grade,
                                       new_grade, scorecard_version, reasons, changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)""",
-        tenant, customer_id, as_of, old_score, new_score, old_grade, new_grade, version,
-        json.dumps(reasons), at,
+           SELECT $1, c, d, os, ns, og, ng, v, r::jsonb, at
+           FROM unnest($2::text[], $3::date[], $4::int[], $5::int[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::timestamptz[])
+                WITH ORDINALITY AS x (c, d, os, ns, og, ng, v, r, at, n)
+           ORDER BY n""",
+        tenant, [c.customer_id for c in changes], [c.as_of for c in changes],
+        [c.old_score for c in changes], [c.new_score for c in changes],
+        [c.old_grade for c in changes], [c.new_grade for c in changes],
+        [c.version for c in changes], [json.dumps(c.reasons) for c in changes],
+        [c.at for c in changes],
     )  # fmt: skip
 
 
