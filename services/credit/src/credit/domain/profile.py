@@ -110,103 +110,164 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _weighted_late(rows: list[tuple[int, int]]) -> float | None:
-    total = sum(amount for amount, _ in rows)
-    if total <= 0:
-        return None
-    return sum(amount * max(0, late) for amount, late in rows) / total
+def _late_share(amount: int, late_amount: int) -> float | None:
+    """Amount-weighted average days late, from the total amount and the sum of amount x
+    days late (early payment counting 0)."""
+    return None if amount <= 0 else late_amount / amount
 
 
 def build_profile(facts: list[Fact], as_of: date) -> RiskProfile:
-    by_kind: dict[str, list[Fact]] = defaultdict(list)
+    # One pass sorting the facts by kind. This runs after every event a customer has, over
+    # all its facts, so it is written for speed; tests/unit/test_profile.py holds the rules.
+    issued: dict[str, Fact] = {}  # by invoice id: the earliest issue fact wins
+    voided: set[str] = set()
+    written_off: set[str] = set()
+    reversed_payments: set[str] = set()
+    applied_all: list[Fact] = []
+    adjusted: list[Fact] = []
+    opened: set[str] = set()
+    resolved: set[str] = set()
+    made: set[str] = set()
+    kept: set[str] = set()
+    broken: dict[str, Fact] = {}
+    dunning_facts: list[Fact] = []
     for f in facts:
-        by_kind[f.kind].append(f)
-
-    # Invoices by id: the first issue fact wins (a duplicate under another event id is ignored).
-    issued: dict[str, Fact] = {}
-    for f in sorted(by_kind["invoice"], key=lambda f: (f.on, f.ref)):
-        issued.setdefault(f.ref, f)
-    voided = {f.ref for f in by_kind["voided"]}
-    written_off = {f.ref for f in by_kind["written_off"]}
-    reversed_payments = {f.ref for f in by_kind["reversed"]}
-    applied = [f for f in by_kind["applied"] if f.ref2 not in reversed_payments]
+        kind = f.kind
+        if kind == "applied":
+            applied_all.append(f)
+        elif kind == "invoice":
+            first = issued.get(f.ref)
+            if first is None or f.on < first.on:
+                issued[f.ref] = f
+        elif kind == "voided":
+            voided.add(f.ref)
+        elif kind == "written_off":
+            written_off.add(f.ref)
+        elif kind == "reversed":
+            reversed_payments.add(f.ref)
+        elif kind == "adjusted":
+            adjusted.append(f)
+        elif kind == "dispute_opened":
+            opened.add(f.ref)
+        elif kind == "dispute_resolved":
+            resolved.add(f.ref)
+        elif kind == "promise_made":
+            made.add(f.ref)
+        elif kind == "promise_kept":
+            kept.add(f.ref)
+        elif kind == "promise_broken":
+            broken[f.ref] = f
+        elif kind == "dunning_hold":
+            dunning_facts.append(f)
+    applied = (
+        [f for f in applied_all if f.ref2 not in reversed_payments]
+        if reversed_payments
+        else applied_all
+    )
 
     paid: dict[str, int] = defaultdict(int)
     for f in applied:
         paid[f.ref] += f.amount_minor or 0
-    for f in by_kind["adjusted"]:
+    for f in adjusted:
         paid[f.ref] += f.amount_minor or 0
 
+    year_ago = as_of - YEAR
     open_invoices: list[OpenInvoice] = []
+    billed_minor: dict[str, int] = {}
+    billed_months: dict[str, set[tuple[int, int]]] = {}
+    first_issue: date | None = None
     for inv in issued.values():
+        on = inv.on
+        if first_issue is None or on < first_issue:
+            first_issue = on
+        currency = inv.currency
+        if currency:
+            if currency not in billed_minor:
+                billed_minor[currency] = 0
+                billed_months[currency] = set()
+            if year_ago < on <= as_of and inv.ref not in voided:
+                billed_minor[currency] += inv.amount_minor or 0
+                billed_months[currency].add((on.year, on.month))
         if inv.ref in voided or inv.ref in written_off:
             continue
-        residual = max(0, (inv.amount_minor or 0) - paid[inv.ref])
+        residual = (inv.amount_minor or 0) - paid.get(inv.ref, 0)
         if residual > 0:
-            assert inv.currency is not None and inv.due is not None
+            assert currency is not None and inv.due is not None
             open_invoices.append(OpenInvoice(
-                inv.ref, inv.ref2 or inv.ref, inv.currency, inv.on, inv.due,
-                inv.amount_minor or 0, residual,
+                inv.ref, inv.ref2 or inv.ref, currency, on, inv.due, inv.amount_minor or 0,
+                residual,
             ))  # fmt: skip
     open_invoices.sort(key=lambda i: (i.due_date, i.invoice_id))
 
     currencies: dict[str, CurrencyExposure] = {}
-    year_ago = as_of - YEAR
-    for currency in sorted({i.currency for i in issued.values() if i.currency}):
-        mine = [i for i in open_invoices if i.currency == currency]
-        billed = [
-            i for i in issued.values()
-            if i.currency == currency and i.ref not in voided and year_ago < i.on <= as_of
-        ]  # fmt: skip
+    for currency in sorted(billed_minor):
+        count = open_minor = overdue_minor = 0
+        for i in open_invoices:
+            if i.currency == currency:
+                count += 1
+                open_minor += i.residual_minor
+                if i.due_date < as_of:
+                    overdue_minor += i.residual_minor
         currencies[currency] = CurrencyExposure(
             currency=currency,
-            open_invoices=len(mine),
-            open_minor=sum(i.residual_minor for i in mine),
-            overdue_minor=sum(i.residual_minor for i in mine if i.due_date < as_of),
-            invoiced_12m_minor=sum(i.amount_minor or 0 for i in billed),
-            months_billed_12m=len({(i.on.year, i.on.month) for i in billed}),
+            open_invoices=count,
+            open_minor=open_minor,
+            overdue_minor=overdue_minor,
+            invoiced_12m_minor=billed_minor[currency],
+            months_billed_12m=len(billed_months[currency]),
         )
     max_overdue = max(((as_of - i.due_date).days for i in open_invoices), default=0)
 
+    # Payments of the last 12 months: amount, amount x days late, split at 3 months back.
     recent_cut = as_of - QUARTER
-    window = [(f.amount_minor or 0, f.days_late or 0, f.on) for f in applied if f.on > year_ago]
-    late_12m = _weighted_late([(a, d) for a, d, _ in window])
-    on_time = None
-    if window and sum(a for a, _, _ in window) > 0:
-        on_time = sum(a for a, d, _ in window if d <= 0) / sum(a for a, _, _ in window)
-    late_recent = _weighted_late([(a, d) for a, d, on in window if on > recent_cut])
-    late_before = _weighted_late([(a, d) for a, d, on in window if on <= recent_cut])
+    payments = total = late_total = on_time_total = 0
+    recent = recent_late = before = before_late = 0
+    last_payment: date | None = None
+    for f in applied:
+        on = f.on
+        if last_payment is None or on > last_payment:
+            last_payment = on
+        if on <= year_ago:
+            continue
+        amount = f.amount_minor or 0
+        days = f.days_late or 0
+        weighted = amount * days if days > 0 else 0
+        payments += 1
+        total += amount
+        late_total += weighted
+        if days <= 0:
+            on_time_total += amount
+        if on > recent_cut:
+            recent += amount
+            recent_late += weighted
+        else:
+            before += amount
+            before_late += weighted
+    on_time = on_time_total / total if payments and total > 0 else None
 
-    opened = {f.ref for f in by_kind["dispute_opened"]}
-    resolved = {f.ref for f in by_kind["dispute_resolved"]}
-
-    made = {f.ref for f in by_kind["promise_made"]}
-    kept = {f.ref for f in by_kind["promise_kept"]}
-    broken = {f.ref: f for f in by_kind["promise_broken"]}
     broken_90d = sum(1 for f in broken.values() if as_of - PROMISE_WINDOW < f.on <= as_of)
-    last_payment = max((f.on for f in applied), default=None)
     unpaid_broken = sorted(
         (f for f in broken.values() if last_payment is None or f.on > last_payment),
         key=lambda f: (f.on, f.ref),
     )
 
-    open_ids = {i.invoice_id for i in open_invoices}
     dunning = None
-    for f in sorted(by_kind["dunning_hold"], key=lambda f: (f.on, f.ref)):
-        still_owed = [i for i in f.ids if i in open_ids] if f.ids else sorted(open_ids)
-        if still_owed and (f.ids or max_overdue > 0):
-            dunning = f.note or f"dunning step {f.ref} asked for a hold"
+    if dunning_facts:
+        open_ids = {i.invoice_id for i in open_invoices}
+        for f in sorted(dunning_facts, key=lambda f: (f.on, f.ref)):
+            still_owed = [i for i in f.ids if i in open_ids] if f.ids else sorted(open_ids)
+            if still_owed and (f.ids or max_overdue > 0):
+                dunning = f.note or f"dunning step {f.ref} asked for a hold"
 
-    first_issue = min((i.on for i in issued.values()), default=None)
     return RiskProfile(
         as_of=as_of,
         currencies=currencies,
         max_days_overdue=max(0, max_overdue),
-        avg_days_late_12m=late_12m,
+        avg_days_late_12m=_late_share(total, late_total),
         on_time_share_12m=on_time,
-        payments_12m=len(window),
-        avg_days_late_recent=late_recent,
-        avg_days_late_before=late_before,
+        payments_12m=payments,
+        avg_days_late_recent=_late_share(recent, recent_late),
+        avg_days_late_before=_late_share(before, before_late),
         open_disputes=len(opened - resolved),
         promises_made=len(made),
         promises_kept=len(kept),

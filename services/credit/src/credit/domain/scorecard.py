@@ -53,11 +53,24 @@ class Factor:
     def lost(self) -> int:
         return self.max_points - self.points
 
+    def to_json(self) -> dict[str, str | int]:
+        return {
+            "code": self.code,
+            "value": self.value,
+            "points": self.points,
+            "max_points": self.max_points,
+            "reason": self.reason,
+            "lost": self.lost,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Reason:
     code: str
     text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "text": self.text}
 
 
 @dataclass(frozen=True, slots=True)

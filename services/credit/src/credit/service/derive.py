@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict, defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import asyncpg
@@ -59,8 +59,11 @@ def exposure_lines(
     as_of: date,
 ) -> dict[str, tuple[int, int]]:  # fmt: skip
     """`exposures` from what was read already."""
-    invoice_facts = [f for f in all_facts if f.kind == "invoice"]
-    orders = open_approvals(approved, invoice_facts, as_of)
+    orders = (
+        open_approvals(approved, [f for f in all_facts if f.kind == "invoice"], as_of)
+        if approved
+        else {}
+    )
     return {
         c: (profile_currencies.get(c, 0), orders.get(c, 0))
         for c in sorted(set(profile_currencies) | set(orders))
@@ -95,7 +98,7 @@ def derive(
     day = max(days) if days else at.date()
     profile = build_profile(all_facts, day)
     result = scorecard.score(profile)
-    reasons = [asdict(r) for r in result.reasons]
+    reasons = [r.to_json() for r in result.reasons]
     announce: list[BaseModel] = []
     change = None
     if prev is None or prev.score != result.score or prev.grade != result.grade:
@@ -112,7 +115,7 @@ def derive(
         ))  # fmt: skip
     state = scores.State(
         customer_id, day, result.score, result.grade, result.version,
-        [{**asdict(f), "lost": f.lost} for f in result.factors], reasons, profile.to_json(),
+        [f.to_json() for f in result.factors], reasons, profile.to_json(),
         facts_digest=None,
     )  # fmt: skip
     recommended, in_force = _limits(customer_id, got, profile, result.grade, announce)
