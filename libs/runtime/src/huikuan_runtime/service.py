@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import uvicorn
+import uvloop
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from huikuan_events.topics import all_topics
@@ -143,7 +144,10 @@ async def run_consumer(
     stop = asyncio.Event()
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
-    consumer = make_consumer(settings.kafka_bootstrap_servers, settings.consumer_group, topics)
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers, settings.consumer_group, topics,
+        max_poll_records=max(500, batch_size),
+    )  # fmt: skip
     await dlq.start()
     await consumer.start()
     try:
@@ -187,15 +191,24 @@ async def run_every(
 
 
 async def run_api(settings: ServiceSettings, app: FastAPI) -> None:
+    # httptools parses requests in C (h11, pure Python, cost the gateway about 8 % of its
+    # CPU per proxied read); our middleware logs each request, so uvicorn's access log is off.
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http="httptools",
         log_config=None,
         access_log=False,
         lifespan="on",
     )
     await uvicorn.Server(config).serve()
+
+
+def serve_api(settings: ServiceSettings, app: FastAPI) -> None:
+    """Serve `app` on uvloop, libuv's event loop (less CPU per request than asyncio's)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run_api(settings, app))
 
 
 async def run_setup(settings: ServiceSettings, migrations: Path) -> None:
@@ -232,7 +245,7 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     if args.mode in spec.extra_modes:  # a service may bring its own loop for a standard mode
         asyncio.run(spec.extra_modes[args.mode](settings))
     elif args.mode == "api":
-        asyncio.run(run_api(settings, spec.app(settings)))
+        serve_api(settings, spec.app(settings))
     elif args.mode == "migrate":
         asyncio.run(run_setup(settings, spec.migrations))
     elif args.mode == "relay":

@@ -26,10 +26,11 @@ class Settings(ServiceSettings):
     )
 
     consumer_batch_size: int = Field(
-        100,
+        500,
         ge=1,
         description="records of a poll applied per transaction (`CREDIT_CONSUMER_BATCH_SIZE`);"
-        " a run holds its customers' locks until it commits, so keep it modest",
+        " a run reads and writes its customers once, but holds their locks until it commits"
+        " (a credit check of one of them waits), so keep it modest",
     )
     fact_cache_facts: int = Field(
         2_000_000,
