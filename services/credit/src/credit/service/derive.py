@@ -265,7 +265,7 @@ class Learnt:
 
     tenant: str
     customer_id: str
-    event_id: uuid.UUID
+    event_id: uuid.UUID | None  # None: not from an event (a rescore)
     fact: Fact | None  # None: nothing new to keep, only derive again
     as_of: date
     at: datetime
@@ -299,18 +299,21 @@ class FactCache:
             self._size -= len(dropped)
 
 
-async def learn(conn: asyncpg.Connection, run: list[Learnt], cache: FactCache) -> None:
-    """Record a run's facts and derive after every event, in order, one tenant at a time."""
+async def learn(conn: asyncpg.Connection, run: list[Learnt], cache: FactCache) -> int:
+    """Record a run's facts and derive after every item, in order, one tenant at a time;
+    how many score changes that made."""
     by_tenant: dict[str, list[Learnt]] = defaultdict(list)
     for item in run:
         by_tenant[item.tenant].append(item)
+    changed = 0
     for tenant in sorted(by_tenant):
-        await _learn_tenant(conn, tenant, by_tenant[tenant], cache)
+        changed += await _learn_tenant(conn, tenant, by_tenant[tenant], cache)
+    return changed
 
 
 async def _learn_tenant(
     conn: asyncpg.Connection, tenant: str, run: list[Learnt], cache: FactCache
-) -> None:
+) -> int:
     ids = sorted({item.customer_id for item in run})
     await customers.lock_many(conn, tenant, ids)
     standing = await inputs.load_many(conn, tenant, ids)
@@ -326,15 +329,15 @@ async def _learn_tenant(
         for c, (loaded, digest) in (await facts.for_customers(conn, tenant, missing)).items():
             known[c], digests[c] = loaded, digest
     added = await facts.add_many(
-        conn, tenant, [(i.event_id, i.customer_id, i.fact) for i in run if i.fact is not None]
+        conn,
+        tenant,
+        [(i.event_id, i.customer_id, i.fact) for i in run if i.fact and i.event_id],
     )
     changes = Changes(tenant)
     derived: set[str] = set()
     for item in run:
         c, got = item.customer_id, standing[item.customer_id]
-        new = item.fact is not None and item.event_id in added
-        if new:
-            assert item.fact is not None
+        if item.fact is not None and item.event_id is not None and item.event_id in added:
             known[c].append(item.fact)
             digests[c] = uuid.UUID(int=digests[c].int ^ item.event_id.int)
         elif c in derived and got.scored is not None and item.as_of <= got.scored.as_of:
@@ -346,6 +349,7 @@ async def _learn_tenant(
     await changes.save(conn)
     for c in ids:
         cache.put((tenant, c), digests[c], known[c])
+    return len(changes.history)
 
 
 def expiry(approved_on: date, validity_days: int) -> date:

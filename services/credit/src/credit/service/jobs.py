@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import asyncpg
 
-from credit.service.derive import refresh
+from credit.service.derive import FactCache, Learnt, learn
 from credit.store import customers
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.db import unit_of_work
@@ -24,17 +24,21 @@ class Rescored:
     changed: int
 
 
-async def rescore(pool: asyncpg.Pool, tenant: str, *, as_of: date, at: datetime) -> Rescored:
+async def rescore(
+    pool: asyncpg.Pool, tenant: str, *, as_of: date, at: datetime, chunk: int = 500
+) -> Rescored:
     """Re-derive every customer of the tenant as of `as_of` (a customer already scored as of
     a later date keeps that date: scores never move back in time). One unit of work per
-    customer, so a long run holds no lock for long."""
+    `chunk` customers, derived together (`derive.learn`), so a long run holds no lock for
+    long."""
     async with pool.acquire() as conn:
         ids = await customers.all_ids(conn, tenant)
+    cache = FactCache(0)  # each customer is read once: nothing worth keeping
     changed = 0
-    for customer_id in ids:
+    for start in range(0, len(ids), chunk):
+        run = [Learnt(tenant, c, None, None, as_of, at) for c in ids[start : start + chunk]]
         async with unit_of_work(pool) as conn:
-            done = await refresh(conn, tenant, customer_id, as_of=as_of, at=at)
-            changed += done.score_changed
+            changed += await learn(conn, run, cache)
     return Rescored(len(ids), changed)
 
 
