@@ -6,8 +6,8 @@ customer's standing (`store.inputs.Inputs`), all its facts and a date, and says 
 Two callers drive them, inside the caller's transaction and holding the customers' advisory
 locks, so concurrent derivations of one customer serialise:
 
-- `refresh`: one customer after a rescore job or a manual change;
-- `learn`: a run of consumed events, in order. Each event is derived on its own, exactly as
+- `refresh`: one customer after a manual change;
+- `learn`: a run of consumed events, in order, or a chunk of the rescore job's customers. Each event is derived on its own, exactly as
   if the events came one per transaction (same score history, events and rows), but the run
   reads each customer's standing once, keeps its facts in memory (`FactCache`), derives in
   memory, and writes once.
