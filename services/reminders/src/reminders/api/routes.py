@@ -96,7 +96,7 @@ async def get_dunning(
         who = await book.contact(conn, tenant, customer_id)
         state = await book.customer(conn, tenant, customer_id)
         rows = await book.open_invoices(conn, tenant, customer_id)
-        taken = await dunning.taken_steps(conn, tenant, [r["invoice_id"] for r in rows])
+        taken = await dunning.taken_steps(conn, tenant, customer_id)
         open_promises = [
             promise_of(r) for r in await dunning.promises(conn, tenant, customer_id, open_only=True)
         ]

@@ -15,10 +15,11 @@ The run goes through the customers in chunks of `batch_size`, one transaction pe
 6. the events for the tasks created and the escalations go to the outbox.
 
 Exactly once across replicas: a replica never waits for another and never sees a customer
-another holds; the steps taken (`invoice_step`, unique per invoice + cycle + step) and the
-reminders (unique `idempotency_key` = customer + step + the invoices and their cycles +
-channel) are written in the chunk's transaction, so a later run, by any replica, finds
-them taken.
+another holds; the steps taken (`step_taken`, one row per customer and run listing each
+invoice with its cycle and step; a run skips an invoice's step already listed there, with
+the customer locked) and the reminders (unique `idempotency_key` = customer + step + the
+invoices and their cycles + channel) are written in the chunk's transaction, so a later
+run, by any replica, finds them taken.
 
 Exactly once across crashes: delivery (`service.deliver`) happens only after that commit,
 from the recorded `pending` rows. A crash before the commit leaves nothing; a crash after it
@@ -137,8 +138,9 @@ class _Plan:
             t.idx.append(i)
             t.name.append(s.name)
             t.offset_days.append(s.offset_days)
-            t.messages.append(",".join(s.message_channels))
-            t.tasks.append(",".join(s.task_kinds))
+            # Each channel once: a step naming one twice still sends one reminder.
+            t.messages.append(",".join(dict.fromkeys(s.message_channels)))
+            t.tasks.append(",".join(dict.fromkeys(s.task_kinds)))
             t.action.append(s.action)
             t.policy_id.append(p.policy_id)
             t.version.append(p.version)
@@ -281,7 +283,10 @@ async def _chunk(
         )
 
     # Who is decided for: not paused by hand, on a business day (inside the window).
-    chunk = runs.Chunk()
+    chunk = runs.Chunk(
+        first=(claimed[0]["tenant"], claimed[0]["customer_id"]),
+        last=(claimed[-1]["tenant"], claimed[-1]["customer_id"]),
+    )
     for c in claimed:
         key = (c["tenant"], c["customer_id"])
         on, allowed = day[key]
@@ -294,6 +299,11 @@ async def _chunk(
         chunk.customer_id.append(key[1])
         chunk.pkey.append(chosen[key][0])
         chunk.on.append(on)
+        chunk.email.append(c["email"])
+        chunk.phone.append(c["phone"])
+        chunk.owner.append(c["owner"])
+        chunk.grade.append(c["grade"])
+        chunk.language.append(c["language"])
     if chunk.tenant:
         to = runs.EventsTo(REMINDERS_EVENTS, SOURCE, {"traceparent": traceparent_header()},
                            outbox.NOTIFY_PREFIX)  # fmt: skip

@@ -56,12 +56,16 @@ async def add_policy_version(
 
 
 async def taken_steps(
-    conn: asyncpg.Connection, tenant: str, invoice_ids: list[str]
+    conn: asyncpg.Connection, tenant: str, customer_id: str
 ) -> set[tuple[str, int, str]]:
+    """Every (invoice, cycle, step) the customer's invoices have taken."""
     rows = await conn.fetch(
-        """SELECT invoice_id, cycle, step FROM invoice_step
-           WHERE tenant = $1 AND invoice_id = ANY($2::text[])""",
-        tenant, invoice_ids,
+        """SELECT x.invoice_id, x.cycle, x.step
+           FROM step_taken t
+           CROSS JOIN LATERAL unnest(t.invoice_ids, t.cycles, t.steps)
+               AS x(invoice_id, cycle, step)
+           WHERE t.tenant = $1 AND t.customer_id = $2""",
+        tenant, customer_id,
     )  # fmt: skip
     return {(r["invoice_id"], r["cycle"], r["step"]) for r in rows}
 

@@ -15,10 +15,15 @@ from uuid import UUID
 
 import asyncpg
 
-# A UUIDv7 made by the database: 48 bits of Unix milliseconds over a random v4, version 7.
-_UUID7 = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
-    substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
+# A UUIDv7 made by the database: the statement's Unix milliseconds (48 bits, the `idp` CTE,
+# read once), version 7, then 12 + 62 random bits (variant 10). random() is the backend's
+# own generator, seeded from a strong source at start: about a quarter of the cost of
+# gen_random_uuid() for each of the run's million ids; uniqueness is what matters here.
+_UUID7 = """((SELECT p FROM idp) || to_hex(28672 + (random() * 4095)::int)
+    || to_hex(-9223372036854775808 | (random() * 4611686018427387903)::bigint))::uuid"""
+_ID_PREFIX = """idp AS (
+    SELECT lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') AS p
+)"""
 
 
 @dataclass(slots=True)
@@ -48,22 +53,36 @@ class EventsTo:
 
 @dataclass(slots=True)
 class Chunk:
-    """The customers of a chunk to decide for: each with its policy key and its date."""
+    """The customers of a chunk to decide for: each with its policy key, its date and what
+    its reminders and tasks need (as the claim read them), as columns."""
 
     tenant: list[str] = field(default_factory=list)
     customer_id: list[str] = field(default_factory=list)
     pkey: list[int] = field(default_factory=list)
     on: list[date] = field(default_factory=list)
+    email: list[str | None] = field(default_factory=list)
+    phone: list[str | None] = field(default_factory=list)
+    owner: list[str | None] = field(default_factory=list)
+    grade: list[str | None] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
+    # The first and last claimed (tenant, customer_id) in the claim's (the database's)
+    # order: every customer above lies between them.
+    first: tuple[str, str] = ("", "")
+    last: tuple[str, str] = ("", "")
 
 
 async def claim_customers(
     conn: asyncpg.Connection, tenant: str | None, after: tuple[str, str], limit: int
 ) -> list[asyncpg.Record]:
     """Customers with something open, after the cursor, that no other run holds: their
-    rows stay locked until the caller's transaction ends (FOR UPDATE SKIP LOCKED)."""
+    rows stay locked until the caller's transaction ends (FOR UPDATE SKIP LOCKED). With
+    each, what the run needs of it: policy inputs, calendar, and its reminders' contact
+    details and language."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT c.tenant, c.customer_id, c.grade, c.pinned_policy, c.paused_until,
-                  ct.timezone, ct.country
+                  ct.timezone, ct.country, ct.email, ct.phone, ct.owner,
+                  CASE WHEN lower(coalesce(ct.language, '')) LIKE 'en%' THEN 'en' ELSE 'zh' END
+                      AS language
            FROM dunning_customer c
            LEFT JOIN contact ct ON ct.tenant = c.tenant AND ct.customer_id = c.customer_id
            WHERE ($1::text IS NULL OR c.tenant = $1) AND (c.tenant, c.customer_id) > ($2, $3)
@@ -139,28 +158,34 @@ async def mark_escalated(conn: asyncpg.Connection, task_ids: list[UUID], on: lis
 
 
 _DECIDE = """
-WITH cust AS MATERIALIZED (
-    -- The chunk's customers with what their reminders and tasks need (read once here).
-    SELECT c.*, ct.email, ct.phone, ct.owner, dc.grade,
-           CASE WHEN lower(coalesce(ct.language, '')) LIKE 'en%' THEN 'en' ELSE 'zh' END
-               AS language
-    FROM unnest($1::text[], $2::text[], $3::int[], $4::date[])
-        AS c(tenant, customer_id, pkey, on_date)
-    LEFT JOIN contact ct ON ct.tenant = c.tenant AND ct.customer_id = c.customer_id
-    LEFT JOIN dunning_customer dc ON dc.tenant = c.tenant AND dc.customer_id = c.customer_id
+WITH {_ID_PREFIX}, cust AS MATERIALIZED (
+    -- The chunk's customers with what their reminders and tasks need (read by the claim).
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::date[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::text[])
+        AS c(tenant, customer_id, pkey, on_date, email, phone, owner, grade, language)
 ), pol AS (
     -- One row per policy: its steps as arrays in offset order (1-based).
     SELECT pkey, min(policy_id) AS policy_id, min(version) AS version, count(*)::int AS n,
            array_agg(offset_days ORDER BY idx) AS offsets, array_agg(name ORDER BY idx) AS names,
            array_agg(messages ORDER BY idx) AS messages, array_agg(tasks ORDER BY idx) AS tasks,
            array_agg(action ORDER BY idx) AS actions
-    FROM unnest($5::int[], $6::int[], $7::text[], $8::int[], $9::text[], $10::text[],
-                $11::text[], $12::text[], $13::int[])
+    FROM unnest($10::int[], $11::int[], $12::text[], $13::int[], $14::text[], $15::text[],
+                $16::text[], $17::text[], $18::int[])
         AS s(pkey, idx, name, offset_days, messages, tasks, action, policy_id, version)
     GROUP BY pkey
+), taken AS MATERIALIZED (
+    -- The steps the chunk's customers' invoices have taken (one row per customer and run).
+    SELECT t.tenant, x.invoice_id, x.cycle, x.step
+    FROM cust c
+    JOIN step_taken t ON t.tenant = c.tenant AND t.customer_id = c.customer_id
+        AND (t.tenant, t.customer_id) >= ($19::text, $20::text)
+        AND (t.tenant, t.customer_id) <= ($21::text, $22::text)
+    CROSS JOIN LATERAL unnest(t.invoice_ids, t.cycles, t.steps) AS x(invoice_id, cycle, step)
 ), placed AS MATERIALIZED (
     -- Open, undisputed invoices not held by an open promise (until its date + grace), at
-    -- the latest step reached, moved forward by escalations and capped at the last.
+    -- the latest step reached, moved forward by escalations and capped at the last. The
+    -- chunk's customers are one range of the claim order: one index range read, joined by
+    -- hash, instead of one index search per customer.
     SELECT i.tenant, i.customer_id, i.invoice_id, i.number, i.due_date, i.currency,
            i.residual_minor, i.cycle, c.pkey, c.on_date, c.email, c.phone, c.owner, c.grade,
            c.language,
@@ -168,7 +193,9 @@ WITH cust AS MATERIALIZED (
     FROM cust c
     JOIN pol p ON p.pkey = c.pkey
     JOIN chased_invoice i ON i.tenant = c.tenant AND i.customer_id = c.customer_id
-    WHERE i.residual_minor > 0 AND NOT i.closed AND NOT i.disputed
+    WHERE (i.tenant, i.customer_id) >= ($19::text, $20::text)
+      AND (i.tenant, i.customer_id) <= ($21::text, $22::text)
+      AND i.residual_minor > 0 AND NOT i.closed AND NOT i.disputed
       AND width_bucket(c.on_date - i.due_date, p.offsets) > 0
       AND NOT EXISTS (
           SELECT 1 FROM promise pr
@@ -180,13 +207,14 @@ WITH cust AS MATERIALIZED (
     SELECT pl.*, p.names[pl.idx] AS step
     FROM placed pl JOIN pol p ON p.pkey = pl.pkey
     WHERE NOT EXISTS (
-          SELECT 1 FROM invoice_step t
+          SELECT 1 FROM taken t
           WHERE t.tenant = pl.tenant AND t.invoice_id = pl.invoice_id
             AND t.cycle = pl.cycle AND t.step = p.names[pl.idx])
-), taken AS (
-    INSERT INTO invoice_step (tenant, invoice_id, cycle, step, taken_on)
-    SELECT tenant, invoice_id, cycle, step, on_date FROM due
-    ON CONFLICT DO NOTHING
+), took AS (
+    INSERT INTO step_taken (tenant, customer_id, taken_on, invoice_ids, cycles, steps)
+    SELECT tenant, customer_id, min(on_date), array_agg(invoice_id), array_agg(cycle),
+           array_agg(step)
+    FROM due GROUP BY tenant, customer_id
 ), grouped AS MATERIALIZED (
     -- One consolidated due per customer, step and currency; invoices by due date, id.
     -- The aggregates take their rows in the order of the sorted subquery (due date, then
@@ -203,12 +231,15 @@ WITH cust AS MATERIALIZED (
                string_agg(d.invoice_id || '@' || d.cycle, ',') AS parts,
                jsonb_agg(jsonb_build_object(
                    'invoice_id', d.invoice_id, 'number', d.number, 'due_date', d.due_date,
-                   'residual', round(d.residual_minor::numeric / 10::numeric ^ d.e, d.e)::text
+                   'residual', CASE WHEN d.e = 0 THEN d.residual_minor::text
+                                    ELSE (d.residual_minor / d.scale)::text || '.'
+                                         || lpad((d.residual_minor % d.scale)::text, d.e, '0')
+                               END
                )) AS invoices
         FROM (
-            SELECT due.*, coalesce(x.e, 2) AS e
+            SELECT due.*, coalesce(x.e, 2) AS e, (10::bigint ^ coalesce(x.e, 2))::bigint AS scale
             FROM due
-            LEFT JOIN unnest($14::text[], $15::int[]) AS x(currency, e)
+            LEFT JOIN unnest($23::text[], $24::int[]) AS x(currency, e)
                 ON x.currency = due.currency
             ORDER BY due.tenant, due.customer_id, due.pkey, due.idx, due.step, due.currency,
                      due.on_date, due.due_date, due.invoice_id COLLATE "C"
@@ -216,6 +247,9 @@ WITH cust AS MATERIALIZED (
         GROUP BY d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date
     ) g JOIN pol p ON p.pkey = g.pkey
 ), rem AS (
+    -- No ON CONFLICT: the invoices of a due have not taken its step (checked above, with
+    -- the customer locked), so its keys are new; a duplicate would be a broken rule and
+    -- fails the chunk rather than being skipped (the unique keys stay).
     INSERT INTO reminder (reminder_id, tenant, customer_id, idempotency_key, policy_id,
                           policy_version, step, channel, recipient, language, invoices,
                           currency, residual_minor, as_of, next_attempt_at, created_at)
@@ -225,10 +259,9 @@ WITH cust AS MATERIALIZED (
                   'hex'),
            g.policy_id, g.version, g.step, ch,
            CASE ch WHEN 'email' THEN g.email WHEN 'sms' THEN g.phone END, g.language,
-           g.invoices, g.currency, g.residual_minor, g.on_date, $16, $16
+           g.invoices, g.currency, g.residual_minor, g.on_date, $25, $25
     FROM grouped g
     CROSS JOIN LATERAL unnest(string_to_array(g.messages, ',')) AS ch
-    ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING 1
 ), tsk AS (
     INSERT INTO task (task_id, tenant, customer_id, idempotency_key, kind, owner, step,
@@ -241,7 +274,6 @@ WITH cust AS MATERIALIZED (
            g.grade
     FROM grouped g
     CROSS JOIN LATERAL unnest(string_to_array(g.tasks, ',')) AS k
-    ON CONFLICT (tenant, idempotency_key) DO NOTHING
     RETURNING task_id, tenant, customer_id, kind, owner, step, due_on, invoice_ids
 ), ev AS (
     -- The events: a task_created per task, a dunning_escalated per due whose step asks
@@ -276,14 +308,14 @@ WITH cust AS MATERIALIZED (
     RETURNING tenant, subject, last_value
 ), out AS (
     INSERT INTO outbox_event (event_id, topic, key, payload, headers)
-    SELECT id, $17::text, convert_to(tenant || '/' || customer_id, 'UTF8'),
-           convert_to('{"specversion":"1.0","id":"' || id || '","source":' || to_json($18::text)
+    SELECT id, $26::text, convert_to(tenant || '/' || customer_id, 'UTF8'),
+           convert_to('{"specversion":"1.0","id":"' || id || '","source":' || to_json($27::text)
                       || ',"type":"' || type || '","subject":' || to_json(customer_id)
-                      || ',"time":"' || $19::text || '","tenant":' || to_json(tenant)
+                      || ',"time":"' || $28::text || '","tenant":' || to_json(tenant)
                       || ',"sequence":' || sequence
                       || ',"datacontenttype":"application/json","data":' || data || '}',
                       'UTF8'),
-           $20::jsonb
+           $29::jsonb
     FROM (
         SELECT {_UUID7} AS id, ev.*,
                s.last_value - count(*) OVER w + row_number() OVER (w ORDER BY ev.ord, ev.step,
@@ -297,7 +329,7 @@ WITH cust AS MATERIALIZED (
 SELECT (SELECT count(*) FROM rem) AS reminders, (SELECT count(*) FROM tsk) AS tasks,
        (SELECT count(*) FROM ev WHERE ord = 2) AS escalations,
        (SELECT count(*) FROM out) AS events
-""".replace("{_UUID7}", _UUID7)
+""".replace("{_UUID7}", _UUID7).replace("{_ID_PREFIX}", _ID_PREFIX)
 
 
 async def decide_and_record(
@@ -314,13 +346,23 @@ async def decide_and_record(
     and one task per task kind, with their events in the outbox (`task_created`, and
     `dunning_escalated` for a step asking for a credit hold or legal escalation). Returns
     the counts: reminders, tasks, escalations, events."""
-    # Plans for this chunk's arrays, never a generic plan guessed from an earlier one.
+    # Plans for this chunk's arrays, never a generic plan guessed from an earlier one; room
+    # for the chunk's sorts and hashes in memory.
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    await conn.execute("SET LOCAL work_mem = '64MB'")
+    # No JIT: compiling the statement costs more than running it for any chunk. No
+    # sequential scans: the chunk is one key range of the invoices and of the steps taken,
+    # read through their indexes whatever the statistics say (right after a bulk load, or
+    # during a first run that fills `step_taken`, they say the tables are empty or small
+    # and a scan of all of it per chunk would make the run quadratic).
+    await conn.execute("SET LOCAL jit = off")
+    await conn.execute("SET LOCAL enable_seqscan = off")
     row: asyncpg.Record = await conn.fetchrow(
         _DECIDE,
-        chunk.tenant, chunk.customer_id, chunk.pkey, chunk.on,
+        chunk.tenant, chunk.customer_id, chunk.pkey, chunk.on, chunk.email, chunk.phone,
+        chunk.owner, chunk.grade, chunk.language,
         steps.pkey, steps.idx, steps.name, steps.offset_days, steps.messages, steps.tasks,
-        steps.action, steps.policy_id, steps.version,
+        steps.action, steps.policy_id, steps.version, *chunk.first, *chunk.last,
         exponents[0], exponents[1], at, events.topic, events.source, at.isoformat(),
         events.headers,
     )  # fmt: skip
