@@ -208,6 +208,27 @@ async def test_limits_checks_and_holds(pool: asyncpg.Pool) -> None:
     assert approved.result.decision == "approve"
 
 
+async def test_an_invoiced_order_stops_counting_in_the_check(pool: asyncpg.Pool) -> None:
+    c = consumer(pool)
+    today = date(2026, 11, 10)
+    at = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    await deliver(c, [customer(), invoice(1, date(2026, 11, 1), date(2026, 12, 1))])
+    await manual.set_limit(pool, "t1", "C-1", currency="CNY", minor=500_000, reason="fixed",
+                           set_by="cfo", today=today, at=at)  # fmt: skip
+    kw = dict(currency="CNY", today=today, at=at)
+    first = await checks.check(pool, "t1", "C-1", order_id="N-7", amount_minor=30_000, **kw)  # type: ignore[arg-type]
+    assert (first.result.decision, first.result.available_minor) == ("approve", 400_000)
+    counted = await checks.check(pool, "t1", "C-1", order_id="SO-8", amount_minor=1, **kw)  # type: ignore[arg-type]
+    assert counted.result.available_minor == 370_000  # the approved order counts
+    # the order is invoiced (its number is the order id): the receivable counts, not both
+    await deliver(c, [invoice(7, date(2026, 11, 10), date(2026, 12, 10), amount=30_000)])
+    again = await checks.check(pool, "t1", "C-1", order_id="SO-8", amount_minor=1, **kw)  # type: ignore[arg-type]
+    assert again.result.available_minor == 500_000 - 130_000
+    async with pool.acquire() as conn:
+        orders = {a.order_id for a in await approvals.for_customer(conn, "t1", "C-1")}
+    assert orders == {"N-7", "SO-8"}  # SO-8 checked twice: one approval
+
+
 async def test_exposure_over_the_limit_holds_automatically(pool: asyncpg.Pool) -> None:
     c = consumer(pool)
     today, at = date(2026, 11, 10), datetime(2026, 11, 10, tzinfo=UTC)

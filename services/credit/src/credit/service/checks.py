@@ -1,4 +1,6 @@
-"""The credit check: one short transaction on credit's own tables, never a ledger call."""
+"""The credit check: one short transaction on credit's own tables, never a ledger call:
+the customer's lock, one read (which also drops the order's earlier approval), the decision,
+and the approval's row when it approves."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from datetime import date, datetime
 import asyncpg
 
 from credit.domain.checks import CheckResult, decide
-from credit.service.derive import expiry, exposures
-from credit.store import approvals, customers, facts, holds, limits, policies, scores
+from credit.service.derive import expiry, exposure_lines
+from credit.store import approvals, customers, inputs
 from huikuan_events import uuid7
 
 
@@ -35,22 +37,17 @@ async def check(
 ) -> CheckOutcome:
     async with pool.acquire() as conn, conn.transaction():
         await customers.lock(conn, tenant, customer_id)
-        if order_id is not None:  # checking an order again replaces its earlier approval
-            await approvals.drop_order(conn, tenant, order_id)
-        state = await scores.get(conn, tenant, customer_id)
-        held = {r["cause"]: r["detail"] for r in await holds.active(conn, tenant, customer_id)}
-        limit = (await limits.for_customer(conn, tenant, customer_id)).get(currency)
+        # One read, which also drops the order's earlier approval (a check replaces it).
+        got = await inputs.for_check(conn, tenant, customer_id, order_id)
+        scored, limit = got.inputs.scored, got.inputs.limits.get(currency)
         exposure = 0
-        if state is not None:
-            lines = state["profile"]["currencies"]
-            open_minor = {c: v["open_minor"] for c, v in lines.items()}
-            all_facts = await facts.for_customer(conn, tenant, customer_id, "invoice")
-            amounts = await exposures(conn, tenant, customer_id, all_facts, open_minor, today)
+        if scored is not None:
+            amounts = exposure_lines(got.inputs.approvals, got.invoices, got.open_minor, today)
             exposure = sum(amounts.get(currency, (0, 0)))
         result = decide(
-            known=state is not None,
-            grade=state["grade"] if state else None,
-            holds=held,
+            known=scored is not None,
+            grade=scored.grade if scored else None,
+            holds={cause: hold.detail for cause, hold in got.inputs.holds.items()},
             limit_minor=limit.in_force_minor if limit else None,
             exposure_minor=exposure,
             amount_minor=amount_minor,
@@ -59,8 +56,7 @@ async def check(
         check_id = uuid7()
         expires_on = None
         if result.decision == "approve":
-            policy = await policies.get(conn, tenant)
-            expires_on = expiry(today, policy.order_validity_days)
+            expires_on = expiry(today, got.inputs.policy.order_validity_days)
             await approvals.add(
                 conn, tenant, customer_id, check_id, order_id, currency, amount_minor, today,
                 expires_on, at,
@@ -68,7 +64,7 @@ async def check(
         return CheckOutcome(
             str(check_id),
             result,
-            state["grade"] if state else None,
-            state["score"] if state else None,
+            scored.grade if scored else None,
+            scored.score if scored else None,
             expires_on,
         )

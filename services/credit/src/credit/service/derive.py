@@ -7,10 +7,10 @@ Two callers drive them, inside the caller's transaction and holding the customer
 locks, so concurrent derivations of one customer serialise:
 
 - `refresh`: one customer after a manual change;
-- `learn`: a run of consumed events, in order, or a chunk of the rescore job's customers. Each event is derived on its own, exactly as
-  if the events came one per transaction (same score history, events and rows), but the run
-  reads each customer's standing once, keeps its facts in memory (`FactCache`), derives in
-  memory, and writes once.
+- `learn`: a run of consumed events, in order, or a chunk of the rescore job's customers.
+  Each event is derived on its own, exactly as if the events came one per transaction (same
+  score history, events and rows), but the run reads each customer's standing once, keeps
+  its facts in memory (`FactCache`), derives in memory, and writes once.
 """
 
 from __future__ import annotations

@@ -28,12 +28,6 @@ async def for_customer(conn: asyncpg.Connection, tenant: str, customer_id: str) 
     ]
 
 
-async def drop_order(conn: asyncpg.Connection, tenant: str, order_id: str) -> None:
-    await conn.execute(
-        "DELETE FROM credit_approval WHERE tenant = $1 AND order_id = $2", tenant, order_id
-    )
-
-
 async def add(
     conn: asyncpg.Connection,
     tenant: str,

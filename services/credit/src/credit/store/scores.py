@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from credit.domain.scorecard import Grade
+
 
 async def get(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -24,7 +26,7 @@ class State:
     customer_id: str
     as_of: date
     score: int
-    grade: str
+    grade: Grade
     version: str
     factors: list[dict[str, Any]]
     reasons: list[dict[str, str]]
@@ -40,8 +42,8 @@ class Change:
     as_of: date
     old_score: int | None
     new_score: int
-    old_grade: str | None
-    new_grade: str
+    old_grade: Grade | None
+    new_grade: Grade
     version: str
     reasons: list[dict[str, str]]
     at: datetime
