@@ -1,8 +1,9 @@
 """Dunning end to end through the gateway, with reminders sending email to a real SMTP
 server (aiosmtpd on localhost): stepping `as_of` day by day over 100 days, a customer who
 pays half and promises the rest gets the right reminders with the right residuals, the
-promise pauses dunning, breaking it escalates, and the credit-hold step puts the customer
-on credit hold so the credit check refuses."""
+promise pauses dunning, breaking it escalates, the credit-hold step puts the customer on
+credit hold so the credit check refuses, and the collector tasks left open go to the
+owner's manager from the collector directory."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
     # The invoice itself, not just the customer: runs before it arrives would chase nothing.
     eventually(lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 1,
                what="reminders saw the invoice")  # fmt: skip
+    # The owner's manager: overdue collector tasks escalate to them.
+    assert api.http.put("/collectors/wang", json={"name": "Wang Fang"}).status_code == 201
+    looped = api.http.put("/collectors/wang", json={"name": "Wang Fang", "manager": "wang"})
+    assert looped.status_code == 422, looped.text
+    assert looped.headers["content-type"].startswith("application/problem+json")
+    li = api.http.put("/collectors/li", json={"name": "Li Wei", "manager": "wang"})
+    assert li.status_code == 201, li.text
+    assert api.get("/collectors/li").json()["manager"] == "wang"
     # Pin the standard policy: credit re-grades the customer as the story unfolds.
     pinned = api.http.put("/customers/C-1/dunning/policy", json={"policy_id": "standard"})
     assert pinned.status_code == 200, pinned.text
@@ -123,6 +132,10 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
     tasks = api.get(f"/worklist?owner=li&date={DUE + timedelta(days=100)}").json()["items"]
     assert {t["kind"] for t in tasks} == {"visit", "legal"}
     assert {t["residual"] for t in tasks} == {"5000.00"}
+    # Left open past their grace, both went to li's manager: on wang's worklist, flagged.
+    boss = api.get(f"/worklist?owner=wang&date={DUE + timedelta(days=100)}").json()["items"]
+    assert sorted((t["kind"], t["owner"], t["escalated"], t["escalated_to"]) for t in boss) == [
+        ("legal", "li", True, "wang"), ("visit", "li", True, "wang")]  # fmt: skip
     done = api.http.post(f"/tasks/{tasks[0]['task_id']}/complete",
                          json={"outcome": "reached", "note": "will pay Friday"})  # fmt: skip
     assert done.status_code == 200 and done.json()["status"] == "done"

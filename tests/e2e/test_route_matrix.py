@@ -53,6 +53,10 @@ def _book(api: Api) -> None:
         "payment_id": "P-ISO", "customer_id": "C-ISO", "currency": "CNY", "amount": "40.00",
         "received_on": "2026-11-10", "method": "cash"})  # fmt: skip
     assert paid.status_code == 201, paid.text
+    boss = api.http.put("/collectors/boss", json={"name": SECRET})
+    assert boss.status_code == 201, boss.text
+    li = api.http.put("/collectors/li", json={"name": SECRET, "manager": "boss"})
+    assert li.status_code == 201, li.text
 
 
 def _footprint(stack: Stack, tenant: str) -> list[Any]:
@@ -69,6 +73,12 @@ def _footprint(stack: Stack, tenant: str) -> list[Any]:
         query(
             url,
             "SELECT payment_id, unapplied_minor, reversed_on FROM ledger.payment WHERE tenant = $1",
+            tenant,
+        ),
+        query(
+            url,
+            """SELECT collector_id, name, manager FROM reminders.collector WHERE tenant = $1
+               ORDER BY collector_id""",
             tenant,
         ),
     ]

@@ -50,6 +50,11 @@ class DunningEscalated(_Payload):
     reason: str
     invoice_ids: list[str]
     as_of: date
+    escalated_to: str | None = Field(
+        None,
+        description="escalate_to_manager: the collector id of the task owner's manager; "
+        "null when no manager is recorded for the owner",
+    )
 
 
 class PromiseMade(_Payload):

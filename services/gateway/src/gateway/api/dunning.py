@@ -1,5 +1,6 @@
 """Public routes owned by reminders: dunning policies, a customer's dunning state, pauses,
-promises to pay, reminders sent, the collectors' worklist and tasks, and dunning runs."""
+promises to pay, reminders sent, the collectors' worklist and tasks, the collector directory,
+and dunning runs."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ ROUTES = (
     Route("POST", "/tasks/{task_id}/complete", "reminders", "dunning:write", s.TaskPublic,
           body=s.TaskComplete, problems=(404, 409),
           summary="Record a task's outcome and note", tags=("dunning",)),
+    Route("PUT", "/collectors/{owner}", "reminders", "dunning:write", s.CollectorPublic,
+          body=s.CollectorPut, also={201: "created"}, problems=(),
+          example={"name": "Li Wei", "email": "li.wei@example.com", "manager": "wang"},
+          summary="Create or replace a collector (name, email, manager): an overdue task "
+                  "escalates to the owner's manager; a loop of managers is refused",
+          tags=("collectors",)),
+    Route("GET", "/collectors/{owner}", "reminders", "dunning:read", s.CollectorPublic,
+          summary="A collector and their manager", tags=("collectors",)),
+    Route("GET", "/collectors", "reminders", "dunning:read", s.CollectorPage,
+          query=s.CollectorQuery, problems=(),
+          summary="Collectors in id order, optionally those under one manager",
+          tags=("collectors",)),
     Route("POST", "/dunning/runs", "reminders", "dunning:write", s.RunPublic,
           body=s.RunCreate, problems=(),
           summary="Run dunning as of a date: record what is due, then deliver it (never twice)",

@@ -1,5 +1,5 @@
 """Reminders' internal HTTP API: policies, customers' dunning state, pauses, promises,
-reminders, the worklist and tasks, and on-demand runs."""
+reminders, the worklist and tasks, the collector directory, and on-demand runs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from reminders.domain.dunning import (
     priority,
 )
 from reminders.domain.policy import Policy, Step, choose
+from reminders.service import collectors as collector_service
 from reminders.service import policies as policy_service
 from reminders.service import promises as promise_service
 from reminders.service import tasks as task_service
@@ -33,7 +34,7 @@ from reminders.service.deliver import deliver_due
 from reminders.service.run import promise_of, run
 from reminders.service.schedule import build_channels, retry_policy, run_config
 from reminders.service.texts import Composer
-from reminders.store import book, dunning
+from reminders.store import book, collectors, dunning
 
 router = APIRouter(tags=["dunning"])
 
@@ -293,6 +294,8 @@ def _task_public(r: asyncpg.Record, on: date) -> s.TaskPublic:
         grade=r["grade"],
         priority=priority(r["residual_minor"], r["grade"], (on - r["due_on"]).days),
         status=r["status"], outcome=r["outcome"], note=r["note"], completed_on=r["completed_on"],
+        escalated=r["escalated_on"] is not None, escalated_on=r["escalated_on"],
+        escalated_to=r["escalated_to"],
     )  # fmt: skip
 
 
@@ -300,7 +303,8 @@ def _task_public(r: asyncpg.Record, on: date) -> s.TaskPublic:
 async def worklist(
     query: Annotated[s.WorklistQuery, Query()], tenant: TenantId, pool: Pool
 ) -> s.Worklist:
-    """Open tasks due by the date, highest priority first (residual x grade risk x age)."""
+    """Open tasks due by the date, highest priority first (residual x grade risk x age):
+    the owner's own and those escalated to the owner as manager (`escalated_to`)."""
     on = query.date or _now().date()
     async with pool.acquire() as conn:
         rows = await dunning.worklist(conn, tenant, query.owner, on)
@@ -317,6 +321,56 @@ async def complete_task(
     async with unit_of_work(pool) as conn:
         row = await task_service.complete(conn, tenant, task_id, body.outcome, body.note, on, at)
     return _task_public(row, on)
+
+
+# --- collectors ---------------------------------------------------------------------------
+
+
+def _collector_public(r: asyncpg.Record) -> s.CollectorPublic:
+    return s.CollectorPublic(
+        collector_id=r["collector_id"], name=r["name"], email=r["email"], manager=r["manager"],
+        updated_at=r["updated_at"],
+    )  # fmt: skip
+
+
+@router.put("/collectors/{owner}", response_model=s.CollectorPublic)
+async def put_collector(
+    owner: IdPath, body: s.CollectorPut, tenant: TenantId, pool: Pool, response: Response
+) -> s.CollectorPublic:
+    """Create (201) or replace (200) a collector: name, email and manager."""
+    async with unit_of_work(pool) as conn:
+        row, created = await collector_service.save(
+            conn, tenant, owner, body.name, body.email, body.manager, _now()
+        )
+    response.status_code = 201 if created else 200
+    return _collector_public(row)
+
+
+@router.get("/collectors/{owner}", response_model=s.CollectorPublic)
+async def get_collector(owner: IdPath, tenant: TenantId, pool: Pool) -> s.CollectorPublic:
+    async with pool.acquire() as conn:
+        row = await collectors.get(conn, tenant, owner)
+    if row is None:
+        raise NotFound(f"no collector {owner!r}")
+    return _collector_public(row)
+
+
+@router.get("/collectors", response_model=s.CollectorPage)
+async def list_collectors(
+    query: Annotated[s.CollectorQuery, Query()], tenant: TenantId, pool: Pool
+) -> s.CollectorPage:
+    """Collectors in id order, in pages (`next_cursor`; keyset on the collector id)."""
+    key = pagination.decode(query.cursor, 1)
+    if key is not None and not isinstance(key[0], str):
+        raise pagination.invalid_cursor()
+    async with pool.acquire() as conn:
+        rows = await collectors.page(
+            conn, tenant, key[0] if key else None, query.manager, query.limit + 1
+        )
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = pagination.encode([rows[-1]["collector_id"]]) if rows and more else None
+    return s.CollectorPage(items=[_collector_public(r) for r in rows], next_cursor=cursor)
 
 
 # --- runs ---------------------------------------------------------------------------------

@@ -207,7 +207,10 @@ class ReminderPage(BaseModel):
 
 
 class WorklistQuery(BaseModel):
-    owner: str | None = Field(None, max_length=100)
+    owner: str | None = Field(
+        None, max_length=100,
+        description="the owner's tasks and the tasks escalated to this collector as manager",
+    )  # fmt: skip
     date: dt.date | None = Field(None, description="defaults to today (UTC)")
 
 
@@ -230,6 +233,13 @@ class TaskPublic(BaseModel):
     outcome: str | None
     note: str | None
     completed_on: date | None
+    escalated: bool = Field(
+        False, description="left open past its grace and escalated to the owner's manager"
+    )
+    escalated_on: date | None = None
+    escalated_to: str | None = Field(
+        None, description="the manager it was escalated to; null if the owner had none recorded"
+    )
 
 
 class Worklist(BaseModel):
@@ -260,3 +270,38 @@ class RunPublic(BaseModel):
     retrying: int
     failed: int
     cancelled: int
+
+
+# --- collectors ---------------------------------------------------------------------------
+
+
+class CollectorPut(StrictIn):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    manager: ExternalId | None = Field(
+        None,
+        description="the collector id of this collector's manager (already recorded); overdue "
+        "tasks of this collector are escalated to them. A chain of managers that loops is "
+        "refused (422)",
+    )
+
+
+class CollectorPublic(BaseModel):
+    collector_id: str
+    name: str
+    email: str | None
+    manager: str | None
+    updated_at: datetime
+
+
+class CollectorQuery(BaseModel):
+    manager: str | None = Field(None, max_length=64, description="only those under this manager")
+    limit: int = Field(100, ge=1, le=500)
+    cursor: str | None = Field(
+        None, max_length=512, description="`next_cursor` of the previous page"
+    )
+
+
+class CollectorPage(BaseModel):
+    items: list[CollectorPublic]
+    next_cursor: str | None = None

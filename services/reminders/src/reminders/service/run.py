@@ -5,7 +5,8 @@ The run goes through the customers in chunks of `batch_size`, one transaction pe
 1. claim the chunk's customers (`FOR UPDATE SKIP LOCKED` on `dunning_customer`);
 2. judge their open promises (rare rows, in Python with the domain rules) and mark the
    broken ones, moving their invoices a step forward, in one statement;
-3. escalate collector tasks left open past their grace, in one statement;
+3. escalate collector tasks left open past their grace to the owner's manager (from the
+   collector directory, read with the tasks), in one statement;
 4. give each customer its policy (pin, else grade; chosen once per tenant + grade + pin) and
    its date and calendar (business day and send window, computed once per time zone +
    country group, not per customer), and drop the customers paused or outside the calendar;
@@ -257,24 +258,32 @@ async def _chunk(
         )  # fmt: skip
         result.promises_broken += len(broken)
 
-    # A collector task left open past its grace goes to the owner's manager, once.
+    # A collector task left open past its grace goes to the owner's manager (from the
+    # collector directory), once: the task names the manager (`escalated_to`) and so
+    # appears on the manager's worklist. No manager recorded: escalated_to stays null.
     latest = plan.as_of or (plan.at + timedelta(days=1)).date()  # no zone is a day ahead
-    overdue: list[tuple[Any, date]] = []
+    overdue: list[tuple[Any, date, str | None]] = []
     for t in await runs.open_tasks_due_before(conn, tenants, ids, latest):
         key = (t["tenant"], t["customer_id"])
         on = day[key][0]
         if not task_overdue(t["due_on"], on):
             continue
-        overdue.append((t["task_id"], on))
+        manager = t["manager"]
+        overdue.append((t["task_id"], on, manager))
+        whom = (f"escalated to manager {manager}" if manager
+                else "no manager recorded for the owner")  # fmt: skip
         add(t["tenant"], t["customer_id"], DunningEscalated(
             customer_id=t["customer_id"], policy_id=chosen[key][1].policy_id, step=t["step"],
             action="escalate_to_manager",
             reason=f"{t['kind']} task {t['task_id']} for owner {t['owner'] or '(none)'} due "
-                   f"{t['due_on']} is still open on {on}",
-            invoice_ids=list(t["invoice_ids"]), as_of=on,
+                   f"{t['due_on']} is still open on {on}; {whom}",
+            invoice_ids=list(t["invoice_ids"]), as_of=on, escalated_to=manager,
         ))  # fmt: skip
     if overdue:
-        await runs.mark_escalated(conn, [i for i, _ in overdue], [on for _, on in overdue])
+        await runs.mark_escalated(
+            conn, [i for i, _, _ in overdue], [on for _, on, _ in overdue],
+            [m for _, _, m in overdue],
+        )  # fmt: skip
         result.escalations += len(overdue)
 
     for t, evs in events.items():

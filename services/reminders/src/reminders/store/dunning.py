@@ -225,7 +225,10 @@ async def worklist(
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM task WHERE tenant = $1 AND status = 'open' AND due_on <= $3
-             AND ($2::text IS NULL OR owner = $2)""",
+             AND ($2::text IS NULL OR owner = $2)
+           UNION ALL
+           SELECT * FROM task WHERE tenant = $1 AND status = 'open' AND due_on <= $3
+             AND $2::text IS NOT NULL AND escalated_to = $2 AND owner IS DISTINCT FROM $2""",
         tenant, owner, on,
     )  # fmt: skip
     return rows

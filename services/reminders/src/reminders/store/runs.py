@@ -135,12 +135,14 @@ async def break_promises(
 async def open_tasks_due_before(
     conn: asyncpg.Connection, tenants: list[str], customer_ids: list[str], before: date
 ) -> list[asyncpg.Record]:
-    """Open, not yet escalated tasks of these customers dated before `before`."""
+    """Open, not yet escalated tasks of these customers dated before `before`, each with
+    its owner's manager from the collector directory (null: none recorded)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT t.task_id, t.tenant, t.customer_id, t.kind, t.owner, t.step, t.due_on,
-                  t.invoice_ids
+                  t.invoice_ids, o.manager
            FROM unnest($1::text[], $2::text[]) AS k(tenant, customer_id)
            JOIN task t ON t.tenant = k.tenant AND t.customer_id = k.customer_id
+           LEFT JOIN collector o ON o.tenant = t.tenant AND o.collector_id = t.owner
            WHERE t.status = 'open' AND t.escalated_on IS NULL AND t.due_on < $3
            ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id""",
         tenants, customer_ids, before,
@@ -148,12 +150,15 @@ async def open_tasks_due_before(
     return rows
 
 
-async def mark_escalated(conn: asyncpg.Connection, task_ids: list[UUID], on: list[date]) -> None:
+async def mark_escalated(
+    conn: asyncpg.Connection, task_ids: list[UUID], on: list[date], to: list[str | None]
+) -> None:
+    """Mark tasks escalated on a date to a manager (null: none recorded), in one statement."""
     await conn.execute(
-        """UPDATE task t SET escalated_on = x.on_date
-           FROM unnest($1::uuid[], $2::date[]) AS x(task_id, on_date)
+        """UPDATE task t SET escalated_on = x.on_date, escalated_to = x.manager
+           FROM unnest($1::uuid[], $2::date[], $3::text[]) AS x(task_id, on_date, manager)
            WHERE t.task_id = x.task_id""",
-        task_ids, on,
+        task_ids, on, to,
     )  # fmt: skip
 
 
