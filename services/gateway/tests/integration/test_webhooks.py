@@ -305,3 +305,117 @@ async def test_the_consumer_passes_over_tenants_without_subscriptions(
     assert [r["event_id"] for r in await _deliveries(pool, subscription)] == [mine.id]
     processed = await pool.fetch("SELECT event_id FROM processed_event")
     assert [r["event_id"] for r in processed] == [mine.id]
+
+
+def _examined(plan: dict[str, Any], relation: str) -> int:
+    """Rows a plan (EXPLAIN ANALYZE, JSON) read from `relation`: those its scans returned
+    and those they threw away, over all their loops."""
+    own = 0
+    if plan.get("Relation Name") == relation:
+        loops = plan.get("Actual Loops", 1)
+        kept = plan.get("Actual Rows", 0)
+        thrown = plan.get("Rows Removed by Filter", 0)
+        thrown += plan.get("Rows Removed by Index Recheck", 0)
+        own = round((kept + thrown) * loops)
+    return own + sum(_examined(child, relation) for child in plan.get("Plans", []))
+
+
+async def _claim_plan(pool: asyncpg.Pool, now: datetime) -> tuple[Any, dict[str, Any]]:
+    """What the claim returns at `now` and how it was found; nothing stays locked."""
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            explained = await conn.fetchval(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + store.CLAIM, now
+            )
+            claimed = await store.claim(conn, now)
+        finally:
+            await tx.rollback()
+    document = json.loads(explained) if isinstance(explained, str) else explained
+    plan: dict[str, Any] = document[0]["Plan"]
+    return (claimed["delivery_id"] if claimed is not None else None), plan
+
+
+async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    """20,000 deliveries pending for a dead receiver (1,000 customers, 20 each, their heads
+    waiting for a retry in an hour): the claim finds the one due delivery of a live
+    subscription reading a handful of rows, not the backlog; when one of the dead
+    receiver's customers comes due, its head — the earliest of its 20 — is the one
+    claimed, and what waits behind it is still not read."""
+    dead = await _subscribe(pool, "t-dead", "http://127.0.0.1:9/dead", ["*"])
+    live = await _subscribe(pool, "t1", receiver.url("/live"), ["*"])
+    now = datetime.now(UTC)
+    # The backlog, written as the consumer writes it (the consumer path is the test above;
+    # one statement here keeps 20,000 rows quick): deliveries in each customer's order,
+    # then one queue row per customer due when its head is.
+    await pool.execute(
+        """INSERT INTO webhook_delivery
+               (delivery_id, subscription_id, tenant, event_id, event_type, subject, payload,
+                created_at, next_attempt_at, attempts)
+           SELECT gen_random_uuid(), $1, 't-dead', gen_random_uuid(), 'ledger.invoice_issued.v1',
+                  'C-' || c, convert_to(repeat('x', 300), 'UTF8'), $2::timestamptz,
+                  CASE WHEN n = 1 THEN $3::timestamptz ELSE $2::timestamptz END,
+                  CASE WHEN n = 1 THEN 9 ELSE 0 END
+           FROM generate_series(1, 1000) c, generate_series(1, 20) n
+           ORDER BY c, n""",
+        dead, now - timedelta(minutes=10), now + timedelta(hours=1),
+    )  # fmt: skip
+    await pool.execute(
+        """INSERT INTO webhook_queue (subscription_id, subject, tenant, next_attempt_at)
+           SELECT DISTINCT ON (subject) subscription_id, subject, tenant, next_attempt_at
+           FROM webhook_delivery WHERE subscription_id = $1 AND state = 'pending'
+           ORDER BY subject, position""",
+        dead,
+    )
+    await _consume(pool, _event("t1", "C-LIVE", 1))
+    (mine,) = await _deliveries(pool, live)
+    await pool.execute("ANALYZE webhook_delivery")
+    await pool.execute("ANALYZE webhook_queue")
+    assert (
+        await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE state = 'pending'")
+        == 20_001
+    )
+
+    at = mine["created_at"] + timedelta(seconds=1)
+    claimed, plan = await _claim_plan(pool, at)
+    assert claimed == mine["delivery_id"]
+    assert _examined(plan, "webhook_delivery") <= 5, plan
+    assert _examined(plan, "webhook_queue") <= 5, plan
+
+    # One dead customer comes due (before the live one): its head is claimed.
+    await pool.execute(
+        """UPDATE webhook_queue SET next_attempt_at = $2
+           WHERE subscription_id = $1 AND subject = 'C-7'""",
+        dead, now - timedelta(minutes=1),
+    )  # fmt: skip
+    head = await pool.fetchval(
+        """SELECT delivery_id FROM webhook_delivery
+           WHERE subscription_id = $1 AND subject = 'C-7' ORDER BY position LIMIT 1""",
+        dead,
+    )
+    claimed, plan = await _claim_plan(pool, at)
+    assert claimed == head
+    assert _examined(plan, "webhook_delivery") <= 5, plan
+    assert _examined(plan, "webhook_queue") <= 5, plan
+
+    # Delivered for real: C-7's head fails (nothing listens there) and waits its retry;
+    # the live delivery goes next; nothing more is due.
+    async with httpx.AsyncClient(timeout=2) as client:
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
+        )
+        assert await dispatcher.deliver_one(at)
+        assert await dispatcher.deliver_one(at)
+        assert not await dispatcher.deliver_one(at)
+    assert [r.answered for r in receiver.at("/live")] == [204]
+    tried = await pool.fetchrow(
+        "SELECT state, attempts FROM webhook_delivery WHERE delivery_id = $1", head
+    )
+    assert (tried["state"], tried["attempts"]) == ("pending", 10)
+    assert (
+        await pool.fetchval("SELECT count(*) FROM webhook_queue WHERE subscription_id = $1", live)
+        == 0
+    )

@@ -4,6 +4,8 @@ Each worker, in one transaction: claims the due delivery heading its (subscripti
 customer) queue (`FOR UPDATE SKIP LOCKED`, so replicas and workers share the work and a
 customer's next event waits until the one before it is delivered or given up), POSTs the
 event's envelope signed with the subscription's secret, records the outcome and commits.
+The claim reads only the due rows of the queue table (one per (subscription, customer)
+with pending deliveries) and their heads, never the backlog behind them.
 Success is recorded only after the receiver's 2xx, so a crash in between means the
 delivery is sent again (at least once; the receiver dedupes by `Webhook-Id` or the
 event's `id`). Anything else is retried with exponential backoff and jitter until the
@@ -38,6 +40,7 @@ from huikuan_runtime.db import service_pool
 log = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 500
+SWEEP_EVERY = timedelta(seconds=30)
 
 
 def backoff_of(settings: Settings) -> Backoff:
@@ -104,6 +107,7 @@ class Dispatcher:
         self._backoff = backoff
         self._jitter = jitter
         self._allow_private = allow_private_addresses
+        self._swept_at: datetime | None = None
 
     async def deliver_one(self, now: datetime) -> bool:
         """Attempt the next delivery due at `now`; False when none is due."""
@@ -137,7 +141,7 @@ class Dispatcher:
                 )
             )
             await store.record_attempt(
-                conn, row["delivery_id"], now=now, status=status, error=error,
+                conn, row, now=now, status=status, error=error,
                 delivered=delivered, next_attempt_at=retry,
             )  # fmt: skip
         if not delivered:
@@ -148,6 +152,18 @@ class Dispatcher:
             )  # fmt: skip
         return True
 
+    async def _sweep(self, now: datetime) -> None:
+        """When idle, at most every SWEEP_EVERY: clear queue rows with nothing left to send
+        (store.sweep_queue)."""
+        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
+            return
+        self._swept_at = now
+        try:
+            async with self._pool.acquire() as conn:
+                await store.sweep_queue(conn, now)
+        except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
+            log.exception("sweeping the webhook queue failed; trying again when idle")
+
     async def work(self, clock: Clock, stop: asyncio.Event, poll_seconds: float) -> None:
         """One worker: deliver while anything is due, otherwise wait `poll_seconds`."""
         while not stop.is_set():
@@ -157,6 +173,7 @@ class Dispatcher:
                 log.exception("webhook dispatch failed on the database; retrying")
                 found = False
             if not found:
+                await self._sweep(clock.now())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
 

@@ -83,6 +83,8 @@ async def disable_subscription(
            WHERE subscription_id = $1 AND state = 'pending'""",
         subscription_id,
     )
+    # After the deliveries: an attempt in flight holds its delivery, then its queue row.
+    await conn.execute("DELETE FROM webhook_queue WHERE subscription_id = $1", subscription_id)
     return True
 
 
@@ -117,17 +119,32 @@ async def insert_deliveries(
     payload: bytes,
     now: datetime,
 ) -> None:
-    await conn.executemany(
-        """INSERT INTO webhook_delivery
-               (delivery_id, subscription_id, tenant, event_id, event_type, subject, payload,
-                created_at, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-           ON CONFLICT (subscription_id, event_id) WHERE redelivery_of IS NULL DO NOTHING""",
-        [
-            (delivery_id, subscription_id, tenant, event_id, event_type, subject, payload, now)
-            for delivery_id, subscription_id in deliveries
-        ],
-    )
+    """One pending delivery of the event per subscription (none where it was written
+    before), each queued behind the customer's pending ones (webhook_queue)."""
+    await conn.execute(
+        """WITH d AS (
+               INSERT INTO webhook_delivery
+                   (delivery_id, subscription_id, tenant, event_id, event_type, subject,
+                    payload, created_at, next_attempt_at)
+               SELECT n.delivery_id, n.subscription_id, $3, $4, $5, $6, $7, $8, $8
+               FROM unnest($1::uuid[], $2::uuid[]) AS n (delivery_id, subscription_id)
+               ON CONFLICT (subscription_id, event_id) WHERE redelivery_of IS NULL DO NOTHING
+               RETURNING subscription_id, subject, tenant, next_attempt_at)
+           """
+        + _QUEUE_UP,
+        [delivery_id for delivery_id, _ in deliveries],
+        [subscription_id for _, subscription_id in deliveries],
+        tenant, event_id, event_type, subject, payload, now,
+    )  # fmt: skip
+
+
+# Queues the deliveries of the CTE `d` behind their customers' pending ones: a new row,
+# due when the delivery is, or one more `appended` on the existing row (which also locks
+# it until commit, so a dispatcher finishing that queue's head cannot remove it meanwhile).
+_QUEUE_UP = """INSERT INTO webhook_queue AS q (subscription_id, subject, tenant, next_attempt_at)
+           SELECT subscription_id, subject, tenant, next_attempt_at FROM d
+           ORDER BY subscription_id
+           ON CONFLICT (subscription_id, subject) DO UPDATE SET appended = q.appended + 1"""
 
 
 async def list_deliveries(
@@ -175,7 +192,8 @@ async def redeliver(
                 SELECT $2, subscription_id, tenant, event_id, event_type, subject, payload,
                        $3, $3, delivery_id
                 FROM webhook_delivery WHERE delivery_id = $1
-                RETURNING *)
+                RETURNING *),
+            queued AS ({_QUEUE_UP})
             SELECT {_DELIVERY} FROM d""",
         original,
         delivery_id,
@@ -208,32 +226,39 @@ async def failed_since(
     return [r["delivery_id"] for r in rows]
 
 
+# The claim (see `claim`); a module constant so a test can EXPLAIN it.
+CLAIM = """SELECT d.delivery_id, d.subscription_id, d.subject, d.payload, d.attempts,
+           d.created_at, q.appended, s.url, s.secret
+    FROM webhook_queue q
+    CROSS JOIN LATERAL (
+        SELECT h.delivery_id FROM webhook_delivery h
+        WHERE h.subscription_id = q.subscription_id AND h.subject = q.subject
+          AND h.state = 'pending'
+        ORDER BY h.position LIMIT 1) head
+    JOIN webhook_delivery d ON d.delivery_id = head.delivery_id
+    JOIN webhook_subscription s ON s.subscription_id = q.subscription_id
+    WHERE q.next_attempt_at <= $1 AND d.state = 'pending' AND s.disabled_at IS NULL
+    ORDER BY q.next_attempt_at
+    LIMIT 1
+    FOR UPDATE OF d SKIP LOCKED"""
+
+
 async def claim(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
     """The next delivery due at `now` that heads its (subscription, subject) queue, locked
     for this transaction; deliveries locked by another dispatcher are skipped, and so is
-    everything queued behind them. Call inside a transaction."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """WITH heads AS (
-               SELECT DISTINCT ON (subscription_id, subject) delivery_id
-               FROM webhook_delivery WHERE state = 'pending'
-               ORDER BY subscription_id, subject, position)
-           SELECT d.delivery_id, d.subscription_id, d.payload, d.attempts, d.created_at,
-                  s.url, s.secret
-           FROM webhook_delivery d
-           JOIN heads h ON h.delivery_id = d.delivery_id
-           JOIN webhook_subscription s ON s.subscription_id = d.subscription_id
-           WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND s.disabled_at IS NULL
-           ORDER BY d.next_attempt_at, d.position
-           LIMIT 1
-           FOR UPDATE OF d SKIP LOCKED""",
-        now,
-    )
+    everything queued behind them. Call inside a transaction; record the outcome with
+    `record_attempt`.
+
+    Only due rows of webhook_queue are read (by its `next_attempt_at` index), and for each
+    the head alone (the first entry of webhook_delivery_queue): what waits behind a head
+    is never read, however long the backlog."""
+    row: asyncpg.Record | None = await conn.fetchrow(CLAIM, now)
     return row
 
 
 async def record_attempt(
     conn: asyncpg.Connection,
-    delivery_id: uuid.UUID,
+    claimed: asyncpg.Record,
     *,
     now: datetime,
     status: int | None,
@@ -241,6 +266,10 @@ async def record_attempt(
     delivered: bool,
     next_attempt_at: datetime | None,
 ) -> None:
+    """The outcome of an attempt at the delivery `claim` returned, and what its queue does
+    next: wait for this delivery's retry; or, when it ended, offer the next one at `now`
+    — unless nothing is pending there, then the queue row goes (kept when a delivery was
+    queued since the claim, even one not committed yet: `appended` tells)."""
     state = "delivered" if delivered else ("pending" if next_attempt_at is not None else "failed")
     await conn.execute(
         """UPDATE webhook_delivery
@@ -248,8 +277,74 @@ async def record_attempt(
                last_error = $4, state = $5::text, next_attempt_at = $6,
                delivered_at = CASE WHEN $5::text = 'delivered' THEN $2::timestamptz END
            WHERE delivery_id = $1""",
-        delivery_id, now, status, error, state, next_attempt_at,
+        claimed["delivery_id"], now, status, error, state, next_attempt_at,
     )  # fmt: skip
+    queue = (claimed["subscription_id"], claimed["subject"])
+    if state == "pending":
+        await conn.execute(
+            """UPDATE webhook_queue SET next_attempt_at = $3
+               WHERE subscription_id = $1 AND subject = $2""",
+            *queue, next_attempt_at,
+        )  # fmt: skip
+        return
+    removed = await conn.fetchval(
+        """DELETE FROM webhook_queue q
+           WHERE q.subscription_id = $1 AND q.subject = $2 AND q.appended = $3
+             AND NOT EXISTS (SELECT 1 FROM webhook_delivery h
+                             WHERE h.subscription_id = $1 AND h.subject = $2
+                               AND h.state = 'pending')
+           RETURNING true""",
+        *queue, claimed["appended"],
+    )  # fmt: skip
+    if not removed:
+        await conn.execute(
+            """UPDATE webhook_queue SET next_attempt_at = $3
+               WHERE subscription_id = $1 AND subject = $2""",
+            *queue, now,
+        )  # fmt: skip
+
+
+async def sweep_queue(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
+    """Remove due queue rows with nothing pending (left by a race that should not happen,
+    but would otherwise be read by every claim), under the same `appended` guard as
+    `record_attempt`; and end the deliveries of subscriptions deleted while the consumer
+    was queueing for them. How many rows went."""
+    stale = await conn.fetch(
+        """SELECT q.subscription_id, q.subject, q.appended,
+                  s.disabled_at IS NOT NULL AS disabled
+           FROM webhook_queue q
+           JOIN webhook_subscription s ON s.subscription_id = q.subscription_id
+           WHERE q.next_attempt_at <= $1
+             AND (s.disabled_at IS NOT NULL
+                  OR NOT EXISTS (SELECT 1 FROM webhook_delivery h
+                                 WHERE h.subscription_id = q.subscription_id
+                                   AND h.subject = q.subject AND h.state = 'pending'))
+           LIMIT $2""",
+        now,
+        limit,
+    )
+    gone = 0
+    for row in stale:
+        async with conn.transaction():
+            if row["disabled"]:
+                await conn.execute(
+                    """UPDATE webhook_delivery
+                       SET state = 'failed', next_attempt_at = NULL,
+                           last_error = 'the subscription was deleted'
+                       WHERE subscription_id = $1 AND subject = $2 AND state = 'pending'""",
+                    row["subscription_id"], row["subject"],
+                )  # fmt: skip
+            removed = await conn.fetchval(
+                """DELETE FROM webhook_queue q
+                   WHERE q.subscription_id = $1 AND q.subject = $2 AND q.appended = $3
+                     AND NOT EXISTS (SELECT 1 FROM webhook_delivery h
+                                     WHERE h.subscription_id = $1 AND h.subject = $2
+                                       AND h.state = 'pending')
+                   RETURNING true""",
+                row["subscription_id"], row["subject"], row["appended"],
+            )  # fmt: skip
+            gone += bool(removed)
+    return gone
 
 
 async def gauges(conn: asyncpg.Connection, tenant: str, now: datetime) -> dict[str, float]:
