@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.domain.webhooks import verify
+from gateway.domain.webhooks import generate_secret, signature, verify
 from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, eventually, infra_env, start_stack
@@ -192,6 +194,45 @@ def test_events_arrive_signed_and_in_each_customers_order(api: Api, receiver: Re
     assert {d["event_type"] for d in log} >= {"ledger.invoice_issued.v1"}
 
 
+def test_a_rotated_secret_is_shown_once_and_both_sign_during_the_overlap(
+    api: Api, receiver: Receiver
+) -> None:
+    path = f"/rotate-{secrets.token_hex(4)}"
+    created = _subscribe(api, receiver.url(path), ["ledger.invoice_issued.v1"])
+    webhook_id = created["webhook_id"]
+    key = {"Idempotency-Key": f"r-{secrets.token_hex(4)}"}
+    rotated = api.http.post(f"/webhooks/{webhook_id}/rotate-secret", headers=key)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != created["secret"]
+    assert rotated.json()["webhook_id"] == webhook_id
+    # A replay of the same call answers the same secret; nothing is rotated again.
+    again = api.http.post(f"/webhooks/{webhook_id}/rotate-secret", headers=key)
+    assert again.json() == rotated.json() and again.headers["Idempotent-Replayed"] == "true"
+    for shown in (api.get(f"/webhooks/{webhook_id}"), api.get("/webhooks")):
+        assert new not in shown.text and created["secret"] not in shown.text
+    expires = rotated.json()["previous_secret_expires_at"]
+    assert api.put_customer("C-ROT").status_code == 201
+    assert api.post_invoice("ROT-1", "C-ROT").status_code == 201
+    eventually(lambda: _ok(receiver.at(path)), timeout=60, what="delivered after the rotation")
+    (request,) = _ok(receiver.at(path))
+    timestamp, header = (
+        int(request.headers["Webhook-Timestamp"]),
+        request.headers["Webhook-Signature"],
+    )
+    assert timestamp < datetime.fromisoformat(expires).timestamp()
+    # Two signatures, the new secret's first: a receiver holding either secret accepts it.
+    assert len(header.split(" ")) == 2
+    assert verify(new, timestamp, request.body, header)
+    assert verify(created["secret"], timestamp, request.body, header)
+    assert header.split(" ")[0] == signature(new, timestamp, request.body)
+    # Another subscription's secret verifies nothing; an unknown id is a 404.
+    assert not verify(generate_secret(), timestamp, request.body, header)
+    missing = api.http.post(f"/webhooks/{uuid.uuid4()}/rotate-secret")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
 def test_the_delivery_log_pages_newest_first_without_repeats(api: Api, receiver: Receiver) -> None:
     path = f"/pages-{secrets.token_hex(4)}"
     created = _subscribe(api, receiver.url(path), ["ledger.invoice_issued.v1"])
@@ -296,6 +337,7 @@ def test_another_tenant_sees_and_touches_nothing(
         intruder.http.post(
             f"/webhooks/{webhook_id}/redeliver-failed", json={"since": "2000-01-01T00:00:00Z"}
         ),
+        intruder.http.post(f"/webhooks/{webhook_id}/rotate-secret"),
         intruder.http.delete(f"/webhooks/{webhook_id}"),
     ):
         assert response.status_code == 404, response.text
@@ -309,6 +351,14 @@ def test_another_tenant_sees_and_touches_nothing(
     assert api.get(f"/webhooks/{webhook_id}").status_code == 200
     assert len(_deliveries(api, webhook_id)) == 1
     assert all(json.loads(r.body)["data"]["invoice_id"] != "X-2" for r in receiver.at(path))
+    # The intruder's rotation changed nothing: our next delivery is signed by our secret
+    # alone.
+    assert api.post_invoice("X-3", "C-X").status_code == 201
+    eventually(lambda: len(_ok(receiver.at(path))) == 2, timeout=60, what="the next delivery")
+    last = _ok(receiver.at(path))[-1]
+    assert last.headers["Webhook-Signature"] == signature(
+        created["secret"], int(last.headers["Webhook-Timestamp"]), last.body
+    )
 
 
 def test_a_gateway_restart_mid_delivery_loses_nothing_and_repeats_only_a_delivery_id(

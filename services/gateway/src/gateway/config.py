@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any, Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gateway.domain.tokens import ALLOWED_ALGORITHMS
@@ -52,6 +52,9 @@ class Settings(ServiceSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_workers: int = 4
     webhook_poll_seconds: float = 0.5
+    # After POST /v1/webhooks/{id}/rotate-secret the replaced secret still signs deliveries
+    # (a second signature) this long, so receivers can switch without refusing any.
+    webhook_secret_overlap_seconds: float = Field(24 * 3600.0, ge=0)
     # Off: a subscription's URL may not name localhost or a non-public IP, and before each
     # attempt its host must resolve to public addresses only (tenants must not reach our
     # network). On only for local receivers (development, tests).

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from gateway.domain.webhooks import Backoff, verify
+from gateway.domain.webhooks import Backoff, signature, verify
 from gateway.events.webhooks import HANDLERS, WebhookConsumer
 from gateway.service.dispatcher import Dispatcher
 from gateway.store import webhooks as store
@@ -419,3 +419,46 @@ async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
         await pool.fetchval("SELECT count(*) FROM webhook_queue WHERE subscription_id = $1", live)
         == 0
     )
+
+
+async def test_after_a_rotation_both_secrets_sign_until_the_overlap_ends(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    subscription = await _subscribe(pool, "t1", receiver.url("/rotated"), ["*"], "whsec_old")
+    await _consume(pool, _event("t1", "C-1", 1), _event("t1", "C-2", 1))
+    created = (await _deliveries(pool, subscription))[-1]["created_at"]
+    async with pool.acquire() as conn:
+        assert (
+            await store.rotate_secret(
+                conn, "t2", subscription, "whsec_x", created, timedelta(hours=1)
+            )
+            is None
+        )  # another tenant's: nothing changes
+        rotated = await store.rotate_secret(
+            conn, "t1", subscription, "whsec_new", created, timedelta(hours=1)
+        )
+    assert rotated is not None
+    assert rotated["previous_secret_until"] == created + timedelta(hours=1)
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
+        )
+        during = created + timedelta(minutes=59)
+        assert await dispatcher.deliver_one(during)
+        await _consume(pool, _event("t1", "C-1", 2))
+        after = created + timedelta(hours=1)
+        while await dispatcher.deliver_one(after):
+            pass
+    first, *later = receiver.at("/rotated")
+    signatures = first.headers["Webhook-Signature"].split(" ")
+    assert len(signatures) == 2
+    for key in ("whsec_new", "whsec_old"):
+        assert verify(key, int(during.timestamp()), first.body, first.headers["Webhook-Signature"])
+    assert signatures[0] == signature("whsec_new", int(during.timestamp()), first.body)
+    assert len(later) == 2
+    for request in later:
+        assert request.answered == 204
+        header = request.headers["Webhook-Signature"]
+        assert " " not in header
+        assert verify("whsec_new", int(after.timestamp()), request.body, header)
+        assert not verify("whsec_old", int(after.timestamp()), request.body, header)

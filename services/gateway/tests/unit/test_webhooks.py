@@ -18,6 +18,7 @@ from gateway.domain.webhooks import (
     is_public,
     normalise_event_types,
     signature,
+    signing_secrets,
     url_problem,
     verify,
     wants,
@@ -41,6 +42,24 @@ def test_headers_carry_the_delivery_id_timestamp_and_signature() -> None:
     assert sent["Webhook-Id"] == "d-1"
     assert sent["Webhook-Timestamp"] == "1700000000"
     assert verify("whsec_k", 1700000000, b"{}", sent["Webhook-Signature"])
+
+
+def test_during_a_rotation_both_secrets_sign_and_each_verifies() -> None:
+    sent = headers("d-1", ["whsec_new", "whsec_old"], 1700000000, b"{}")
+    new, old = sent["Webhook-Signature"].split(" ")
+    assert new == signature("whsec_new", 1700000000, b"{}")
+    assert old == signature("whsec_old", 1700000000, b"{}")
+    for key in ("whsec_new", "whsec_old"):
+        assert verify(key, 1700000000, b"{}", sent["Webhook-Signature"])
+    assert not verify("whsec_other", 1700000000, b"{}", sent["Webhook-Signature"])
+
+
+def test_the_replaced_secret_signs_until_the_overlap_ends() -> None:
+    until = T0 + timedelta(hours=24)
+    assert signing_secrets("new", "old", until, T0) == ["new", "old"]
+    assert signing_secrets("new", "old", until, until - timedelta(seconds=1)) == ["new", "old"]
+    assert signing_secrets("new", "old", until, until) == ["new"]
+    assert signing_secrets("new", None, None, T0) == ["new"]
 
 
 def test_secrets_are_random_and_long() -> None:

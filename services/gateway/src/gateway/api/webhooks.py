@@ -5,14 +5,15 @@ deliveries are written by the gateway's consumer and sent by its dispatcher
 
 Every call is the caller's tenant's only: another tenant's subscription or delivery is a
 404, as if it did not exist. The signing secret is in the answer to the POST that creates
-the subscription (and its Idempotency-Key replays) and nowhere else.
+the subscription or rotates its secret (and their Idempotency-Key replays) and nowhere
+else.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import asyncpg
@@ -90,6 +91,18 @@ class WebhookCreated(WebhookPublic):
     secret: str = Field(
         description="signs every delivery (`Webhook-Signature: v1=<hex HMAC-SHA256 of "
         "'<Webhook-Timestamp>.<body>'>`); shown in this answer only, never again"
+    )
+
+
+class WebhookSecretRotated(BaseModel):
+    webhook_id: uuid.UUID
+    secret: str = Field(
+        description="the new signing secret; shown in this answer only, never again"
+    )
+    previous_secret_expires_at: datetime = Field(
+        description="until then deliveries carry two signatures, the new secret's first and "
+        "the replaced secret's second (`Webhook-Signature: v1=<new> v1=<old>`); then only "
+        "the new one's"
     )
 
 
@@ -288,6 +301,47 @@ async def delete_webhook(webhook_id: WebhookId, who: WebhooksWrite, pool: Pool) 
         if not await store.disable_subscription(conn, who.tenant, webhook_id, clock.now()):
             raise NotFound(f"no webhook {webhook_id}")
     return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookSecretRotated,
+    responses=errors(404),
+    openapi_extra={"x-required-scope": "webhooks:write"},
+    summary="Replace a subscription's signing secret",
+)
+async def rotate_secret(
+    webhook_id: WebhookId,
+    who: WebhooksWrite,
+    request: Request,
+    pool: Pool,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """A new signing secret, in this answer only (and its Idempotency-Key replays). The
+    secret it replaces keeps signing beside it for the gateway's overlap (a day by
+    default, `previous_secret_expires_at`): meanwhile every delivery's `Webhook-Signature`
+    holds two signatures, space-separated, the new secret's first — a receiver accepts a
+    delivery when any of them verifies with the secret it holds, so it can switch to the
+    new secret at any time within the overlap. Rotating again within the overlap drops
+    the older secret at once (only the one just replaced keeps signing)."""
+    overlap = timedelta(seconds=request.app.state.settings.webhook_secret_overlap_seconds)
+
+    async def rotate() -> Response:
+        secret = generate_secret()
+        async with unit_of_work(pool) as conn:
+            row = await store.rotate_secret(
+                conn, who.tenant, webhook_id, secret, clock.now(), overlap
+            )
+        if row is None:
+            raise NotFound(f"no webhook {webhook_id}")
+        rotated = WebhookSecretRotated(
+            webhook_id=row["subscription_id"],
+            secret=secret,
+            previous_secret_expires_at=row["previous_secret_until"],
+        )
+        return JSONResponse(rotated.model_dump(mode="json"))
+
+    return await _idempotent(request, who, idempotency_key, None, rotate)
 
 
 @router.get(

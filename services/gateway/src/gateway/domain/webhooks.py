@@ -63,13 +63,28 @@ def verify(secret: str, timestamp: int, body: bytes, header: str) -> bool:
     return any(hmac.compare_digest(expected, part) for part in header.split())
 
 
-def headers(delivery_id: str, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(
+    delivery_id: str, secrets: str | Sequence[str], timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The delivery's headers; `Webhook-Signature` carries one signature per secret
+    (space-separated, the current secret's first) — two while a rotation overlaps."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
     return {
         "Content-Type": "application/cloudevents+json",
         "Webhook-Id": delivery_id,
         "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": signature(secret, timestamp, body),
+        "Webhook-Signature": " ".join(signature(key, timestamp, body) for key in keys),
     }
+
+
+def signing_secrets(
+    secret: str, previous: str | None, previous_until: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets a delivery at `now` is signed with: the current one, and the one it
+    replaced while the rotation's overlap lasts (until `previous_until`, excluded)."""
+    if previous is not None and previous_until is not None and now < previous_until:
+        return [secret, previous]
+    return [secret]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Each worker, in one transaction: claims the due delivery heading its (subscription,
 customer) queue (`FOR UPDATE SKIP LOCKED`, so replicas and workers share the work and a
 customer's next event waits until the one before it is delivered or given up), POSTs the
-event's envelope signed with the subscription's secret, records the outcome and commits.
+event's envelope signed with the subscription's secret (and with the secret it replaced,
+while a rotation's overlap lasts), records the outcome and commits.
 The claim reads only the due rows of the queue table (one per (subscription, customer)
 with pending deliveries) and their heads, never the backlog behind them.
 Success is recorded only after the receiver's 2xx, so a crash in between means the
@@ -31,7 +32,13 @@ import asyncpg
 import httpx
 
 from gateway.config import Settings
-from gateway.domain.webhooks import Backoff, address_problem, headers, jitter
+from gateway.domain.webhooks import (
+    Backoff,
+    address_problem,
+    headers,
+    jitter,
+    signing_secrets,
+)
 from gateway.store import webhooks as store
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
@@ -116,7 +123,10 @@ class Dispatcher:
             if row is None:
                 return False
             body = bytes(row["payload"])
-            sent = headers(str(row["delivery_id"]), row["secret"], int(now.timestamp()), body)
+            keys = signing_secrets(
+                row["secret"], row["previous_secret"], row["previous_secret_until"], now
+            )
+            sent = headers(str(row["delivery_id"]), keys, int(now.timestamp()), body)
             status: int | None = None
             error: str | None = None
             if not self._allow_private:

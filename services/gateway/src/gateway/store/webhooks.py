@@ -35,6 +35,27 @@ async def insert_subscription(
     return row
 
 
+async def rotate_secret(
+    conn: asyncpg.Connection,
+    tenant: str,
+    subscription_id: uuid.UUID,
+    secret: str,
+    now: datetime,
+    overlap: timedelta,
+) -> asyncpg.Record | None:
+    """`secret` signs from now on; the one it replaces signs beside it until now + overlap
+    (a secret replaced before is dropped). None: no such subscription of the tenant."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""UPDATE webhook_subscription
+            SET previous_secret = secret, previous_secret_until = $4::timestamptz + $5::interval,
+                secret = $3
+            WHERE tenant = $1 AND subscription_id = $2 AND disabled_at IS NULL
+            RETURNING {_SUBSCRIPTION}, previous_secret_until""",
+        tenant, subscription_id, secret, now, overlap,
+    )  # fmt: skip
+    return row
+
+
 async def get_subscription(
     conn: asyncpg.Connection, tenant: str, subscription_id: uuid.UUID
 ) -> asyncpg.Record | None:
@@ -228,7 +249,8 @@ async def failed_since(
 
 # The claim (see `claim`); a module constant so a test can EXPLAIN it.
 CLAIM = """SELECT d.delivery_id, d.subscription_id, d.subject, d.payload, d.attempts,
-           d.created_at, q.appended, s.url, s.secret
+           d.created_at, q.appended, s.url, s.secret, s.previous_secret,
+           s.previous_secret_until
     FROM webhook_queue q
     CROSS JOIN LATERAL (
         SELECT h.delivery_id FROM webhook_delivery h
