@@ -27,6 +27,7 @@ IDS = {
     "policy_id": "standard", "task_id": "T-ISO", "period": "2026-11", "owner": "li",
 }  # fmt: skip
 SECRET = "Secret Trading 机密"
+HOOK_SECRET = "iso-webhook-secret-0123456789"
 
 
 def _routes(stack: Stack) -> list[tuple[str, str, str]]:
@@ -57,6 +58,12 @@ def _book(api: Api) -> None:
     assert boss.status_code == 201, boss.text
     li = api.http.put("/collectors/li", json={"name": SECRET, "manager": "boss"})
     assert li.status_code == 201, li.text
+    settings = api.http.put("/dunning/settings", json={
+        "webhook_url": "https://hooks.example.com/iso", "webhook_secret": HOOK_SECRET,
+        "send_window_start": "08:00"})  # fmt: skip
+    assert settings.status_code == 200, settings.text
+    shown = api.http.get("/dunning/settings")
+    assert shown.json()["webhook_secret_set"] is True and HOOK_SECRET not in shown.text
 
 
 def _footprint(stack: Stack, tenant: str) -> list[Any]:
@@ -79,6 +86,12 @@ def _footprint(stack: Stack, tenant: str) -> list[Any]:
             url,
             """SELECT collector_id, name, manager FROM reminders.collector WHERE tenant = $1
                ORDER BY collector_id""",
+            tenant,
+        ),
+        query(
+            url,
+            """SELECT webhook_url, webhook_secret, send_window_start
+               FROM reminders.channel_settings WHERE tenant = $1""",
             tenant,
         ),
     ]

@@ -1,6 +1,6 @@
 """Public routes owned by reminders: dunning policies, a customer's dunning state, pauses,
 promises to pay, reminders sent, the collectors' worklist and tasks, the collector directory,
-and dunning runs."""
+the tenant's channel settings, and dunning runs."""
 
 from __future__ import annotations
 
@@ -56,6 +56,19 @@ ROUTES = (
     Route("POST", "/tasks/{task_id}/complete", "reminders", "dunning:write", s.TaskPublic,
           body=s.TaskComplete, problems=(404, 409),
           summary="Record a task's outcome and note", tags=("dunning",)),
+    Route("GET", "/dunning/settings", "reminders", "dunning:read", s.ChannelSettingsPublic,
+          problems=(),
+          summary="The tenant's channel settings (sender, webhook, SMS provider, send window, "
+                  "default time zone) and what applies now; secrets only say whether they "
+                  "are set", tags=("dunning",)),
+    Route("PUT", "/dunning/settings", "reminders", "dunning:write", s.ChannelSettingsPublic,
+          body=s.ChannelSettingsPut, problems=(),
+          example={"mail_from": "ar@acme.example", "webhook_url": "https://hooks.acme.example/ar",
+                   "webhook_secret": "whsec-0123456789abcdef", "send_window_start": "08:30",
+                   "send_window_end": "17:30", "default_timezone": "Asia/Shanghai"},
+          summary="Change the tenant's channel settings: only the fields sent change, null "
+                  "falls back to the deployment's; secrets are write-only",
+          tags=("dunning",)),
     Route("PUT", "/collectors/{owner}", "reminders", "dunning:write", s.CollectorPublic,
           body=s.CollectorPut, also={201: "created"}, problems=(),
           example={"name": "Li Wei", "email": "li.wei@example.com", "manager": "wang"},

@@ -1,5 +1,6 @@
 """Reminders' internal HTTP API: policies, customers' dunning state, pauses, promises,
-reminders, the worklist and tasks, the collector directory, and on-demand runs."""
+reminders, the worklist and tasks, the collector directory, the tenant's channel settings,
+and on-demand runs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from huikuan_runtime.money import Money
 from huikuan_runtime.problems import NotFound
 from huikuan_runtime.service import Pool
 from reminders.api import schemas as s
+from reminders.config import Settings
 from reminders.domain.dunning import (
     OpenInvoice,
     current_step,
@@ -26,15 +28,18 @@ from reminders.domain.dunning import (
     priority,
 )
 from reminders.domain.policy import Policy, Step, choose
+from reminders.service import channel_settings
 from reminders.service import collectors as collector_service
 from reminders.service import policies as policy_service
 from reminders.service import promises as promise_service
 from reminders.service import tasks as task_service
+from reminders.service.channel_settings import effective
 from reminders.service.deliver import deliver_due
 from reminders.service.run import promise_of, run
-from reminders.service.schedule import build_channels, retry_policy, run_config
+from reminders.service.schedule import TenantChannels, retry_policy, run_config
 from reminders.service.texts import Composer
 from reminders.store import book, collectors, dunning
+from reminders.store import settings as settings_store
 
 router = APIRouter(tags=["dunning"])
 
@@ -373,6 +378,53 @@ async def list_collectors(
     return s.CollectorPage(items=[_collector_public(r) for r in rows], next_cursor=cursor)
 
 
+# --- a tenant's channel settings ----------------------------------------------------------
+
+
+def _settings_public(row: asyncpg.Record | None, settings: Settings) -> s.ChannelSettingsPublic:
+    own = effective(settings, row)
+    r: dict[str, Any] = dict(row) if row else {}
+
+    def transport(is_own: bool, url: str | None) -> s.Transport:
+        return "tenant" if is_own else "deployment" if url else "log"
+
+    return s.ChannelSettingsPublic(
+        mail_from=r.get("mail_from"), webhook_url=r.get("webhook_url"),
+        webhook_secret_set=bool(r.get("webhook_secret")), sms_url=r.get("sms_url"),
+        sms_token_set=bool(r.get("sms_token")),
+        send_window_start=s.hhmm(r.get("send_window_start")),
+        send_window_end=s.hhmm(r.get("send_window_end")),
+        default_timezone=r.get("default_timezone"), updated_at=r.get("updated_at"),
+        effective=s.EffectiveChannelSettings(
+            mail_from=own.mail_from, webhook=transport(own.webhook_own, own.webhook_url),
+            sms=transport(own.sms_own, own.sms_url), send_window_start=s.hhmm(own.window.start),
+            send_window_end=s.hhmm(own.window.end), default_timezone=own.default_timezone,
+        ),
+    )  # fmt: skip
+
+
+@router.get("/dunning/settings", response_model=s.ChannelSettingsPublic)
+async def get_settings(tenant: TenantId, pool: Pool, request: Request) -> s.ChannelSettingsPublic:
+    async with pool.acquire() as conn:
+        row = await settings_store.get(conn, tenant)
+    return _settings_public(row, request.app.state.settings)
+
+
+@router.put("/dunning/settings", response_model=s.ChannelSettingsPublic)
+async def put_settings(
+    body: s.ChannelSettingsPut, tenant: TenantId, pool: Pool, request: Request
+) -> s.ChannelSettingsPublic:
+    """Change the fields sent (null clears one); the secrets are write-only."""
+    settings: Settings = request.app.state.settings
+    changes: dict[str, Any] = {f: getattr(body, f) for f in body.model_fields_set}
+    for f in ("send_window_start", "send_window_end"):
+        if f in changes:
+            changes[f] = s.parse_hhmm(changes[f])
+    async with unit_of_work(pool) as conn:
+        row = await channel_settings.save(conn, tenant, changes, settings, _now())
+    return _settings_public(row, settings)
+
+
 # --- runs ---------------------------------------------------------------------------------
 
 
@@ -385,7 +437,7 @@ async def dunning_run(
     settings = request.app.state.settings
     decided = await run(pool, tenant=tenant, as_of=body.as_of, at=_now(),
                         config=run_config(settings))  # fmt: skip
-    channels = getattr(request.app.state, "channels", None) or build_channels(settings)
+    channels = getattr(request.app.state, "channels", None) or TenantChannels(settings)
     request.app.state.channels = channels
     delivered = await deliver_due(
         pool, channels, now=_now, retry=retry_policy(settings), tenant=tenant

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic.config import JsonDict
 
-from huikuan_runtime.fields import AmountIn, DecimalAmount, ExternalId, StrictIn
+from huikuan_runtime.fields import AmountIn, DecimalAmount, ExternalId, StrictIn, TimeZoneName
 
 # --- policies -----------------------------------------------------------------------------
 
@@ -305,3 +307,104 @@ class CollectorQuery(BaseModel):
 class CollectorPage(BaseModel):
     items: list[CollectorPublic]
     next_cursor: str | None = None
+
+
+# --- a tenant's channel settings ----------------------------------------------------------
+
+
+def _http_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ValueError("not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if any(c.isspace() for c in url):
+        raise ValueError("must not contain whitespace")
+    return url
+
+
+HttpUrl = Annotated[
+    str, Field(max_length=2000, examples=["https://hooks.example.com/huikuan"]),
+    AfterValidator(_http_url),
+]  # fmt: skip
+# A local time of day, no offset (JSON Schema's "time" format would demand one).
+LocalTime = Annotated[
+    str,
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"],
+          description="local time of day, HH:MM"),
+]  # fmt: skip
+
+
+def hhmm(t: time | None) -> str | None:
+    return None if t is None else f"{t:%H:%M}"
+
+
+def parse_hhmm(text: str | None) -> time | None:
+    return None if text is None else time.fromisoformat(text)
+
+
+_WRITE_ONLY: JsonDict = {"writeOnly": True, "format": "password"}
+
+
+class ChannelSettingsPut(StrictIn):
+    """Only the fields sent change: an absent field keeps what is stored, null clears it
+    (back to the process-wide setting)."""
+
+    mail_from: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="the sender of this tenant's reminder emails",
+    )  # fmt: skip
+    webhook_url: HttpUrl | None = Field(
+        None, description="where this tenant's webhook reminders are POSTed (needs webhook_secret)"
+    )
+    webhook_secret: str | None = Field(
+        None, min_length=16, max_length=256, json_schema_extra=_WRITE_ONLY,
+        description="HMAC-SHA256 key of the X-Huikuan-Signature header; write-only",
+    )  # fmt: skip
+    sms_url: HttpUrl | None = Field(None, description="this tenant's SMS provider")
+    sms_token: str | None = Field(
+        None, min_length=1, max_length=1000, json_schema_extra=_WRITE_ONLY,
+        description="bearer token for sms_url; write-only",
+    )  # fmt: skip
+    send_window_start: LocalTime | None = Field(
+        None, description="the scheduler contacts customers from this local time"
+    )
+    send_window_end: LocalTime | None = Field(None, description="... until before this one")
+    default_timezone: TimeZoneName | None = Field(
+        None, description="for customers without a time zone"
+    )
+
+
+Transport = Literal["tenant", "deployment", "log"]
+
+
+class EffectiveChannelSettings(BaseModel):
+    """What deliveries and the scheduler use for this tenant now."""
+
+    mail_from: str
+    webhook: Transport = Field(
+        description="where webhook reminders go: the tenant's URL, the deployment's, or the "
+        "log (none configured)"
+    )
+    sms: Transport
+    send_window_start: LocalTime
+    send_window_end: LocalTime
+    default_timezone: str
+
+
+class ChannelSettingsPublic(BaseModel):
+    """The tenant's own settings (null: the process-wide one applies); secrets only say
+    whether they are set."""
+
+    mail_from: str | None
+    webhook_url: str | None
+    webhook_secret_set: bool
+    sms_url: str | None
+    sms_token_set: bool
+    send_window_start: LocalTime | None
+    send_window_end: LocalTime | None
+    default_timezone: str | None
+    updated_at: datetime | None
+    effective: EffectiveChannelSettings

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 
@@ -20,6 +21,12 @@ from huikuan_runtime.db import unit_of_work
 from reminders.channels import Channel, DeliveryError, Message
 from reminders.service.texts import Composer
 from reminders.store import book, dunning
+
+
+class ChannelSource(Protocol):
+    """Where each tenant's reminders go (`service.schedule.TenantChannels`)."""
+
+    async def channels(self, conn: asyncpg.Connection, tenant: str) -> Mapping[str, Channel]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +48,15 @@ class DeliveryResult:
 
 async def deliver_due(
     pool: asyncpg.Pool,
-    channels: Mapping[str, Channel],
+    channels: Mapping[str, Channel] | ChannelSource,
     *,
     now: Callable[[], datetime],
     retry: RetryPolicy = RetryPolicy(),
     tenant: str | None = None,
     limit: int = 10_000,
 ) -> DeliveryResult:
-    """Try every pending reminder (of one tenant, or all) whose next attempt is due now."""
+    """Try every pending reminder (of one tenant, or all) whose next attempt is due now,
+    through its tenant's channels (`channels` as a source), or these same ones for all."""
     result = DeliveryResult()
     composer = Composer()
     for _ in range(limit):
@@ -63,7 +71,7 @@ async def deliver_due(
 async def _one(
     conn: asyncpg.Connection,
     r: asyncpg.Record,
-    channels: Mapping[str, Channel],
+    channels: Mapping[str, Channel] | ChannelSource,
     at: datetime,
     retry: RetryPolicy,
     result: DeliveryResult,
@@ -87,6 +95,8 @@ async def _one(
     attempt = r["attempts"] + 1
     error: str | None = None
     permanent = False
+    if not isinstance(channels, Mapping):
+        channels = await channels.channels(conn, r["tenant"])
     channel = channels.get(r["channel"])
     try:
         if channel is None:

@@ -8,8 +8,9 @@ The run goes through the customers in chunks of `batch_size`, one transaction pe
 3. escalate collector tasks left open past their grace to the owner's manager (from the
    collector directory, read with the tasks), in one statement;
 4. give each customer its policy (pin, else grade; chosen once per tenant + grade + pin) and
-   its date and calendar (business day and send window, computed once per time zone +
-   country group, not per customer), and drop the customers paused or outside the calendar;
+   its date and calendar (business day and the tenant's send window and default time zone,
+   computed once per tenant + time zone + country group, not per customer), and drop the
+   customers paused or outside the calendar;
 5. one statement places every open invoice of the chunk at its step and records the steps
    taken, the consolidated reminders (no text yet: delivery renders it from the record) and
    the tasks (`store.runs.decide_and_record`);
@@ -60,8 +61,10 @@ from reminders.domain.dunning import (
     task_overdue,
 )
 from reminders.domain.policy import Policy, choose
+from reminders.service.channel_settings import calendar_of
 from reminders.service.policies import policies
 from reminders.store import runs
+from reminders.store import settings as settings_store
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +117,21 @@ class _Plan:
     chosen: dict[tuple[str, str | None, str | None], tuple[int, Policy]] = field(
         default_factory=dict
     )
-    days: dict[tuple[str | None, str | None], tuple[date, bool]] = field(default_factory=dict)
+    days: dict[tuple[str, str | None, str | None], tuple[date, bool]] = field(default_factory=dict)
+    calendars: dict[str, tuple[calendar.Window, str]] = field(default_factory=dict)
     steps: runs.StepTable = field(default_factory=runs.StepTable)
+
+    async def load_calendars(self, conn: asyncpg.Connection, tenants: set[str]) -> None:
+        """Each tenant's send window and default time zone (its own settings over the
+        run's), read once per run; not needed with `as_of` (no window then)."""
+        missing = sorted(t for t in tenants if t not in self.calendars)
+        if self.as_of is not None or not missing:
+            return
+        rows = {r["tenant"]: r for r in await settings_store.of_tenants(conn, missing)}
+        for t in missing:
+            self.calendars[t] = calendar_of(
+                rows.get(t), self.config.window, self.config.default_timezone
+            )
 
     async def policy(
         self, conn: asyncpg.Connection, tenant: str, grade: str | None, pinned: str | None
@@ -146,21 +162,20 @@ class _Plan:
             t.policy_id.append(p.policy_id)
             t.version.append(p.version)
 
-    def day(self, timezone: str | None, country: str | None) -> tuple[date, bool]:
+    def day(self, tenant: str, timezone: str | None, country: str | None) -> tuple[date, bool]:
         """The date a customer is judged on and whether it may be contacted then, once per
-        (time zone, country) group: with `as_of`, that date if it is a business day of the
-        country; without, the local date of `at`, inside the send window."""
-        k = (timezone, country)
+        (tenant, time zone, country) group: with `as_of`, that date if it is a business day
+        of the country; without, the local date of `at` (in the customer's zone, else the
+        tenant's default), inside the tenant's send window (`load_calendars` first)."""
+        k = ("" if self.as_of is not None else tenant, timezone, country)
         if k not in self.days:
             if self.as_of is not None:
                 on = self.as_of
                 allowed = calendar.is_business_day(on, country)
             else:
-                c = self.config
-                on = calendar.local(self.at, timezone, c.default_timezone).date()
-                allowed = calendar.may_send(
-                    self.at, timezone, country, c.window, c.default_timezone
-                )
+                window, default_zone = self.calendars[tenant]
+                on = calendar.local(self.at, timezone, default_zone).date()
+                allowed = calendar.may_send(self.at, timezone, country, window, default_zone)
             self.days[k] = (on, allowed)
         return self.days[k]
 
@@ -234,7 +249,8 @@ async def _chunk(
     result.customers += len(claimed)
     tenants = [c["tenant"] for c in claimed]
     ids = [c["customer_id"] for c in claimed]
-    day = {(c["tenant"], c["customer_id"]): plan.day(c["timezone"], c["country"])
+    await plan.load_calendars(conn, set(tenants))
+    day = {(c["tenant"], c["customer_id"]): plan.day(c["tenant"], c["timezone"], c["country"])
            for c in claimed}  # fmt: skip
     chosen = {(c["tenant"], c["customer_id"]): await plan.policy(
                   conn, c["tenant"], c["grade"], c["pinned_policy"]) for c in claimed}  # fmt: skip

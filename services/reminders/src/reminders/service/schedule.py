@@ -1,11 +1,14 @@
 """`python -m reminders schedule`: every interval, run dunning for every tenant as of each
-customer's local date (inside the send window only), then deliver what is pending. Any
+customer's local date (inside the tenant's send window only), then deliver what is pending
+through each tenant's channels. Any
 number of replicas may run: claims use FOR UPDATE SKIP LOCKED (see `service.run`)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from datetime import datetime
 
 import asyncpg
 
@@ -18,37 +21,56 @@ from reminders.channels.sms import SmsChannel
 from reminders.channels.webhook import WebhookChannel
 from reminders.config import Settings
 from reminders.domain.calendar import Window
+from reminders.service.channel_settings import TenantSettings, effective
 from reminders.service.deliver import RetryPolicy, deliver_due
 from reminders.service.run import RunConfig, run
+from reminders.store import settings as settings_store
 
 log = logging.getLogger(__name__)
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """The channels from settings; email, SMS and webhook without a configured transport
-    are written to the log (so `make run` works without an SMTP server)."""
+def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> dict[str, Channel]:
+    """The channels from settings (a tenant's own over the process-wide ones when given);
+    email, SMS and webhook without a configured transport are written to the log (so
+    `make run` works without an SMTP server)."""
+    own = tenant or effective(settings, None)
     channels: dict[str, Channel] = {"letter": LetterChannel()}
     if settings.smtp_host:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         channels["email"] = EmailChannel(
-            settings.smtp_host, settings.smtp_port, settings.mail_from,
+            settings.smtp_host, settings.smtp_port, own.mail_from,
             username=settings.smtp_username, password=password,
             start_tls=settings.smtp_start_tls,
         )  # fmt: skip
     else:
         channels["email"] = LoggingChannel("email")
-    if settings.sms_url:
-        token = settings.sms_token.get_secret_value() if settings.sms_token else None
-        channels["sms"] = SmsChannel(settings.sms_url, token)
+    if own.sms_url:
+        channels["sms"] = SmsChannel(own.sms_url, own.sms_token)
     else:
         channels["sms"] = LoggingChannel("sms")
-    if settings.webhook_url:
-        channels["webhook"] = WebhookChannel(
-            settings.webhook_url, settings.webhook_secret.get_secret_value(), clock=time.time
-        )
+    if own.webhook_url:
+        channels["webhook"] = WebhookChannel(own.webhook_url, own.webhook_secret, clock=time.time)
     else:
         channels["webhook"] = LoggingChannel("webhook")
     return channels
+
+
+class TenantChannels:
+    """Each tenant's channels: its own settings over the process-wide ones, read when a
+    reminder of the tenant is delivered and rebuilt when the tenant's settings changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._built: dict[str, tuple[datetime | None, dict[str, Channel]]] = {}
+
+    async def channels(self, conn: asyncpg.Connection, tenant: str) -> Mapping[str, Channel]:
+        row = await settings_store.get(conn, tenant)
+        stamp = row["updated_at"] if row else None
+        built = self._built.get(tenant)
+        if built is None or built[0] != stamp:
+            built = (stamp, build_channels(self.settings, effective(self.settings, row)))
+            self._built[tenant] = built
+        return built[1]
 
 
 def run_config(settings: Settings) -> RunConfig:
@@ -67,7 +89,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 async def run_periodically(settings: Settings, *, clock: Clock | None = None) -> None:
     """`python -m reminders schedule`: decide and deliver now, then every interval."""
     clock = clock or SystemClock()
-    channels = build_channels(settings)
+    channels = TenantChannels(settings)
 
     async def once(pool: asyncpg.Pool) -> None:
         decided = await run(
