@@ -31,6 +31,10 @@ class Settings(ServiceSettings):
     # SMS through an HTTP provider; without a URL, SMS is written to the log.
     sms_url: str | None = None
     sms_token: SecretStr | None = None
+    # A tenant's own webhook and SMS URLs (`PUT /dunning/settings`) must point at public
+    # addresses: refused when stored, and the host's addresses checked before every attempt
+    # (the deployment's own URLs above are trusted). On only for local receivers (tests).
+    allow_private_addresses: bool = False
     # Delivery retries: attempt n waits backoff * 2^(n-1) seconds; after the last, failed.
     delivery_max_attempts: int = 5
     delivery_backoff_seconds: float = 30.0

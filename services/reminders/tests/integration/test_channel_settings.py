@@ -1,9 +1,10 @@
 """A tenant's own channel settings through reminders' HTTP API on the real PostgreSQL:
 validated with problem+json and nothing written; secrets never come back (nor into the
-log); a tenant's own webhook URL (a real local HTTP receiver) gets its webhook reminders,
-signed with its own secret, and its emails (a real SMTP server) carry its sender, while
-another tenant's still go the deployment's way; the scheduler's mode honours each tenant's
-send window and default time zone."""
+log); a tenant's URLs must point at public addresses, when stored and at each attempt; a
+tenant's own webhook URL (a real local HTTP receiver) gets its webhook reminders, signed
+with its own secret, and its emails (a real SMTP server) carry its sender, while another
+tenant's still go the deployment's way; the scheduler's mode honours each tenant's send
+window and default time zone."""
 
 from __future__ import annotations
 
@@ -80,18 +81,22 @@ def _client(app: Any, settings: Settings, tenant: str) -> httpx.AsyncClient:
                              headers=headers)  # fmt: skip
 
 
+def _settings(receivers: tuple[Receiver, Receiver], smtp: Sink, **more: Any) -> Settings:
+    return Settings(
+        webhook_url=receivers[1].url, webhook_secret="deployment-secret",
+        smtp_host="127.0.0.1", smtp_port=smtp.port, mail_from="ar@deployment.test",
+        sms_url=None, send_window_start=time(9), send_window_end=time(18),
+        default_timezone="Asia/Shanghai", **more,
+    )  # fmt: skip
+
+
 @pytest.fixture
 async def apps(
     pool: asyncpg.Pool, receivers: tuple[Receiver, Receiver], smtp: Sink
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """The real app (the deployment's webhook is the second receiver, email goes to the
     SMTP sink), as tenants t1 and t2."""
-    settings = Settings(
-        webhook_url=receivers[1].url, webhook_secret="deployment-secret",
-        smtp_host="127.0.0.1", smtp_port=smtp.port, mail_from="ar@deployment.test",
-        sms_url=None, send_window_start=time(9), send_window_end=time(18),
-        default_timezone="Asia/Shanghai",
-    )  # fmt: skip
+    settings = _settings(receivers, smtp, allow_private_addresses=True)  # local receivers
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
     async with _client(app, settings, "t1") as t1, _client(app, settings, "t2") as t2:
@@ -222,6 +227,46 @@ async def test_a_tenants_own_webhook_and_sender_carry_its_reminders(
     senders = sorted((m["To"], m["From"]) for m in smtp.messages)
     assert senders == [("ar@c1.t1.example", "ar@t1.example"),
                        ("ar@c1.t2.example", "ar@deployment.test")]  # fmt: skip
+
+
+async def test_a_tenants_urls_must_point_at_public_addresses(
+    pool: asyncpg.Pool, receivers: tuple[Receiver, Receiver], smtp: Sink
+) -> None:
+    own, deployment = receivers
+    settings = _settings(receivers, smtp)  # the default: public addresses only
+    app = create_app(settings)
+    app.state.pool, app.state.settings = pool, settings
+    async with _client(app, settings, "t1") as t1:
+        for body, field in [
+            ({"webhook_url": own.url, "webhook_secret": T1_SECRET}, "webhook_url"),
+            ({"webhook_url": "http://169.254.169.254/latest", "webhook_secret": T1_SECRET},
+             "webhook_url"),
+            ({"sms_url": "http://localhost:8001/ops/status"}, "sms_url"),
+            ({"sms_url": "http://[::1]/send"}, "sms_url"),
+        ]:  # fmt: skip
+            r = await t1.put("/dunning/settings", json=body)
+            assert r.status_code == 422, (body, r.text)
+            assert [e["field"] for e in r.json()["errors"]] == [field]
+        assert await pool.fetchval("SELECT count(*) FROM channel_settings") == 0
+        # A URL that was public when stored and now leads into our network (as a name
+        # re-resolved would): checked again before the attempt, nothing is sent there.
+        await pool.execute(
+            """INSERT INTO channel_settings (tenant, webhook_url, webhook_secret, updated_at)
+               VALUES ('t1', $1, $2, now())""",
+            own.url, T1_SECRET,
+        )  # fmt: skip
+        await _customer(pool, "t1")
+        async with pool.acquire() as conn, conn.transaction():
+            await policy_service.save(conn, "t1", "hooks", [], [
+                Step("overdue_notice", 1, ("webhook",), "overdue_notice"),
+            ], AT)  # fmt: skip
+            await book.set_pin(conn, "t1", "C-1", "hooks")
+        done = await t1.post("/dunning/runs", json={"as_of": str(DUE + timedelta(days=1))})
+        assert done.status_code == 200, done.text
+        assert (done.json()["sent"], done.json()["retrying"]) == (0, 1), done.text
+    assert own.hits == [] and deployment.hits == []
+    error = await pool.fetchval("SELECT last_error FROM reminder")
+    assert "127.0.0.1 is not public" in error, error
 
 
 async def test_the_scheduler_honours_each_tenants_window_and_time_zone(

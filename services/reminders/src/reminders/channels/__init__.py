@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# Checked before each attempt: why not to send to this URL now, or None.
+Guard = Callable[[str], Awaitable[str | None]]
 
 
 class DeliveryError(Exception):

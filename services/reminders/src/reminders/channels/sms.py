@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import httpx
 
-from reminders.channels import DeliveryError, Message
+from reminders.channels import DeliveryError, Guard, Message
 
 
 class SmsChannel:
     name = "sms"
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0) -> None:
-        self.url, self.token, self.timeout = url, token, timeout
+    def __init__(
+        self, url: str, token: str | None, *, timeout: float = 10.0, guard: Guard | None = None
+    ) -> None:
+        self.url, self.token, self.timeout, self.guard = url, token, timeout, guard
 
     async def deliver(self, message: Message) -> None:
         if not message.recipient:
@@ -20,6 +22,8 @@ class SmsChannel:
         headers = {"Idempotency-Key": message.idempotency_key}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if self.guard is not None and (problem := await self.guard(self.url)) is not None:
+            raise DeliveryError(f"sms: {problem}")
         text = f"{message.subject}\n{message.body}"
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
-from reminders.channels import DeliveryError, Message
+from reminders.channels import DeliveryError, Guard, Message
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -25,9 +25,16 @@ class WebhookChannel:
     name = "webhook"
 
     def __init__(
-        self, url: str, secret: str, *, clock: Callable[[], float], timeout: float = 10.0
+        self,
+        url: str,
+        secret: str,
+        *,
+        clock: Callable[[], float],
+        timeout: float = 10.0,
+        guard: Guard | None = None,
     ) -> None:
         self.url, self.secret, self.clock, self.timeout = url, secret, clock, timeout
+        self.guard = guard
 
     async def deliver(self, message: Message) -> None:
         body = json.dumps({
@@ -43,6 +50,8 @@ class WebhookChannel:
             "Idempotency-Key": message.idempotency_key,
         }
         url = message.recipient or self.url
+        if self.guard is not None and (problem := await self.guard(url)) is not None:
+            raise DeliveryError(f"webhook: {problem}")
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 reply = await client.post(url, content=body, headers=headers)

@@ -3,8 +3,10 @@
 Stored per tenant, each field optional: a field the tenant has not set falls back to the
 process-wide setting. A tenant's webhook URL is always signed with the tenant's own secret
 and a tenant's SMS provider gets only the tenant's own token: the deployment's secret and
-token never go to an address a tenant chose. The secrets are write-only: the API says
-whether one is set, never what it is, and nothing logs them."""
+token never go to an address a tenant chose, and a tenant's URLs must point at public
+addresses (checked when stored and, by the channels, before every attempt; unless
+`REMINDERS_ALLOW_PRIVATE_ADDRESSES`). The secrets are write-only: the API says whether one
+is set, never what it is, and nothing logs them."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from huikuan_runtime.addresses import literal_problem
 from huikuan_runtime.problems import InvalidInput
 from reminders.config import Settings
 from reminders.domain.calendar import Window
@@ -97,6 +100,11 @@ async def save(
     if merged["webhook_secret"] and not merged["webhook_url"]:
         errors.append({"field": "webhook_url", "message": "webhook_secret is set: give the "
                        "webhook_url it signs for (or clear both)"})  # fmt: skip
+    for f in ("webhook_url", "sms_url"):
+        url = changes.get(f)
+        if url and not settings.allow_private_addresses and (problem := literal_problem(url)):
+            errors.append({"field": f, "message": f"{problem}: a tenant's {f} must point at "
+                           "a public address"})  # fmt: skip
     if merged["sms_token"] and not merged["sms_url"]:
         errors.append({"field": "sms_url", "message": "sms_token is set: give the sms_url of "
                        "the provider it is for (or clear both)"})  # fmt: skip

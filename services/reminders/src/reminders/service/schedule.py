@@ -12,6 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
+from huikuan_runtime.addresses import resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.service import run_every
 from reminders.channels import Channel
@@ -44,12 +45,19 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
         )  # fmt: skip
     else:
         channels["email"] = LoggingChannel("email")
+    # A tenant's own URLs are checked before every attempt: public addresses only.
+    guard = None if settings.allow_private_addresses else resolution_problem
     if own.sms_url:
-        channels["sms"] = SmsChannel(own.sms_url, own.sms_token)
+        channels["sms"] = SmsChannel(
+            own.sms_url, own.sms_token, guard=guard if own.sms_own else None
+        )
     else:
         channels["sms"] = LoggingChannel("sms")
     if own.webhook_url:
-        channels["webhook"] = WebhookChannel(own.webhook_url, own.webhook_secret, clock=time.time)
+        channels["webhook"] = WebhookChannel(
+            own.webhook_url, own.webhook_secret, clock=time.time,
+            guard=guard if own.webhook_own else None,
+        )  # fmt: skip
     else:
         channels["webhook"] = LoggingChannel("webhook")
     return channels
