@@ -76,3 +76,63 @@ def test_services_refuse_calls_without_the_internal_credential(stack: Stack) -> 
             response = httpx.get(url, headers=headers)
             assert response.status_code == 401, (service, headers, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _suspended(response: httpx.Response, tenant_id: str) -> bool:
+    if response.status_code != 403:
+        return False
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/tenant-suspended"), problem
+    assert "suspended" in problem["detail"] and problem["tenant_id"] == tenant_id
+    return True
+
+
+def test_a_suspended_tenants_keys_are_refused_until_it_is_active_again(
+    stack: Stack, tenant: Tenant
+) -> None:
+    operator = Api(stack.gateway_url, stack.operator_key)
+    assert tenant.api.put_customer("C-S").status_code == 201
+    suspended = operator.http.patch(f"/admin/tenants/{tenant.id}", json={"active": False})
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["active"] is False and suspended.json()["suspended_at"]
+    # Refused at once by the gateway that suspended it (its key cache is dropped there),
+    # reads and writes alike; nothing is written.
+    assert _suspended(tenant.api.get("/customers/C-S"), tenant.id)
+    assert _suspended(tenant.api.put_customer("C-T"), tenant.id)
+    assert _suspended(tenant.api.http.post("/webhooks", json={"url": "https://e.example/"}),
+                      tenant.id)  # fmt: skip
+    # A key created while it is suspended is refused too; other tenants are untouched.
+    late = stack.create_tenant_key(tenant.id, tenant.id)
+    assert _suspended(Api(stack.gateway_url, late).get("/customers/C-S"), tenant.id)
+    other = Api(stack.gateway_url, stack.create_tenant_key("t-other", "Other tenant"))
+    assert other.get("/customers/C-S").status_code == 404
+    # Suspending twice changes nothing; the first instant stays.
+    again = operator.http.patch(f"/admin/tenants/{tenant.id}", json={"active": False})
+    assert again.json()["suspended_at"] == suspended.json()["suspended_at"]
+    active = operator.http.patch(f"/admin/tenants/{tenant.id}", json={"active": True})
+    assert active.status_code == 200
+    assert active.json()["active"] is True and active.json()["suspended_at"] is None
+    assert tenant.api.get("/customers/C-S").status_code == 200
+    assert tenant.api.put_customer("C-T").status_code == 201
+    rows = query(
+        stack.env["DATABASE_URL"],
+        "SELECT customer_id FROM ledger.customer WHERE tenant = $1 ORDER BY 1",
+        tenant.id,
+    )
+    assert [r["customer_id"] for r in rows] == ["C-S", "C-T"]
+
+
+def test_only_the_operator_suspends_and_only_known_tenants(stack: Stack, tenant: Tenant) -> None:
+    operator = Api(stack.gateway_url, stack.operator_key)
+    by_tenant = tenant.api.http.patch(f"/admin/tenants/{tenant.id}", json={"active": False})
+    assert by_tenant.status_code == 401
+    assert tenant.api.get("/customers/C-NONE").status_code == 404  # still active
+    missing = operator.http.patch("/admin/tenants/t-nobody-here", json={"active": False})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    bad_bodies: list[object] = [{}, {"active": "maybe"}, []]
+    for bad in bad_bodies:
+        refused = operator.http.patch(f"/admin/tenants/{tenant.id}", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    assert tenant.api.get("/customers/C-NONE").status_code == 404

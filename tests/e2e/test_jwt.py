@@ -19,7 +19,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
-from tests.support import Api, extra_gateway, query
+from tests.support import Api, eventually, extra_gateway, query
 
 pytestmark = pytest.mark.e2e
 
@@ -233,3 +233,37 @@ def test_a_rotated_key_is_picked_up(
     )
     assert response.status_code == 200, response.text
     assert provider.requests > before  # the unknown kid made the gateway fetch the JWKS
+
+
+def test_a_suspended_tenants_tokens_are_refused_on_every_gateway_process(
+    jwt_gateway: str, provider: IdentityProvider, tenant: Tenant, stack: Stack
+) -> None:
+    """Suspended through the stack's gateway: the second gateway process (jwt_gateway)
+    refuses the tenant's tokens and keys once what it trusted from its cache expires
+    (GATEWAY_AUTH_CACHE_SECONDS, 5 s); made active again, they work at once — a suspended
+    tenant is never cached."""
+    _booked(tenant, "-susp")
+    mobile = Api(jwt_gateway, provider.token(tenant.id, "ledger:read"))
+    keyed = Api(jwt_gateway, tenant.key)
+    assert mobile.get("/invoices/INV-1-susp").status_code == 200  # trusted for a while now
+    assert keyed.get("/invoices/INV-1-susp").status_code == 200
+    operator = Api(stack.gateway_url, stack.operator_key)
+    patched = operator.http.patch(f"/admin/tenants/{tenant.id}", json={"active": False})
+    assert patched.status_code == 200, patched.text
+
+    def refused(api: Api) -> bool:
+        response = api.get("/invoices/INV-1-susp")
+        if response.status_code == 200:
+            return False  # still within the other process's cache
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].endswith("/tenant-suspended")
+        return True
+
+    eventually(lambda: refused(mobile), timeout=30, what="the token refused")
+    eventually(lambda: refused(keyed), timeout=30, what="the key refused")
+    # A fresh token of the suspended tenant is refused too, not only the cached one.
+    assert refused(Api(jwt_gateway, provider.token(tenant.id, "ledger:read credit:read")))
+    assert operator.http.patch(f"/admin/tenants/{tenant.id}", json={"active": True}).is_success
+    assert mobile.get("/invoices/INV-1-susp").status_code == 200
+    assert keyed.get("/invoices/INV-1-susp").status_code == 200

@@ -24,7 +24,7 @@ import pytest
 from gateway.domain.webhooks import generate_secret, signature, verify
 from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
-from tests.support import Api, eventually, infra_env, start_stack
+from tests.support import Api, eventually, infra_env, query, start_stack
 from tests.webhook_receiver import Received, Receiver
 
 pytestmark = pytest.mark.e2e
@@ -359,6 +359,49 @@ def test_another_tenant_sees_and_touches_nothing(
     assert last.headers["Webhook-Signature"] == signature(
         created["secret"], int(last.headers["Webhook-Timestamp"]), last.body
     )
+
+
+def test_a_suspended_tenants_deliveries_are_held_until_it_is_active_again(
+    hook_stack: Stack, receiver: Receiver
+) -> None:
+    """A delivery being retried when its tenant is suspended is not attempted any more and
+    not given up — even past the maximum age — until the tenant is active again; then it
+    is delivered."""
+    tenant = f"wh-s-{secrets.token_hex(4)}"
+    api = Api(hook_stack.gateway_url, hook_stack.create_tenant_key(tenant, "Suspended"))
+    operator = Api(hook_stack.gateway_url, hook_stack.operator_key)
+    path = f"/held-{secrets.token_hex(4)}"
+    created = _subscribe(api, receiver.url(path), ["ledger.invoice_issued.v1"])
+    receiver.fail(path, -1)
+    assert api.put_customer("C-H").status_code == 201
+    assert api.post_invoice("H-1", "C-H").status_code == 201
+    eventually(lambda: receiver.at(path), timeout=60, what="the first (failing) attempt")
+    assert operator.http.patch(f"/admin/tenants/{tenant}", json={"active": False}).is_success
+    tried = len(receiver.at(path))
+    receiver.fail(path, 0)  # from now on the receiver would take it
+    url = hook_stack.env["DATABASE_URL"]
+
+    def delivery() -> Any:
+        (row,) = query(
+            url,
+            """SELECT state, attempts, now() - created_at > make_interval(secs => $2) AS old
+               FROM gateway.webhook_delivery WHERE tenant = $1""",
+            tenant,
+            float(MAX_AGE + 2),
+        )
+        return row
+
+    eventually(lambda: delivery()["old"], timeout=60, what="the delivery outlives its max age")
+    held = delivery()
+    assert held["state"] == "pending", "held, not failed"
+    # At most the attempt that was in flight when the tenant was suspended.
+    assert len(receiver.at(path)) <= tried + 1 and not _ok(receiver.at(path))
+    assert held["attempts"] <= tried + 1
+    assert operator.http.patch(f"/admin/tenants/{tenant}", json={"active": True}).is_success
+    eventually(lambda: _ok(receiver.at(path)), timeout=60, what="delivered once active")
+    (entry,) = _deliveries(api, created["webhook_id"])
+    assert entry["state"] == "delivered"
+    assert json.loads(_ok(receiver.at(path))[0].body)["data"]["invoice_id"] == "H-1"
 
 
 def test_a_gateway_restart_mid_delivery_loses_nothing_and_repeats_only_a_delivery_id(

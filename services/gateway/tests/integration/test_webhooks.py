@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from gateway.domain.webhooks import Backoff, signature, verify
 from gateway.events.webhooks import HANDLERS, WebhookConsumer
 from gateway.service.dispatcher import Dispatcher
+from gateway.store import tenants
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
 from huikuan_runtime.consumer import EventConsumer
@@ -462,3 +463,50 @@ async def test_after_a_rotation_both_secrets_sign_until_the_overlap_ends(
         assert " " not in header
         assert verify("whsec_new", int(after.timestamp()), request.body, header)
         assert not verify("whsec_old", int(after.timestamp()), request.body, header)
+
+
+async def _set_active(pool: asyncpg.Pool, tenant: str, active: bool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        assert await tenants.set_active(conn, tenant, active, T0) is not None
+        await store.set_held(conn, tenant, not active)
+
+
+async def test_a_suspended_tenants_deliveries_are_held_not_failed_until_it_is_active(
+    pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    async with pool.acquire() as conn:
+        await tenants.insert_tenant(conn, "t-s", "Suspended", T0)
+        await tenants.insert_tenant(conn, "t-a", "Active", T0)
+    held = await _subscribe(pool, "t-s", receiver.url("/held"), ["*"])
+    other = await _subscribe(pool, "t-a", receiver.url("/other"), ["*"])
+    await _consume(pool, _event("t-s", "C-1", 1))
+    await _set_active(pool, "t-s", False)
+    # Events keep fanning out while it is suspended, held behind the others or on their own.
+    await _consume(pool, _event("t-s", "C-1", 2), _event("t-s", "C-2", 1), _event("t-a", "C-1", 1))
+    created = (await _deliveries(pool, held))[-1]["created_at"]
+    queues = await pool.fetch(
+        "SELECT subject, held FROM webhook_queue WHERE subscription_id = $1 ORDER BY subject", held
+    )
+    assert [(r["subject"], r["held"]) for r in queues] == [("C-1", True), ("C-2", True)]
+    async with httpx.AsyncClient(timeout=5) as client:
+        dispatcher = Dispatcher(
+            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
+        )
+        later = created + 2 * BACKOFF.max_age  # long past the age a delivery is given up at
+        while await dispatcher.deliver_one(later):
+            pass
+        assert [r.answered for r in receiver.at("/other")] == [204]
+        assert receiver.at("/held") == []
+        rows = await _deliveries(pool, held)
+        assert [(r["state"], r["attempts"]) for r in rows] == [("pending", 0)] * 3
+        await _set_active(pool, "t-s", True)
+        while await dispatcher.deliver_one(later):
+            pass
+    sent = [(json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+            for r in receiver.at("/held")]  # fmt: skip
+    assert sorted(sent) == [("C-1", 1, 204), ("C-1", 2, 204), ("C-2", 1, 204)]
+    assert [s for s in sent if s[0] == "C-1"] == [("C-1", 1, 204), ("C-1", 2, 204)]
+    assert [r["state"] for r in await _deliveries(pool, held)] == ["delivered"] * 3
+    assert await pool.fetchval("SELECT count(*) FROM webhook_queue") == 0
+    assert await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1",
+                               other) == 1  # fmt: skip

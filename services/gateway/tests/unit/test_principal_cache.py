@@ -50,3 +50,15 @@ def test_a_tokens_tenant_is_remembered_for_the_ttl() -> None:
     assert cache.tenant_known("t-1", 4.9)
     assert not cache.tenant_known("t-2", 1)
     assert not cache.tenant_known("t-1", 5)
+
+
+def test_suspending_forgets_the_tenants_keys_and_its_tokens_tenant_at_once() -> None:
+    cache = PrincipalCache(ttl=5)
+    suspended, other = _who(), Principal("t-2", uuid.uuid4(), frozenset({"ledger:read"}))
+    cache.remember_key(hash_key("hk_a"), suspended, 0)
+    cache.remember_key(hash_key("hk_b"), other, 0)
+    cache.remember_tenant("t-1", 0)
+    cache.remember_tenant("t-2", 0)
+    cache.forget_tenant("t-1")
+    assert cache.key(hash_key("hk_a"), 1) is None and not cache.tenant_known("t-1", 1)
+    assert cache.key(hash_key("hk_b"), 1) == other and cache.tenant_known("t-2", 1)

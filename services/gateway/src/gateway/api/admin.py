@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import Operator
+from gateway.api.responses import errors
 from gateway.domain.keys import ALL_SCOPES, Scope, generate_key
-from gateway.store import tenants
+from gateway.store import tenants, webhooks
 from huikuan_events import uuid7
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.db import unit_of_work
@@ -29,6 +31,28 @@ class TenantCreate(BaseModel):
 
 class TenantPublic(TenantCreate):
     created_at: datetime
+    active: bool = Field(
+        description="false while suspended: its keys and tokens are refused (403) and its "
+        "webhook deliveries are held"
+    )
+    suspended_at: datetime | None = Field(description="since when it is suspended")
+
+
+class TenantStatus(BaseModel):
+    active: bool = Field(
+        description="false suspends the tenant, true makes it active again",
+        examples=[False],
+    )
+
+
+def _tenant(row: Any) -> TenantPublic:
+    return TenantPublic(
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        created_at=row["created_at"],
+        active=row["suspended_at"] is None,
+        suspended_at=row["suspended_at"],
+    )
 
 
 class ApiKeyCreate(BaseModel):
@@ -60,7 +84,30 @@ async def create_tenant(
             row = await tenants.get_tenant(conn, body.tenant_id)
             response.status_code = status.HTTP_200_OK
     assert row is not None
-    return TenantPublic.model_validate(dict(row))
+    return _tenant(row)
+
+
+@router.patch("/tenants/{tenant_id}", response_model=TenantPublic, responses=errors(404))
+async def set_tenant_status(
+    tenant_id: Annotated[str, Path(max_length=64, description="the tenant's id")],
+    body: TenantStatus,
+    _: Operator,
+    pool: Pool,
+    request: Request,
+) -> TenantPublic:
+    """Suspend a tenant (`{"active": false}`) or make it active again (`true`); the same
+    call twice changes nothing more. While it is suspended its API keys and bearer tokens
+    are refused with 403 (`tenant-suspended`) — at once on this gateway process, within
+    `GATEWAY_AUTH_CACHE_SECONDS` on the others — and its webhook deliveries are held, not
+    attempted and not failed, until it is active again."""
+    async with unit_of_work(pool) as conn:
+        row = await tenants.set_active(conn, tenant_id, body.active, clock.now())
+        if row is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        await webhooks.set_held(conn, tenant_id, not body.active)
+    if not body.active:
+        request.app.state.principals.forget_tenant(tenant_id)
+    return _tenant(row)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)

@@ -60,6 +60,22 @@ def _quotable(text: str) -> str:
     return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
+class TenantSuspended(Forbidden):
+    """The credential is valid but its tenant is suspended (PATCH /v1/admin/tenants/{id}):
+    403, not 401 — authenticating again does not help; the operator must reactivate it."""
+
+    slug = "tenant-suspended"
+    title = "The tenant is suspended"
+
+
+def _suspended(tenant: str) -> TenantSuspended:
+    return TenantSuspended(
+        f"the tenant {tenant!r} is suspended; its credentials are refused until the "
+        "operator makes it active again",
+        tenant_id=tenant,
+    )
+
+
 def _refused(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": _challenge("invalid_token", detail)})
 
@@ -86,6 +102,8 @@ async def authenticate(request: Request, token: str) -> Principal:
         row = await tenants.key_by_hash(conn, key_hash)
     if row is None:
         raise _refused("the API key is unknown or revoked")
+    if row["suspended_at"] is not None:
+        raise _suspended(row["tenant_id"])
     found = Principal(row["tenant_id"], row["key_id"], frozenset(row["scopes"]))
     cache.remember_key(key_hash, found, now)
     return found
@@ -109,6 +127,8 @@ async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Pr
             tenant = await tenants.get_tenant(conn, claims.tenant)
         if tenant is None:
             raise _refused("the token's tenant is unknown")
+        if tenant["suspended_at"] is not None:
+            raise _suspended(claims.tenant)
         cache.remember_tenant(claims.tenant, now)
     return Principal(
         tenant=claims.tenant, key_id=None, scopes=claims.scopes, subject=claims.subject

@@ -74,8 +74,9 @@ class Principal:
 class PrincipalCache:
     """Credentials seen recently, kept `ttl` seconds so that a busy key is not looked up in
     the database on every call (0 turns it off). Only valid credentials are kept, at most
-    `max_entries`. Revoking a key through this gateway forgets it at once; another gateway
-    process stops accepting it within `ttl`. Times are monotonic seconds, passed in."""
+    `max_entries`: keys and tokens' tenants that were active. Revoking a key or suspending
+    a tenant through this gateway forgets them at once; another gateway process stops
+    accepting them within `ttl`. Times are monotonic seconds, passed in."""
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
@@ -98,6 +99,12 @@ class PrincipalCache:
     def forget_key(self, key_id: uuid.UUID) -> None:
         for key_hash in [h for h, (p, _) in self._keys.items() if p.key_id == key_id]:
             del self._keys[key_hash]
+
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop the tenant's keys and the tenant itself (it was suspended)."""
+        for key_hash in [h for h, (p, _) in self._keys.items() if p.tenant == tenant]:
+            del self._keys[key_hash]
+        self._tenants.pop(tenant, None)
 
     def tenant_known(self, tenant: str, now: float) -> bool:
         return now < self._tenants.get(tenant, now)

@@ -24,6 +24,19 @@ async def get_tenant(conn: asyncpg.Connection, tenant_id: str) -> asyncpg.Record
     return await conn.fetchrow("SELECT * FROM tenant WHERE tenant_id = $1", tenant_id)
 
 
+async def set_active(
+    conn: asyncpg.Connection, tenant_id: str, active: bool, at: datetime
+) -> asyncpg.Record | None:
+    """Suspend the tenant (at `at`, unless it already is) or make it active again; None
+    when there is no such tenant."""
+    return await conn.fetchrow(
+        """UPDATE tenant
+           SET suspended_at = CASE WHEN $2 THEN NULL ELSE coalesce(suspended_at, $3) END
+           WHERE tenant_id = $1 RETURNING *""",
+        tenant_id, active, at,
+    )  # fmt: skip
+
+
 async def insert_key(
     conn: asyncpg.Connection,
     tenant_id: str,
@@ -43,7 +56,9 @@ async def insert_key(
 
 async def key_by_hash(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT key_id, tenant_id, scopes FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL",
+        """SELECT k.key_id, k.tenant_id, k.scopes, t.suspended_at
+           FROM api_key k JOIN tenant t ON t.tenant_id = k.tenant_id
+           WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
         key_hash,
     )
 

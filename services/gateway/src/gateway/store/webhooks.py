@@ -162,10 +162,25 @@ async def insert_deliveries(
 # Queues the deliveries of the CTE `d` behind their customers' pending ones: a new row,
 # due when the delivery is, or one more `appended` on the existing row (which also locks
 # it until commit, so a dispatcher finishing that queue's head cannot remove it meanwhile).
-_QUEUE_UP = """INSERT INTO webhook_queue AS q (subscription_id, subject, tenant, next_attempt_at)
-           SELECT subscription_id, subject, tenant, next_attempt_at FROM d
+# A new row is held when its tenant is suspended; the tenant's row is share-locked to say
+# so, so a suspension or reactivation committing meanwhile waits and then sets `held` on
+# this row too (`set_held`).
+_QUEUE_UP = """INSERT INTO webhook_queue AS q
+               (subscription_id, subject, tenant, next_attempt_at, held)
+           SELECT subscription_id, subject, tenant, next_attempt_at,
+                  coalesce((SELECT t.suspended_at IS NOT NULL FROM tenant t
+                            WHERE t.tenant_id = d.tenant FOR SHARE), false)
+           FROM d
            ORDER BY subscription_id
            ON CONFLICT (subscription_id, subject) DO UPDATE SET appended = q.appended + 1"""
+
+
+async def set_held(conn: asyncpg.Connection, tenant: str, held: bool) -> None:
+    """Hold (or release) every queue of the tenant's webhooks: held queues are left out of
+    claims; nothing is failed. Call in the transaction that suspends or reactivates it."""
+    await conn.execute(
+        "UPDATE webhook_queue SET held = $2 WHERE tenant = $1 AND held <> $2", tenant, held
+    )
 
 
 async def list_deliveries(
@@ -259,7 +274,10 @@ CLAIM = """SELECT d.delivery_id, d.subscription_id, d.subject, d.payload, d.atte
         ORDER BY h.position LIMIT 1) head
     JOIN webhook_delivery d ON d.delivery_id = head.delivery_id
     JOIN webhook_subscription s ON s.subscription_id = q.subscription_id
-    WHERE q.next_attempt_at <= $1 AND d.state = 'pending' AND s.disabled_at IS NULL
+    WHERE q.next_attempt_at <= $1 AND NOT q.held AND d.state = 'pending'
+      AND s.disabled_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM tenant t
+                      WHERE t.tenant_id = q.tenant AND t.suspended_at IS NOT NULL)
     ORDER BY q.next_attempt_at
     LIMIT 1
     FOR UPDATE OF d SKIP LOCKED"""
@@ -273,7 +291,9 @@ async def claim(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | Non
 
     Only due rows of webhook_queue are read (by its `next_attempt_at` index), and for each
     the head alone (the first entry of webhook_delivery_queue): what waits behind a head
-    is never read, however long the backlog."""
+    is never read, however long the backlog. Held queues (suspended tenants) are not in
+    that index; the tenant check also covers a queue row written while its tenant was
+    being suspended."""
     row: asyncpg.Record | None = await conn.fetchrow(CLAIM, now)
     return row
 
@@ -336,7 +356,7 @@ async def sweep_queue(conn: asyncpg.Connection, now: datetime, limit: int = 100)
                   s.disabled_at IS NOT NULL AS disabled
            FROM webhook_queue q
            JOIN webhook_subscription s ON s.subscription_id = q.subscription_id
-           WHERE q.next_attempt_at <= $1
+           WHERE q.next_attempt_at <= $1 AND NOT q.held
              AND (s.disabled_at IS NOT NULL
                   OR NOT EXISTS (SELECT 1 FROM webhook_delivery h
                                  WHERE h.subscription_id = q.subscription_id
