@@ -510,3 +510,32 @@ async def test_a_suspended_tenants_deliveries_are_held_not_failed_until_it_is_ac
     assert await pool.fetchval("SELECT count(*) FROM webhook_queue") == 0
     assert await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1",
                                other) == 1  # fmt: skip
+
+
+async def test_the_sweep_removes_only_queue_rows_with_nothing_left_to_send(
+    pool: asyncpg.Pool,
+) -> None:
+    """Rows a race could leave behind — a queue with nothing pending, a queue of a
+    subscription deleted while the consumer was writing to it — go (the latter's pending
+    delivery ends failed, as deleting does); a queue with a pending head stays."""
+    kept = await _subscribe(pool, "t1", "http://127.0.0.1:9/kept", ["*"])
+    deleted = await _subscribe(pool, "t1", "http://127.0.0.1:9/deleted", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))  # one pending delivery for each
+    now = (await _deliveries(pool, kept))[0]["created_at"]
+    await pool.execute(
+        """INSERT INTO webhook_queue (subscription_id, subject, tenant, next_attempt_at)
+           VALUES ($1, 'C-EMPTY', 't1', $2)""",
+        kept, now,
+    )  # fmt: skip
+    await pool.execute(
+        "UPDATE webhook_subscription SET disabled_at = $2 WHERE subscription_id = $1",
+        deleted, now,
+    )  # fmt: skip
+    async with pool.acquire() as conn:
+        assert await store.sweep_queue(conn, now) == 2
+        assert await store.sweep_queue(conn, now) == 0
+    left = await pool.fetch("SELECT subscription_id, subject FROM webhook_queue")
+    assert [(r["subscription_id"], r["subject"]) for r in left] == [(kept, "C-1")]
+    (gone,) = await _deliveries(pool, deleted)
+    assert gone["state"] == "failed" and gone["last_error"] == "the subscription was deleted"
+    assert (await _deliveries(pool, kept))[0]["state"] == "pending"
