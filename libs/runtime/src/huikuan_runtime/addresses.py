@@ -2,8 +2,8 @@
 
 Two checks: `literal_problem` when the URL is stored (its host is `localhost` or an IP
 literal that is not public), and `resolution_problem` before every attempt (the host's
-resolved addresses, so a name that later resolves into our network is caught then). The
-gateway's webhook subscriptions apply the same rule (`gateway.domain.webhooks`)."""
+resolved addresses, so a name that later resolves into our network is caught then). Used
+by the gateway's webhook subscriptions and by reminders' tenant-chosen webhook and SMS URLs."""
 
 from __future__ import annotations
 

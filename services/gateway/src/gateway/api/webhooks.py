@@ -30,7 +30,6 @@ from gateway.domain.webhooks import (
     ALL_EVENTS,
     MAX_URL_LENGTH,
     DeliveryState,
-    destination_problem,
     generate_secret,
     normalise_event_types,
     url_problem,
@@ -38,6 +37,7 @@ from gateway.domain.webhooks import (
 from gateway.store import webhooks as store
 from huikuan_events import uuid7
 from huikuan_events.registry import EVENT_TYPES
+from huikuan_runtime.addresses import literal_problem
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.pagination import Cursor, decode, encode, invalid_cursor
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
@@ -218,7 +218,7 @@ async def create_webhook(
     errors_found = []
     allow_private = request.app.state.settings.webhook_allow_private_addresses
     if (problem := url_problem(body.url)) is not None or (
-        not allow_private and (problem := destination_problem(body.url)) is not None
+        not allow_private and (problem := literal_problem(body.url)) is not None
     ):
         errors_found.append({"field": "url", "message": problem})
     try:

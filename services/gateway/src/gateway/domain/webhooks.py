@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeAlias
+from typing import Literal
 from urllib.parse import urlsplit
 
 ALL_EVENTS = "*"
@@ -23,7 +23,6 @@ SIGNATURE_VERSION = "v1"
 MAX_URL_LENGTH = 2048
 
 DeliveryState = Literal["pending", "delivered", "failed"]
-Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def generate_secret() -> str:
@@ -144,50 +143,6 @@ def url_problem(url: str) -> str | None:
     if not _valid_host(host):
         return f"{host!r} is not a host name or an IP address"
     return None
-
-
-def is_public(address: Address) -> bool:
-    """May a webhook be sent to `address`? Not to loopback, private, link-local,
-    multicast, reserved, unspecified or other non-global ranges (an IPv4 address inside
-    an IPv4-mapped or 6to4 IPv6 address is judged as itself)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            return is_public(embedded)
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def address_problem(address: str) -> str | None:
-    """Why a resolved `address` may not receive webhooks, or None when it may."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return f"{address!r} is not an IP address"
-    return None if is_public(parsed) else f"the address {address} is not public"
-
-
-def destination_problem(url: str) -> str | None:
-    """Why a (well-formed) `url` points at our own network as written, or None: its host
-    is `localhost` (or a name under it) or an IP literal that is not public. A name is
-    checked when the dispatcher resolves it, before each attempt."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return f"{host!r} is this machine; webhooks go to public addresses only"
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if is_public(literal):
-        return None
-    return f"the address {host} is not public; webhooks go to public addresses only"
 
 
 def _valid_host(host: str) -> bool:

@@ -23,23 +23,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 
 from gateway.config import Settings
-from gateway.domain.webhooks import (
-    Backoff,
-    address_problem,
-    headers,
-    jitter,
-    signing_secrets,
-)
+from gateway.domain.webhooks import Backoff, headers, jitter, signing_secrets
 from gateway.store import webhooks as store
+from huikuan_runtime.addresses import resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
 from huikuan_runtime.db import service_pool
@@ -76,27 +69,12 @@ def _describe(exc: httpx.HTTPError) -> str:
 
 async def destination_problem(url: str, timeout: float = 5.0) -> str | None:
     """Why the dispatcher will not connect to `url`'s host now, or None: the host does not
-    resolve (within `timeout` seconds), or one of its addresses is not public."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        async with asyncio.timeout(timeout):
-            found = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-    except TimeoutError:
-        return f"cannot resolve {host!r}: no answer within {timeout:g}s"[:MAX_ERROR_LENGTH]
-    except (OSError, UnicodeError) as exc:
-        return f"cannot resolve {host!r}: {exc}"[:MAX_ERROR_LENGTH]
-    if not found:
-        return f"cannot resolve {host!r}: no addresses"
-    for *_, sockaddr in found:
-        address = str(sockaddr[0])
-        if (problem := address_problem(address)) is not None:
-            via = "" if address == host else f" ({host} resolves to it)"
-            return f"{problem}{via}; webhooks go to public addresses only"[:MAX_ERROR_LENGTH]
-    return None
+    resolve (within `timeout` seconds), or one of its addresses is not public
+    (`huikuan_runtime.addresses.resolution_problem`)."""
+    problem = await resolution_problem(url, timeout)
+    if problem is None:
+        return None
+    return f"{problem}; webhooks go to public addresses only"[:MAX_ERROR_LENGTH]
 
 
 class Dispatcher:
