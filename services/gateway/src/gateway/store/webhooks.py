@@ -329,15 +329,7 @@ async def record_attempt(
             *queue, next_attempt_at,
         )  # fmt: skip
         return
-    removed = await conn.fetchval(
-        """DELETE FROM webhook_queue q
-           WHERE q.subscription_id = $1 AND q.subject = $2 AND q.appended = $3
-             AND NOT EXISTS (SELECT 1 FROM webhook_delivery h
-                             WHERE h.subscription_id = $1 AND h.subject = $2
-                               AND h.state = 'pending')
-           RETURNING true""",
-        *queue, claimed["appended"],
-    )  # fmt: skip
+    removed = await _drop_if_empty(conn, *queue, claimed["appended"])
     if not removed:
         await conn.execute(
             """UPDATE webhook_queue SET next_attempt_at = $3
@@ -376,15 +368,9 @@ async def sweep_queue(conn: asyncpg.Connection, now: datetime, limit: int = 100)
                        WHERE subscription_id = $1 AND subject = $2 AND state = 'pending'""",
                     row["subscription_id"], row["subject"],
                 )  # fmt: skip
-            removed = await conn.fetchval(
-                """DELETE FROM webhook_queue q
-                   WHERE q.subscription_id = $1 AND q.subject = $2 AND q.appended = $3
-                     AND NOT EXISTS (SELECT 1 FROM webhook_delivery h
-                                     WHERE h.subscription_id = $1 AND h.subject = $2
-                                       AND h.state = 'pending')
-                   RETURNING true""",
-                row["subscription_id"], row["subject"], row["appended"],
-            )  # fmt: skip
+            removed = await _drop_if_empty(
+                conn, row["subscription_id"], row["subject"], row["appended"]
+            )
             gone += bool(removed)
     return gone
 
@@ -402,3 +388,20 @@ async def gauges(conn: asyncpg.Connection, tenant: str, now: datetime) -> dict[s
     )
     assert row is not None
     return {"deliveries_failing": row["failing"], "deliveries_failed_24h": row["failed"]}
+
+
+async def _drop_if_empty(
+    conn: asyncpg.Connection, subscription_id: uuid.UUID, subject: str, appended: int
+) -> bool:
+    """Remove a (subscription, customer) queue row when nothing is pending behind it and
+    nothing was queued since it was read (`appended` unchanged); whether it was removed."""
+    removed = await conn.fetchval(
+        """DELETE FROM webhook_queue q
+           WHERE q.subscription_id = $1 AND q.subject = $2 AND q.appended = $3
+             AND NOT EXISTS (SELECT 1 FROM webhook_delivery h
+                             WHERE h.subscription_id = $1 AND h.subject = $2
+                               AND h.state = 'pending')
+           RETURNING true""",
+        subscription_id, subject, appended,
+    )  # fmt: skip
+    return bool(removed)
