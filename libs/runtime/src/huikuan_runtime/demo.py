@@ -1,8 +1,8 @@
 """The demo book `make run` loads into the demo tenant (skip with HUIKUAN_DEMO=0).
 
-A few dozen customers with different paying habits, a year of invoices and the payments
-that would have arrived by today, so some invoices are overdue and some partly paid, plus
-a dispute. Generated deterministically from the date, posted through the public API like
+The collectors and their manager, a few dozen customers with different paying habits, a
+year of invoices and the payments that would have arrived by today, so some invoices are
+overdue and some partly paid, plus a dispute. Generated deterministically from the date, posted through the public API like
 any ERP would, so every service sees it through its events. Loading twice is harmless:
 every create is idempotent by its id.
 """
@@ -18,6 +18,14 @@ from typing import Any
 from huikuan_runtime.blocking_http import http_json
 
 OWNERS = ("li", "wang", "zhang", "chen")
+# The collectors who own the customers: chen manages the others, so their overdue tasks
+# escalate to chen (chen's own go nowhere higher).
+COLLECTORS = (
+    ("chen", {"name": "陈静", "email": "chen@demo.example.com", "manager": None}),
+    ("li", {"name": "李伟", "email": "li@demo.example.com", "manager": "chen"}),
+    ("wang", {"name": "王芳", "email": "wang@demo.example.com", "manager": "chen"}),
+    ("zhang", {"name": "张强", "email": "zhang@demo.example.com", "manager": "chen"}),
+)
 REGIONS = ("east", "north", "south", "west")
 NAMES = (
     "华东贸易", "北方建材", "南粤电器", "西部物流", "长江食品", "黄河机械", "珠江纺织", "天山农业",
@@ -136,6 +144,11 @@ def load(gateway_url: str, key: str, today: date) -> Book:
     book = build(today)
     url = f"{gateway_url}/v1"
     headers = {"Authorization": f"Bearer {key}"}
+    for collector_id, collector in COLLECTORS:
+        status, body = http_json("PUT", f"{url}/collectors/{collector_id}", collector, headers)
+        if status not in (200, 201):
+            raise RuntimeError(f"demo collector {collector_id} failed: {status} {body}")
+    print(f"  demo collectors: {len(COLLECTORS)}", file=sys.stderr, flush=True)
     for customer_id, fields in book.customers:
         status, body = http_json("PUT", f"{url}/customers/{customer_id}", fields, headers)
         if status not in (200, 201):
