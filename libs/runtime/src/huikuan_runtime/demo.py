@@ -2,9 +2,9 @@
 
 The collectors and their manager, a few dozen customers with different paying habits, a
 year of invoices and the payments that would have arrived by today, so some invoices are
-overdue and some partly paid, plus a dispute. Generated deterministically from the date, posted through the public API like
-any ERP would, so every service sees it through its events. Loading twice is harmless:
-every create is idempotent by its id.
+overdue and some partly paid, plus a dispute. Generated deterministically from the date,
+posted through the public API like any ERP would, so every service sees it through its
+events. Loading twice is harmless: every create is idempotent by its id.
 """
 
 from __future__ import annotations
