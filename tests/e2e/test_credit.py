@@ -96,6 +96,21 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert [(i["invoice_id"], i["predicted_on"]) for i in predicted["invoices"]] == [
         ("INV-3", "2027-01-12")
     ]
+    # ... and on the invoice itself: the ledger's invoice with credit's part beside it
+    invoice = api.get("/invoices/INV-3?as_of=2026-11-27")
+    assert invoice.status_code == 200, invoice.text
+    shown = invoice.json()
+    assert (shown["invoice_id"], shown["residual"], shown["as_of"]) == (
+        "INV-3", "1000.00", "2026-11-27"
+    )  # fmt: skip
+    assert shown["prediction"]["status"] == "ok", shown["prediction"]
+    assert shown["prediction"]["data"]["predicted_on"] == "2027-01-12"
+    assert shown["prediction"]["data"]["habit"] == predicted["habit"]
+    # INV-1 is paid: credit knows no open invoice of that id, the invoice still answers
+    settled = api.get("/invoices/INV-1?as_of=2026-11-27").json()
+    assert settled["residual"] == "0.00" and len(settled["allocations"]) == 1
+    assert settled["prediction"]["status"] == "none"
+    assert settled["prediction"]["data"] is None
     forecast = api.get("/reports/cash-forecast?from=2026-11-27&weeks=8").json()
     [cny] = forecast["currencies"]
     assert [w["expected"] for w in cny["weeks"]] == ["0.00"] * 6 + ["1000.00", "0.00"]

@@ -1,4 +1,5 @@
-"""The summary still answers, marking the missing part, when a downstream is dead."""
+"""The summary and an invoice still answer, marking the missing part, when a downstream is
+dead."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def test_summary_degrades_when_credit_is_down(stack: Stack, tenant: Tenant) -> N
         lambda: api.get("/customers/C-1/summary").json()["credit"]["status"] == "ok",
         what="credit has seen the customer",
     )
+    eventually(
+        lambda: api.get("/invoices/INV-1").json()["prediction"]["status"] == "ok",
+        what="credit predicts the invoice's payment date",
+    )
 
     stack.kill("credit-api", signal.SIGKILL)
     try:
@@ -32,6 +37,11 @@ def test_summary_degrades_when_credit_is_down(stack: Stack, tenant: Tenant) -> N
         assert summary["credit"]["data"] is None
         assert summary["balances"]["data"]["balances"][0]["open_amount"] == "99.00"
         assert summary["customer"]["customer_id"] == "C-1"
+        invoice = api.get("/invoices/INV-1")
+        assert invoice.status_code == 200
+        assert invoice.json()["residual"] == "99.00"
+        assert invoice.json()["prediction"]["status"] == "unavailable"
+        assert invoice.json()["prediction"]["data"] is None
         direct = api.get("/customers/C-1/credit")
         assert direct.status_code == 503
         assert direct.headers["content-type"].startswith("application/problem+json")
@@ -41,4 +51,8 @@ def test_summary_degrades_when_credit_is_down(stack: Stack, tenant: Tenant) -> N
     eventually(
         lambda: api.get("/customers/C-1/summary").json()["complete"],
         what="the summary is complete again after credit is back",
+    )
+    eventually(
+        lambda: api.get("/invoices/INV-1").json()["prediction"]["status"] == "ok",
+        what="the invoice's prediction is back with credit",
     )

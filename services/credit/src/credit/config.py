@@ -40,6 +40,15 @@ class Settings(ServiceSettings):
         "customers are read from the database again",
     )
 
+    prior_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="seconds the API keeps the payment-date priors (the lateness of a "
+        "segment's and of the tenant's allocations over 12 months) per tenant, segment and "
+        "as_of for one invoice's prediction (`CREDIT_PRIOR_CACHE_SECONDS`); within it a "
+        "prediction does not see other customers' allocations recorded since; 0 disables",
+    )
+
     @property
     def consumed_topics(self) -> tuple[str, ...]:
         return tuple(f"{topic}{self.topic_suffix}" for topic in CONSUMED_TOPICS)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from credit.api.schemas import CreditCheckCreate
+from credit.api.schemas import CreditCheckCreate, InvoiceForecastPublic
 from gateway.api.app import create_app
 from gateway.api.proxy import Route
 from gateway.config import Settings
@@ -17,6 +17,7 @@ from ledger.api.schemas import (
     CustomerUpsert,
     InvoiceBatch,
     InvoiceCreate,
+    InvoiceDetail,
     PaymentBatch,
     PaymentCreate,
 )
@@ -91,3 +92,23 @@ def test_an_example_its_model_refuses_fails_at_declaration() -> None:
     with pytest.raises(ValidationError):
         Route("POST", "/invoices", "ledger", "ledger:write", body=InvoiceCreate,
               example={"invoice_id": "INV-1", "amount": "1.001"})  # fmt: skip
+
+
+def test_the_invoice_is_the_ledgers_detail_with_credits_prediction() -> None:
+    document = _document()
+    schemas = document["components"]["schemas"]
+    operation = document["paths"]["/v1/invoices/{invoice_id}"]["get"]
+    assert operation["x-required-scope"] == "ledger:read"
+    assert {p["name"] for p in operation["parameters"]} == {"invoice_id", "as_of"}
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    published = schemas[ref.rsplit("/", 1)[-1]]
+    detail = InvoiceDetail.model_json_schema()
+    assert set(published["properties"]) == set(detail["properties"]) | {"prediction"}
+    assert set(published["required"]) == set(detail.get("required", [])) | {"prediction"}
+    part = schemas[published["properties"]["prediction"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(part["properties"]) == {"status", "detail", "data"}
+    data_ref = next(a["$ref"] for a in part["properties"]["data"]["anyOf"] if "$ref" in a)
+    forecast = schemas[data_ref.rsplit("/", 1)[-1]]
+    model = InvoiceForecastPublic.model_json_schema()
+    assert set(forecast["properties"]) == set(model["properties"])
+    assert forecast["required"] == model["required"]

@@ -6,13 +6,16 @@ from fastapi import FastAPI
 
 from credit.api.routes import router
 from credit.config import Settings
+from credit.service.predictions import PriorCache
 from huikuan_runtime.service import create_service_app
 
 
 def create_app(settings: Settings) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Huikuan credit (internal)",
         routers=[router],
         consumes=settings.consumed_topics,
     )
+    app.state.prior_cache = PriorCache(settings.prior_cache_seconds)
+    return app

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from credit.api.schemas import (
     CashForecastPublic,
@@ -22,6 +22,7 @@ from credit.api.schemas import (
     HoldPolicyPublic,
     HoldPost,
     HoldPublic,
+    InvoiceForecastPublic,
     InvoicePredictionPublic,
     LimitPut,
     PaymentHabitPublic,
@@ -37,15 +38,25 @@ from credit.api.schemas import (
 from credit.domain import prediction
 from credit.domain.holds import HoldPolicy
 from credit.service import checks, jobs, manual, predictions, views
+from credit.service.predictions import PriorCache
 from huikuan_runtime import pagination
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.fields import IdPath
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.money import Money
+from huikuan_runtime.problems import NotFound
 from huikuan_runtime.service import Pool
 
 router = APIRouter(tags=["credit"])
 clock = SystemClock()
+
+
+def get_prior_cache(request: Request) -> PriorCache:
+    cache: PriorCache = request.app.state.prior_cache
+    return cache
+
+
+Priors = Annotated[PriorCache, Depends(get_prior_cache)]
 
 
 def _fmt(minor: int | None, currency: str) -> str | None:
@@ -226,29 +237,55 @@ async def get_predictions(
     async with pool.acquire() as conn:
         await views.require_known(conn, tenant, customer_id)
         p = await predictions.for_customer(conn, tenant, customer_id, as_of)
-    h = p.habit
     return PaymentPredictionPublic(
         customer_id=customer_id,
         as_of=as_of,
         model_version=prediction.VERSION,
-        habit=PaymentHabitPublic(
-            payments_12m=h.payments,
-            own_mean_days_late=None if h.own_mean is None else round(h.own_mean, 1),
-            prior_mean_days_late=round(h.prior.mean_days_late, 1),
-            prior_source=h.prior.source,
-            expected_days_late=round(h.expected_days_late, 1),
-        ),
-        invoices=[
-            InvoicePredictionPublic(
-                invoice_id=i.invoice.invoice_id,
-                currency=i.invoice.currency,
-                residual=Money(i.invoice.residual_minor, i.invoice.currency).format(),
-                due_date=i.invoice.due_date,
-                predicted_on=i.predicted_on,
-            )
-            for i in p.invoices
-        ],
+        habit=_habit(p.habit),
+        invoices=[InvoicePredictionPublic.model_validate(_invoice(i)) for i in p.invoices],
     )
+
+
+def _habit(h: prediction.Habit) -> PaymentHabitPublic:
+    return PaymentHabitPublic(
+        payments_12m=h.payments,
+        own_mean_days_late=None if h.own_mean is None else round(h.own_mean, 1),
+        prior_mean_days_late=round(h.prior.mean_days_late, 1),
+        prior_source=h.prior.source,
+        expected_days_late=round(h.expected_days_late, 1),
+    )
+
+
+def _invoice(i: predictions.InvoicePrediction) -> dict[str, object]:
+    return {
+        "invoice_id": i.invoice.invoice_id,
+        "currency": i.invoice.currency,
+        "residual": Money(i.invoice.residual_minor, i.invoice.currency).format(),
+        "due_date": i.invoice.due_date,
+        "predicted_on": i.predicted_on,
+    }
+
+
+@router.get("/invoices/{invoice_id}/prediction", response_model=InvoiceForecastPublic)
+async def get_invoice_prediction(
+    invoice_id: IdPath,
+    tenant: TenantId,
+    pool: Pool,
+    priors: Priors,
+    query: Annotated[PredictionQuery, Query()],
+) -> InvoiceForecastPublic:
+    """One open invoice's expected payment date; credit finds its customer itself. The
+    segment and tenant priors may be up to `CREDIT_PRIOR_CACHE_SECONDS` old."""
+    as_of = query.as_of or clock.now().date()
+    async with pool.acquire() as conn:
+        found = await predictions.for_invoice(conn, tenant, invoice_id, as_of, priors)
+    if found is None:
+        raise NotFound(f"credit knows no open invoice {invoice_id!r}")
+    p, inv = found
+    return InvoiceForecastPublic.model_validate({
+        **_invoice(inv), "customer_id": p.customer_id, "as_of": as_of,
+        "model_version": prediction.VERSION, "habit": _habit(p.habit),
+    })  # fmt: skip
 
 
 @router.get("/credit/cash-forecast", response_model=CashForecastPublic)

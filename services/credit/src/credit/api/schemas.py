@@ -199,6 +199,18 @@ class PaymentPredictionPublic(BaseModel):
     invoices: list[InvoicePredictionPublic]
 
 
+class InvoiceForecastPublic(InvoicePredictionPublic):
+    """One open invoice's expected payment date and what it rests on."""
+
+    customer_id: str
+    as_of: date
+    model_version: str
+    habit: PaymentHabitPublic = Field(
+        description="the customer's payment habit the date rests on: its own payments in the "
+        "12 months to `as_of` and the prior (segment, tenant or none) they are shrunk toward"
+    )
+
+
 class CashForecastQuery(BaseModel):
     model_config = ConfigDict(serialize_by_alias=True)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,10 +29,58 @@ class CustomerPrediction:
     invoices: list[InvoicePrediction]
 
 
-async def _tenant_prior(
-    conn: asyncpg.Connection, tenant: str, as_of: date
-) -> tuple[float, int] | None:
+Lateness = tuple[float, int] | None  # (mean days late, payments) of a population, if any
+
+
+async def _tenant_prior(conn: asyncpg.Connection, tenant: str, as_of: date) -> Lateness:
     return await facts.lateness(conn, tenant, as_of - prediction.WINDOW, as_of, None)
+
+
+class PriorCache:
+    """The priors (`facts.lateness` of a segment, or of the whole tenant when the segment is
+    None, over the window before `as_of`) kept per (tenant, segment, as_of) for `ttl`
+    seconds: a scan over the tenant's allocations that one invoice's prediction should not
+    pay on every read. Within `ttl` a prior does not see allocations recorded since it was
+    read (the customer's own payments are always read afresh); `ttl` 0 keeps nothing. At
+    most `max_entries` are kept, the oldest read first out. Concurrent misses of one key
+    each read it (no coalescing)."""
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._kept: OrderedDict[tuple[str, str | None, date], tuple[float, Lateness]] = (
+            OrderedDict()
+        )
+
+    async def lateness(
+        self, conn: asyncpg.Connection, tenant: str, segment: str | None, as_of: date
+    ) -> Lateness:
+        key = (tenant, segment, as_of)
+        now = self._clock()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        found = await facts.lateness(conn, tenant, as_of - prediction.WINDOW, as_of, segment)
+        if self.ttl > 0:
+            self._kept.pop(key, None)
+            self._kept[key] = (now + self.ttl, found)
+            while len(self._kept) > self.max_entries:
+                self._kept.popitem(last=False)
+        return found
+
+    async def priors(
+        self, conn: asyncpg.Connection, tenant: str, segment: str | None, as_of: date
+    ) -> tuple[Lateness, Lateness]:
+        """The segment's (None without a segment) and the tenant's lateness."""
+        seg = await self.lateness(conn, tenant, segment, as_of) if segment else None
+        return seg, await self.lateness(conn, tenant, None, as_of)
 
 
 async def for_customer(
@@ -38,19 +88,24 @@ async def for_customer(
     tenant: str,
     customer_id: str,
     as_of: date,
-    tenant_prior: tuple[float, int] | None = None,
-    segment_priors: dict[str | None, tuple[float, int] | None] | None = None,
+    tenant_prior: Lateness = None,
+    segment_priors: dict[str | None, Lateness] | None = None,
+    prior_cache: PriorCache | None = None,
 ) -> CustomerPrediction:
+    """Predictions for the customer's open invoices. The priors come from `prior_cache` when
+    given, else from `tenant_prior` / `segment_priors` when they hold them, else are read."""
     profile_row = await customers.get(conn, tenant, customer_id)
     segment = profile_row["segment"] if profile_row else None
     since = as_of - prediction.WINDOW
-    if segment_priors is not None and segment in segment_priors:
+    if prior_cache is not None:
+        seg, tenant_prior = await prior_cache.priors(conn, tenant, segment, as_of)
+    elif segment_priors is not None and segment in segment_priors:
         seg = segment_priors[segment]
     else:
         seg = await facts.lateness(conn, tenant, since, as_of, segment) if segment else None
         if segment_priors is not None:
             segment_priors[segment] = seg
-    if tenant_prior is None:
+    if prior_cache is None and tenant_prior is None:
         tenant_prior = await _tenant_prior(conn, tenant, as_of)
     all_facts = await facts.for_customer(conn, tenant, customer_id)
     habit = prediction.habit(
@@ -70,13 +125,33 @@ async def for_customer(
     )
 
 
+async def for_invoice(
+    conn: asyncpg.Connection,
+    tenant: str,
+    invoice_id: str,
+    as_of: date,
+    prior_cache: PriorCache | None = None,
+) -> tuple[CustomerPrediction, InvoicePrediction] | None:
+    """One open invoice's prediction, with the customer's habit it rests on (the same as
+    `for_customer` gives for it); None when credit has not seen the invoice issued or it is
+    no longer open (paid, credited, voided or written off)."""
+    customer_id = await facts.customer_of_invoice(conn, tenant, invoice_id)
+    if customer_id is None:
+        return None
+    p = await for_customer(conn, tenant, customer_id, as_of, prior_cache=prior_cache)
+    for inv in p.invoices:
+        if inv.invoice.invoice_id == invoice_id:
+            return p, inv
+    return None
+
+
 async def cash_forecast(
     conn: asyncpg.Connection, tenant: str, start: date, weeks: int
 ) -> dict[str, list[int]]:
     """currency -> expected receipts per week from `start` (the first week also takes what is
     predicted before it). Open residuals only: invoices not yet issued are not forecast."""
     tenant_prior = await _tenant_prior(conn, tenant, start)
-    segment_priors: dict[str | None, tuple[float, int] | None] = {}
+    segment_priors: dict[str | None, Lateness] = {}
     out: dict[str, list[int]] = defaultdict(lambda: [0] * weeks)
     end = start + timedelta(weeks=weeks)
     for customer_id in await customers.all_ids(conn, tenant):

@@ -125,3 +125,13 @@ async def lateness(
     if row is None or row["n"] == 0:
         return None
     return float(row["mean"]), int(row["n"])
+
+
+async def customer_of_invoice(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> str | None:
+    """The customer an issued invoice belongs to, if credit has seen it issued."""
+    customer_id: str | None = await conn.fetchval(
+        """SELECT customer_id FROM credit_fact
+           WHERE tenant = $1 AND kind = 'invoice' AND ref = $2 LIMIT 1""",
+        tenant, invoice_id,
+    )  # fmt: skip
+    return customer_id

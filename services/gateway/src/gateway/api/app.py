@@ -13,6 +13,7 @@ from gateway.api import (
     credit,
     customers,
     dunning,
+    invoices,
     ledger,
     ops,
     reports,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(prefix="/v1", responses=errors(400, 401, 403, 422, 429))
     v1.include_router(admin.router)
     v1.include_router(ledger.router)
+    v1.include_router(invoices.router)
     v1.include_router(customers.router)
     v1.include_router(credit.router)
     v1.include_router(dunning.router)
