@@ -1,9 +1,10 @@
 """The summary and an invoice still answer, marking the missing part, when a downstream is
-dead."""
+dead; an invoice credit has not read yet shows no prediction until it has."""
 
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,26 @@ def test_summary_degrades_when_credit_is_down(stack: Stack, tenant: Tenant) -> N
         lambda: api.get("/invoices/INV-1").json()["prediction"]["status"] == "ok",
         what="the invoice's prediction is back with credit",
     )
+
+
+def test_an_invoice_credit_has_not_seen_has_no_prediction(stack: Stack, tenant: Tenant) -> None:
+    api = tenant.api
+    assert api.put_customer("C-2").status_code == 201
+    stack.kill("credit-consume", signal.SIGKILL)
+    try:
+        assert api.post_invoice("INV-2", "C-2", amount="12.00").status_code == 201
+        response = api.get("/invoices/INV-2")
+        assert response.status_code == 200
+        invoice = response.json()
+        assert (invoice["invoice_id"], invoice["residual"]) == ("INV-2", "12.00")
+        assert invoice["prediction"]["status"] == "none"  # credit has not read the invoice
+        assert invoice["prediction"]["data"] is None
+    finally:
+        stack.restart("credit-consume")
+
+    def predicted() -> dict[str, Any] | None:
+        part: dict[str, Any] = api.get("/invoices/INV-2").json()["prediction"]
+        return part if part["status"] == "ok" else None
+
+    part = eventually(predicted, timeout=120, what="credit reads the invoice once it is back")
+    assert part["data"]["invoice_id"] == "INV-2"
