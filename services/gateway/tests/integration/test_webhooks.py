@@ -539,3 +539,86 @@ async def test_the_sweep_removes_only_queue_rows_with_nothing_left_to_send(
     (gone,) = await _deliveries(pool, deleted)
     assert gone["state"] == "failed" and gone["last_error"] == "the subscription was deleted"
     assert (await _deliveries(pool, kept))[0]["state"] == "pending"
+
+
+async def _wait_until_blocked(pool: asyncpg.Pool, pid: int) -> None:
+    """Until the backend `pid` waits for a row lock (bounded)."""
+    for _ in range(200):
+        waiting = await pool.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+async def test_a_delivery_queued_while_its_subscription_is_deleted_ends_failed(
+    pool: asyncpg.Pool,
+) -> None:
+    """The consumer queues a delivery behind a customer's pending one while the
+    subscription is being deleted: the delete waits for the queue row, then removes it —
+    the delivery it could not see when it failed the pending ones must end failed too, not
+    stay pending forever with no queue row (never claimed, never swept)."""
+    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:9/gone", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))  # pending, its queue row exists
+    second = _event("t1", "C-1", 2)
+    async with pool.acquire() as consumer, pool.acquire() as deleter:
+        writing = consumer.transaction()
+        await writing.start()
+        await store.insert_deliveries(
+            consumer, [(uuid7(), subscription)], "t1", second.id, second.type, "C-1",
+            second.to_bytes(), T0,
+        )  # fmt: skip
+
+        async def delete() -> bool:
+            async with deleter.transaction():
+                return await store.disable_subscription(deleter, "t1", subscription, T0)
+
+        deleting = asyncio.create_task(delete())
+        await _wait_until_blocked(pool, deleter.get_server_pid())
+        await writing.commit()
+        assert await asyncio.wait_for(deleting, 10)
+    rows = await _deliveries(pool, subscription)
+    assert [r["state"] for r in rows] == ["failed", "failed"]
+    assert {r["last_error"] for r in rows} == {"the subscription was deleted"}
+    left = await pool.fetchval(
+        "SELECT count(*) FROM webhook_queue WHERE subscription_id = $1", subscription
+    )
+    assert left == 0
+
+
+async def test_a_retry_recorded_after_its_queue_row_went_with_the_subscription_is_swept(
+    pool: asyncpg.Pool,
+) -> None:
+    """A dispatcher has a delivery in flight that the subscription's delete did not see
+    pending (queued after it read) and so skipped, removing its queue row: the retry the
+    dispatcher records puts the row back, and the sweep then ends the delivery failed —
+    it does not stay pending with no queue row."""
+    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:9/late", ["*"])
+    await _consume(pool, _event("t1", "C-1", 1))
+    now = (await _deliveries(pool, subscription))[0]["created_at"]
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await store.claim(conn, now)
+        assert claimed is not None
+        # What the delete committed meanwhile: the subscription gone, its queue rows too.
+        await pool.execute(
+            "UPDATE webhook_subscription SET disabled_at = $2 WHERE subscription_id = $1",
+            subscription, now,
+        )  # fmt: skip
+        await pool.execute("DELETE FROM webhook_queue WHERE subscription_id = $1", subscription)
+        retry = now + timedelta(seconds=10)
+        await store.record_attempt(
+            conn, claimed, now=now, status=503, error="the receiver answered 503",
+            delivered=False, next_attempt_at=retry,
+        )  # fmt: skip
+    queued = await pool.fetch(
+        "SELECT subject, next_attempt_at FROM webhook_queue WHERE subscription_id = $1",
+        subscription,
+    )
+    assert [(r["subject"], r["next_attempt_at"]) for r in queued] == [("C-1", retry)]
+    async with pool.acquire() as conn:
+        assert await store.sweep_queue(conn, retry) == 1
+    (row,) = await _deliveries(pool, subscription)
+    assert row["state"] == "failed" and row["last_error"] == "the subscription was deleted"
+    assert await pool.fetchval("SELECT count(*) FROM webhook_queue") == 0

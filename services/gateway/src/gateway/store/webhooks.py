@@ -106,6 +106,19 @@ async def disable_subscription(
     )
     # After the deliveries: an attempt in flight holds its delivery, then its queue row.
     await conn.execute("DELETE FROM webhook_queue WHERE subscription_id = $1", subscription_id)
+    # A consumer or redelivery queueing meanwhile held a queue row that the DELETE waited
+    # for: its delivery committed after the UPDATE above read, so it is failed now, or it
+    # would stay pending with no queue row. SKIP LOCKED: such a delivery taken by a
+    # dispatcher meanwhile is not waited for (it waits for this transaction's DELETE).
+    await conn.execute(
+        """UPDATE webhook_delivery
+           SET state = 'failed', next_attempt_at = NULL,
+               last_error = 'the subscription was deleted'
+           WHERE delivery_id IN (SELECT delivery_id FROM webhook_delivery
+                                 WHERE subscription_id = $1 AND state = 'pending'
+                                 FOR UPDATE SKIP LOCKED)""",
+        subscription_id,
+    )
     return True
 
 
@@ -323,10 +336,16 @@ async def record_attempt(
     )  # fmt: skip
     queue = (claimed["subscription_id"], claimed["subject"])
     if state == "pending":
+        # The row is back if it went meanwhile: deleting the subscription skips a delivery
+        # in flight, and a pending delivery without its row would never be claimed nor
+        # swept (the sweep ends it, the subscription being deleted).
         await conn.execute(
-            """UPDATE webhook_queue SET next_attempt_at = $3
-               WHERE subscription_id = $1 AND subject = $2""",
-            *queue, next_attempt_at,
+            """INSERT INTO webhook_queue AS q (subscription_id, subject, tenant, next_attempt_at)
+               SELECT subscription_id, subject, tenant, $2 FROM webhook_delivery
+               WHERE delivery_id = $1
+               ON CONFLICT (subscription_id, subject)
+               DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at""",
+            claimed["delivery_id"], next_attempt_at,
         )  # fmt: skip
         return
     removed = await _drop_if_empty(conn, *queue, claimed["appended"])
