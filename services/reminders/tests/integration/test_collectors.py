@@ -5,6 +5,7 @@ worklist; an owner without a manager still escalates, with escalated_to null."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,6 +16,7 @@ import pytest
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from reminders.api.app import create_app
 from reminders.config import Settings
+from reminders.service import tasks
 from reminders.service.run import run
 from services.reminders.tests.integration.support import TENANT, feed, outbox
 
@@ -146,3 +148,31 @@ async def test_an_overdue_task_reaches_the_managers_worklist(
     assert done.status_code == 200, done.text
     assert (await api.get("/worklist", params={"owner": "wang", "date": str(on)})
             ).json()["items"] == []  # fmt: skip
+
+
+async def test_a_task_completed_while_a_run_reaches_it_is_not_escalated(
+    pool: asyncpg.Pool,
+) -> None:
+    await _customer(pool, "C-1", "li")
+    await run(pool, tenant=TENANT, as_of=DUE, at=AT)
+    task_id = await pool.fetchval("SELECT task_id FROM task WHERE kind = 'call'")
+    on = DUE + timedelta(days=4)  # past the grace
+    async with pool.acquire() as conn:
+        done = conn.transaction()
+        await done.start()  # the collector completes the task; not committed yet
+        await tasks.complete(conn, TENANT, task_id, "reached", None, on, AT)
+        running = asyncio.create_task(run(pool, tenant=TENANT, as_of=on, at=AT))
+        for _ in range(400):  # bounded: until the run waits for the task's row lock
+            waiting = await pool.fetchval(
+                """SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'
+                     AND pid <> pg_backend_pid()"""
+            )
+            if waiting or running.done():
+                break
+            await asyncio.sleep(0.025)
+        await done.commit()
+    await running
+    row = await pool.fetchrow("SELECT status, escalated_on FROM task WHERE task_id = $1", task_id)
+    assert (row["status"], row["escalated_on"]) == ("done", None)
+    assert await outbox(pool, "reminders.dunning_escalated.v1") == []

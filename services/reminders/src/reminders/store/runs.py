@@ -136,7 +136,9 @@ async def open_tasks_due_before(
     conn: asyncpg.Connection, tenants: list[str], customer_ids: list[str], before: date
 ) -> list[asyncpg.Record]:
     """Open, not yet escalated tasks of these customers dated before `before`, each with
-    its owner's manager from the collector directory (null: none recorded)."""
+    its owner's manager from the collector directory (null: none recorded). The tasks stay
+    locked until the caller's transaction ends: a completion committed meanwhile is waited
+    for and its task left out, never escalated after it was done."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT t.task_id, t.tenant, t.customer_id, t.kind, t.owner, t.step, t.due_on,
                   t.invoice_ids, o.manager
@@ -144,7 +146,8 @@ async def open_tasks_due_before(
            JOIN task t ON t.tenant = k.tenant AND t.customer_id = k.customer_id
            LEFT JOIN collector o ON o.tenant = t.tenant AND o.collector_id = t.owner
            WHERE t.status = 'open' AND t.escalated_on IS NULL AND t.due_on < $3
-           ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id""",
+           ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id
+           FOR UPDATE OF t""",
         tenants, customer_ids, before,
     )  # fmt: skip
     return rows
