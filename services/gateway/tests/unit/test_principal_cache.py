@@ -62,3 +62,17 @@ def test_suspending_forgets_the_tenants_keys_and_its_tokens_tenant_at_once() -> 
     cache.forget_tenant("t-1")
     assert cache.key(hash_key("hk_a"), 1) is None and not cache.tenant_known("t-1", 1)
     assert cache.key(hash_key("hk_b"), 1) == other and cache.tenant_known("t-2", 1)
+
+
+def test_a_lookup_begun_before_a_forget_does_not_put_it_back() -> None:
+    cache = PrincipalCache(ttl=5)
+    who = _who()
+    read_at = cache.generation  # a lookup starts reading the key (still active)
+    cache.forget_tenant(who.tenant)  # meanwhile the tenant is suspended here
+    cache.remember_key(hash_key("hk_a"), who, 0, read_at)
+    cache.remember_tenant(who.tenant, 0, read_at)
+    assert cache.key(hash_key("hk_a"), 1) is None
+    assert not cache.tenant_known(who.tenant, 1)
+    read_at = cache.generation  # a lookup after the forget caches as usual
+    cache.remember_key(hash_key("hk_a"), who, 0, read_at)
+    assert cache.key(hash_key("hk_a"), 1) == who

@@ -98,6 +98,7 @@ async def authenticate(request: Request, token: str) -> Principal:
     key_hash, now = hash_key(token), time.monotonic()
     if (known := cache.key(key_hash, now)) is not None:
         return known
+    read_at = cache.generation  # a revocation or suspension meanwhile: do not cache
     async with request.app.state.pool.acquire() as conn:
         row = await tenants.key_by_hash(conn, key_hash)
     if row is None:
@@ -105,7 +106,7 @@ async def authenticate(request: Request, token: str) -> Principal:
     if row["suspended_at"] is not None:
         raise _suspended(row["tenant_id"])
     found = Principal(row["tenant_id"], row["key_id"], frozenset(row["scopes"]))
-    cache.remember_key(key_hash, found, now)
+    cache.remember_key(key_hash, found, now, read_at)
     return found
 
 
@@ -123,13 +124,14 @@ async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Pr
     cache: PrincipalCache = request.app.state.principals
     now = time.monotonic()
     if not cache.tenant_known(claims.tenant, now):
+        read_at = cache.generation
         async with request.app.state.pool.acquire() as conn:
             tenant = await tenants.get_tenant(conn, claims.tenant)
         if tenant is None:
             raise _refused("the token's tenant is unknown")
         if tenant["suspended_at"] is not None:
             raise _suspended(claims.tenant)
-        cache.remember_tenant(claims.tenant, now)
+        cache.remember_tenant(claims.tenant, now, read_at)
     return Principal(
         tenant=claims.tenant, key_id=None, scopes=claims.scopes, subject=claims.subject
     )

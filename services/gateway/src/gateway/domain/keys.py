@@ -76,11 +76,16 @@ class PrincipalCache:
     the database on every call (0 turns it off). Only valid credentials are kept, at most
     `max_entries`: keys and tokens' tenants that were active. Revoking a key or suspending
     a tenant through this gateway forgets them at once; another gateway process stops
-    accepting them within `ttl`. Times are monotonic seconds, passed in."""
+    accepting them within `ttl`. Times are monotonic seconds, passed in.
+
+    A lookup that was already reading the database when something was forgotten must not
+    put back what it read before: callers take `generation` before they read and pass it
+    as `read_at`; anything forgotten since makes the remember a no-op."""
 
     def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.generation = 0  # moves on with every forget
         self._keys: dict[bytes, tuple[Principal, float]] = {}
         self._tenants: dict[str, float] = {}
 
@@ -90,18 +95,22 @@ class PrincipalCache:
             return None
         return found[0]
 
-    def remember_key(self, key_hash: bytes, principal: Principal, now: float) -> None:
-        if self.ttl > 0:
+    def remember_key(
+        self, key_hash: bytes, principal: Principal, now: float, read_at: int | None = None
+    ) -> None:
+        if self.ttl > 0 and (read_at is None or read_at == self.generation):
             if len(self._keys) >= self.max_entries:
                 self._keys.clear()
             self._keys[key_hash] = (principal, now + self.ttl)
 
     def forget_key(self, key_id: uuid.UUID) -> None:
+        self.generation += 1
         for key_hash in [h for h, (p, _) in self._keys.items() if p.key_id == key_id]:
             del self._keys[key_hash]
 
     def forget_tenant(self, tenant: str) -> None:
         """Drop the tenant's keys and the tenant itself (it was suspended)."""
+        self.generation += 1
         for key_hash in [h for h, (p, _) in self._keys.items() if p.tenant == tenant]:
             del self._keys[key_hash]
         self._tenants.pop(tenant, None)
@@ -109,8 +118,8 @@ class PrincipalCache:
     def tenant_known(self, tenant: str, now: float) -> bool:
         return now < self._tenants.get(tenant, now)
 
-    def remember_tenant(self, tenant: str, now: float) -> None:
-        if self.ttl > 0:
+    def remember_tenant(self, tenant: str, now: float, read_at: int | None = None) -> None:
+        if self.ttl > 0 and (read_at is None or read_at == self.generation):
             if len(self._tenants) >= self.max_entries:
                 self._tenants.clear()
             self._tenants[tenant] = now + self.ttl
