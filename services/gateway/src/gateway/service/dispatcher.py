@@ -141,8 +141,8 @@ class Dispatcher:
         return True
 
     async def _sweep(self, now: datetime) -> None:
-        """When idle, at most every SWEEP_EVERY: clear queue rows with nothing left to send
-        (store.sweep_queue)."""
+        """At most every SWEEP_EVERY, busy or idle: clear queue rows with nothing left to
+        send (store.sweep_queue), so they never pile up in front of the claims."""
         if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
             return
         self._swept_at = now
@@ -150,7 +150,7 @@ class Dispatcher:
             async with self._pool.acquire() as conn:
                 await store.sweep_queue(conn, now)
         except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
-            log.exception("sweeping the webhook queue failed; trying again when idle")
+            log.exception("sweeping the webhook queue failed; trying again later")
 
     async def work(self, clock: Clock, stop: asyncio.Event, poll_seconds: float) -> None:
         """One worker: deliver while anything is due, otherwise wait `poll_seconds`."""
@@ -160,8 +160,8 @@ class Dispatcher:
             except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
                 log.exception("webhook dispatch failed on the database; retrying")
                 found = False
+            await self._sweep(clock.now())
             if not found:
-                await self._sweep(clock.now())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll_seconds)
 
