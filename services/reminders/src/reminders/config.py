@@ -25,6 +25,11 @@ class Settings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_start_tls: bool = False
     mail_from: str = "receivables@huikuan.local"
+    # The domains a tenant's own sender (`PUT /dunning/settings` mail_from) may use, comma
+    # separated (a subdomain of one counts); unset: only the domain of mail_from above. The
+    # deployment's SMTP server sends as whoever a tenant names, so this is what stops one
+    # tenant from writing as a bank or as another tenant.
+    sender_domains: str | None = None
     # Webhook channel: where reminders are POSTed and the HMAC-SHA256 secret.
     webhook_url: str | None = None
     webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
@@ -54,3 +59,10 @@ class Settings(ServiceSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def sender_domains(settings: Settings) -> tuple[str, ...]:
+    """The domains a tenant's sender may use (`REMINDERS_SENDER_DOMAINS`, else the
+    deployment sender's own)."""
+    listed = settings.sender_domains or settings.mail_from.rpartition("@")[2]
+    return tuple(d.strip().lower().strip(".") for d in listed.split(",") if d.strip())

@@ -22,7 +22,7 @@ import pytest
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from reminders.api.app import create_app
 from reminders.channels.webhook import sign
-from reminders.config import Settings
+from reminders.config import Settings, sender_domains
 from reminders.domain.calendar import Window
 from reminders.domain.policy import Step
 from reminders.service import policies as policy_service
@@ -96,7 +96,12 @@ async def apps(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     """The real app (the deployment's webhook is the second receiver, email goes to the
     SMTP sink), as tenants t1 and t2."""
-    settings = _settings(receivers, smtp, allow_private_addresses=True)  # local receivers
+    settings = _settings(
+        receivers,
+        smtp,
+        allow_private_addresses=True,  # local receivers
+        sender_domains="t1.example, t2.example",
+    )
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
     async with _client(app, settings, "t1") as t1, _client(app, settings, "t2") as t2:
@@ -155,6 +160,8 @@ async def test_settings_are_validated_and_secrets_never_come_back(
         ({"webhook_secret": None}, "webhook_secret"),  # the URL would go unsigned
         ({"sms_url": None}, "sms_url"),  # the token would have no provider
         ({"mail_from": "nobody"}, "mail_from"),
+        ({"mail_from": "payments@bank.example"}, "mail_from"),  # not a sender domain
+        ({"mail_from": "ar@evilt1.example"}, "mail_from"),  # not a subdomain of one
         ({"webhook_secret": "short"}, "webhook_secret"),
         ({"colour": "blue"}, "colour"),
     ]
@@ -298,3 +305,9 @@ async def test_the_scheduler_honours_each_tenants_window_and_time_zone(
     at = datetime(2026, 3, 17, 7, 30, tzinfo=UTC)
     await run(pool, tenant=None, as_of=None, at=at, config=config)
     assert await decided() == {"t1": tuesday, "t2": tuesday}
+
+
+def test_a_tenants_sender_domains_default_to_the_deployments_own() -> None:
+    assert sender_domains(Settings(mail_from="ar@deployment.test")) == ("deployment.test",)
+    listed = Settings(mail_from="ar@deployment.test", sender_domains=" A.example ,b.example.")
+    assert sender_domains(listed) == ("a.example", "b.example")

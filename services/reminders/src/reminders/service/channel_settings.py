@@ -19,7 +19,7 @@ import asyncpg
 
 from huikuan_runtime.addresses import literal_problem
 from huikuan_runtime.problems import InvalidInput
-from reminders.config import Settings
+from reminders.config import Settings, sender_domains
 from reminders.domain.calendar import Window
 from reminders.store import settings as store
 
@@ -105,6 +105,11 @@ async def save(
         if url and not settings.allow_private_addresses and (problem := literal_problem(url)):
             errors.append({"field": f, "message": f"{problem}: a tenant's {f} must point at "
                            "a public address"})  # fmt: skip
+    if sender := changes.get("mail_from"):
+        domain, allowed = sender.rpartition("@")[2].lower().rstrip("."), sender_domains(settings)
+        if not any(domain == d or domain.endswith("." + d) for d in allowed):
+            errors.append({"field": "mail_from", "message": "a tenant's sender must be at "
+                           f"{' or '.join(allowed)} (REMINDERS_SENDER_DOMAINS)"})  # fmt: skip
     if merged["sms_token"] and not merged["sms_url"]:
         errors.append({"field": "sms_url", "message": "sms_token is set: give the sms_url of "
                        "the provider it is for (or clear both)"})  # fmt: skip
