@@ -311,3 +311,23 @@ def test_a_tenants_sender_domains_default_to_the_deployments_own() -> None:
     assert sender_domains(Settings(mail_from="ar@deployment.test")) == ("deployment.test",)
     listed = Settings(mail_from="ar@deployment.test", sender_domains=" A.example ,b.example.")
     assert sender_domains(listed) == ("a.example", "b.example")
+
+
+async def test_a_window_left_empty_by_a_changed_deployment_default_is_reported(
+    apps: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    pool: asyncpg.Pool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t1, _ = apps
+    r = await t1.put("/dunning/settings", json={"send_window_start": "16:00"})  # until 18:00
+    assert r.status_code == 200, r.text
+    await _customer(pool, "t1")
+    # The operator moves the deployment's end to 15:00: t1's window is now 16:00-15:00.
+    config = RunConfig(window=Window(time(9), time(15)), default_timezone="Asia/Shanghai")
+    at = datetime(2026, 3, 17, 8, 30, tzinfo=UTC)  # 16:30 in Shanghai
+    with caplog.at_level(logging.WARNING, logger="reminders.service.run"):
+        result = await run(pool, tenant=None, as_of=None, at=at, config=config)
+    assert result.skipped_not_business_time == 1
+    [warned] = [r for r in caplog.records if "send window is empty" in r.getMessage()]
+    said = vars(warned)
+    assert (said["tenant"], said["window_start"], said["window_end"]) == ("t1", "16:00", "15:00")

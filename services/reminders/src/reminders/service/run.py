@@ -129,9 +129,17 @@ class _Plan:
             return
         rows = {r["tenant"]: r for r in await settings_store.of_tenants(conn, missing)}
         for t in missing:
-            self.calendars[t] = calendar_of(
+            window, zone = calendar_of(
                 rows.get(t), self.config.window, self.config.default_timezone
             )
+            self.calendars[t] = (window, zone)
+            if not window.start < window.end:  # its own half over a changed deployment value
+                log.warning(
+                    "the tenant's send window is empty: nobody of it is contacted until its "
+                    "settings or REMINDERS_SEND_WINDOW_* change",
+                    extra={"tenant": t, "window_start": f"{window.start:%H:%M}",
+                           "window_end": f"{window.end:%H:%M}"},
+                )  # fmt: skip
 
     async def policy(
         self, conn: asyncpg.Connection, tenant: str, grade: str | None, pinned: str | None
