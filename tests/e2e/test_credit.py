@@ -39,6 +39,21 @@ def _credit_when(api: Api, what: str, ok: Any) -> dict[str, Any]:
     return eventually(probe, what=what)
 
 
+def _graded(api: Api, grade: str, **filters: str) -> list[str]:
+    """The customer ids `GET /v1/customers?grade=` lists, every page followed."""
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"grade": grade, "limit": 1, **filters}
+        if cursor:
+            params["cursor"] = cursor
+        r = api.http.get("/customers", params=params)
+        assert r.status_code == 200, r.text
+        ids += [c["customer_id"] for c in r.json()["items"]]
+        if (cursor := r.json()["next_cursor"]) is None:
+            return ids
+
+
 def _check(api: Api, order_id: str, amount: str = "100.00") -> dict[str, Any]:
     r = api.http.post("/credit-checks", json={
         "customer_id": "C-1", "order_id": order_id, "currency": "CNY", "amount": amount,
@@ -61,6 +76,7 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     prompt = _credit_when(api, "two prompt payments scored",
                           lambda b: b["figures"]["payments_12m"] == 2)  # fmt: skip
     assert prompt["grade"] == "A", prompt
+    assert _graded(api, "A") == ["C-1"] and _graded(api, "C") == []
     assert prompt["on_hold"] is False
     assert {f["code"]: f["points"] for f in prompt["factors"]}["days_late"] == 250
     assert sum(f["points"] for f in prompt["factors"]) == prompt["score"]
@@ -74,6 +90,7 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
                         lambda b: b["figures"]["payments_12m"] == 4)  # fmt: skip
     assert late["score"] < prompt["score"]
     assert late["grade"] == "C", late
+    assert _graded(api, "C") == ["C-1"] and _graded(api, "A") == []
     texts = [r["text"] for r in late["reasons"]]
     assert texts[0] == "paid 24 days late on average", texts
     assert [r["code"] for r in late["reasons"]] != [r["code"] for r in prompt["reasons"]]
@@ -150,6 +167,23 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert "an invoice is 42 days overdue" in [r["text"] for r in later["reasons"]]
     assert [h["cause"] for h in later["holds"]] == ["overdue_days"]
     assert _check(api, "SO-4")["decision"] == "reject"
+
+    # the customer list by credit's grade, with the ledger's filters applied to credit's page
+    assert api.put_customer("C-2", owner="wang").status_code == 201
+
+    def c2_graded() -> dict[str, Any] | None:
+        r = api.get("/customers/C-2/credit")
+        body: dict[str, Any] = r.json()
+        return body if r.status_code == 200 else None
+
+    other = eventually(c2_graded, what="credit has graded C-2")
+    grades = {"C-1": later["grade"], "C-2": other["grade"]}
+    for grade in "ABCDE":
+        assert _graded(api, grade) == [c for c, g in grades.items() if g == grade], grade
+    assert _graded(api, grades["C-2"], owner="wang") == ["C-2"]
+    assert _graded(api, grades["C-1"], owner="wang") == (["C-2"] if grades["C-2"] ==
+                                                          grades["C-1"] else [])  # fmt: skip
+    assert api.http.get("/customers", params={"grade": "F"}).status_code == 422
 
     def on_topic() -> list[Envelope] | None:
         es = events_on_topic(stack.env["KAFKA_BOOTSTRAP_SERVERS"], CREDIT_EVENTS, tenant.id)

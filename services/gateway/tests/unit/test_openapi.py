@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from credit.api.schemas import CreditCheckCreate, InvoiceForecastPublic
+from credit.api.schemas import CreditCheckCreate, GradeQuery, InvoiceForecastPublic
 from gateway.api.app import create_app
 from gateway.api.proxy import Route
 from gateway.config import Settings
 from huikuan_runtime.problems import ProblemDetails
 from ledger.api.schemas import (
+    CustomerPage,
+    CustomerQuery,
     CustomerUpsert,
     InvoiceBatch,
     InvoiceCreate,
@@ -112,3 +114,17 @@ def test_the_invoice_is_the_ledgers_detail_with_credits_prediction() -> None:
     model = InvoiceForecastPublic.model_json_schema()
     assert set(forecast["properties"]) == set(model["properties"])
     assert forecast["required"] == model["required"]
+
+
+def test_the_customer_list_takes_the_ledgers_filters_and_credits_grade() -> None:
+    document = _document()
+    operation = document["paths"]["/v1/customers"]["get"]
+    assert operation["x-required-scope"] == "ledger:read"
+    parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert set(parameters) == set(CustomerQuery.model_fields) | {"grade"}  # no `ids`
+    grade = GradeQuery.model_json_schema()["properties"]["grade"]
+    assert next(a for a in parameters["grade"]["anyOf"] if "enum" in a)["enum"] == grade["enum"]
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    published = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert set(published["properties"]) == set(CustomerPage.model_json_schema()["properties"])
+    assert "503" in operation["responses"]

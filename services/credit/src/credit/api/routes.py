@@ -18,6 +18,9 @@ from credit.api.schemas import (
     ExposureLine,
     FactorPublic,
     ForecastWeek,
+    GradedCustomer,
+    GradedCustomerPage,
+    GradeQuery,
     HistoryQuery,
     HoldPolicyPublic,
     HoldPost,
@@ -146,6 +149,27 @@ async def get_history(
             for r in page
         ],
         next_cursor=pagination.encode([page[-1]["position"]]) if len(rows) > query.limit else None,
+    )
+
+
+@router.get("/customers", response_model=GradedCustomerPage)
+async def list_by_grade(
+    tenant: TenantId, pool: Pool, query: Annotated[GradeQuery, Query()]
+) -> GradedCustomerPage:
+    """The customers credit currently grades `grade`, in id order (internal: the gateway's
+    `GET /v1/customers?grade=` takes a page of these and asks the ledger for them)."""
+    key = pagination.decode(query.cursor, 1)
+    if key is not None and not isinstance(key[0], str):
+        raise pagination.invalid_cursor()
+    async with pool.acquire() as conn:
+        rows = await views.by_grade(conn, tenant, query.grade, query.limit + 1,
+                                    key[0] if key else None)  # fmt: skip
+    page = rows[: query.limit]
+    return GradedCustomerPage(
+        items=[GradedCustomer.model_validate(dict(r)) for r in page],
+        next_cursor=pagination.encode([page[-1]["customer_id"]])
+        if len(rows) > query.limit
+        else None,
     )
 
 

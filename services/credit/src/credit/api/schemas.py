@@ -105,6 +105,28 @@ class ScoreHistoryPage(BaseModel):
     next_cursor: str | None
 
 
+class GradeQuery(BaseModel):
+    """`GET /customers?grade=`: the customers credit currently grades `grade`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grade: Grade
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=512)
+
+
+class GradedCustomer(BaseModel):
+    customer_id: str
+    grade: Grade
+    score: int = Field(ge=0, le=1000)
+    as_of: date = Field(description="the date the score was computed for")
+
+
+class GradedCustomerPage(BaseModel):
+    items: list[GradedCustomer] = Field(description="in customer id order")
+    next_cursor: str | None
+
+
 class LimitPut(StrictIn):
     """Set a manual limit in one currency (it wins over the recommended one), or clear it
     with `limit: null`."""

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from credit.domain.limits import Limit
+from credit.domain.scorecard import Grade
 from credit.service.derive import exposures
 from credit.store import customers, facts, holds, limits, scores
 from huikuan_runtime.problems import NotFound
@@ -83,6 +84,13 @@ async def history(
     if before is None and await scores.get(conn, tenant, customer_id) is None:
         raise NotFound(f"credit has seen no events for customer {customer_id!r}")
     return await scores.history(conn, tenant, customer_id, limit, before)
+
+
+async def by_grade(
+    conn: asyncpg.Connection, tenant: str, grade: Grade, limit: int, after: str | None
+) -> list[asyncpg.Record]:
+    """The customers currently graded `grade`, in id order after `after`."""
+    return await scores.by_grade(conn, tenant, grade, after, limit)
 
 
 async def require_known(conn: asyncpg.Connection, tenant: str, customer_id: str) -> None:

@@ -102,3 +102,16 @@ async def history(
         tenant, customer_id, after, limit,
     )  # fmt: skip
     return rows
+
+
+async def by_grade(
+    conn: asyncpg.Connection, tenant: str, grade: Grade, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """The customers whose current grade is `grade`, in id order after `after`."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT customer_id, grade, score, as_of FROM credit_state
+           WHERE tenant = $1 AND grade = $2 AND ($3::text IS NULL OR customer_id > $3)
+           ORDER BY customer_id LIMIT $4""",
+        tenant, grade, after, limit,
+    )  # fmt: skip
+    return rows

@@ -1,23 +1,81 @@
-"""The aggregated customer summary (credit's own routes are in `gateway.api.credit`,
-reminders' in `gateway.api.dunning`)."""
+"""The customer list with credit's grade filter, and the aggregated customer summary (the
+rest of the customer calls are forwarded as they are, in `gateway.api.ledger`; credit's own
+routes are in `gateway.api.credit`, reminders' in `gateway.api.dunning`)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from credit.api.schemas import CreditPublic
+from credit.api.schemas import CreditPublic, Grade
 from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
+from gateway.api.forward import relay
 from gateway.api.params import CustomerId
 from gateway.api.parts import SummaryPart, fetch
 from gateway.api.responses import errors
 from huikuan_runtime.problems import NotFound, UpstreamUnavailable
-from ledger.api.schemas import CustomerBalances, CustomerPublic
+from ledger.api.schemas import CustomerBalances, CustomerPage, CustomerPublic, CustomerQuery
 from reminders.api.schemas import DunningPublic
 
 router = APIRouter(tags=["customers"])
+
+
+class CustomerGradeQuery(CustomerQuery):
+    """The ledger's filters of `GET /customers`, and credit's current grade."""
+
+    grade: Grade | None = Field(
+        None,
+        description="only customers credit currently grades so; the cursor is then credit's "
+        "and a page may hold fewer than `limit` customers when the other filters drop some "
+        "(keep following `next_cursor` until it is null)",
+    )
+
+
+@router.get(
+    "/customers",
+    response_model=CustomerPage,
+    responses=errors(),
+    summary="Customers, filtered by owner, region, segment, overdue or credit grade",
+    description="Customers in id order. With `grade`, a page of that grade's customers is "
+    "taken from credit (`limit`, `cursor`) and the ledger's filters are applied to it, so a "
+    "page may be short or empty while `next_cursor` is not null; a 503 when credit does not "
+    "answer. Without `grade`, the ledger's list as it is.",
+    openapi_extra={"x-required-scope": "ledger:read"},
+)
+async def get_customers(
+    query: Annotated[CustomerGradeQuery, Query()],
+    who: LedgerRead,
+    ledger: Ledger,
+    credit: Credit,
+) -> Response:
+    params = query.model_dump(mode="json", exclude_none=True, exclude={"grade"})
+    if query.grade is None:
+        return relay(await ledger.request("GET", "/customers", who.tenant, params=params))
+    asked: dict[str, Any] = {"grade": query.grade, "limit": query.limit}
+    if query.cursor is not None:
+        asked["cursor"] = query.cursor
+    listed = await credit.request("GET", "/customers", who.tenant, params=asked)
+    if listed.status == 422:  # the caller's cursor is not one credit returned
+        return relay(listed)
+    if listed.status != 200:
+        raise UpstreamUnavailable(f"the credit service answered {listed.status} for the grade")
+    graded: dict[str, Any] = listed.body
+    ids = [item["customer_id"] for item in graded["items"]]
+    items: list[Any] = []
+    if ids:
+        filters = {k: v for k, v in params.items() if k not in ("limit", "cursor")}
+        found = await ledger.request("GET", "/customers", who.tenant,
+                                     params={**filters, "ids": ids, "limit": len(ids)})  # fmt: skip
+        if found.status != 200:
+            return relay(found)
+        items = found.body["items"]
+    page = {"items": items, "next_cursor": graded["next_cursor"]}
+    body = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, media_type="application/json")
 
 
 class BalancesPart(SummaryPart):

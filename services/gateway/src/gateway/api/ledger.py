@@ -1,4 +1,5 @@
-"""Public routes owned by the ledger: customers, invoices, payments."""
+"""Public routes owned by the ledger: customers, invoices, payments (the customer list, with
+credit's grade filter, is in `gateway.api.customers`)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,6 @@ PAYMENT = {"payment_id": "PAY-2026-0042", "customer_id": "C-1001", "received_on"
            "allocations": [{"invoice_id": "INV-2026-0001", "amount": "8000.00"}]}  # fmt: skip
 
 ROUTES = (
-    Route("GET", "/customers", "ledger", "ledger:read", s.CustomerPage, query=s.CustomerQuery,
-          problems=(), summary="Customers, filtered by owner, region, segment or overdue",
-          tags=("customers",)),
     Route("PUT", "/customers/{customer_id}", "ledger", "ledger:write", s.CustomerPublic,
           body=s.CustomerUpsert, also={201: "created"}, problems=(), example=CUSTOMER,
           summary="Create or update a customer under the caller's id", tags=("customers",)),

@@ -14,9 +14,9 @@ from ledger.api.deps import AsOf, clock
 from ledger.api.schemas import (
     CurrencyBalance,
     CustomerBalances,
+    CustomerListQuery,
     CustomerPage,
     CustomerPublic,
-    CustomerQuery,
     CustomerUpsert,
 )
 from ledger.service import customers as service
@@ -26,13 +26,15 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 @router.get("", response_model=CustomerPage)
 async def list_customers(
-    query: Annotated[CustomerQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[CustomerListQuery, Query()], tenant: TenantId, pool: Pool
 ) -> CustomerPage:
-    """Customers in id order, filtered by owner, region, segment, or having overdue invoices."""
+    """Customers in id order, filtered by owner, region, segment, having overdue invoices, or
+    being among `ids`."""
     as_of = query.as_of or clock.now().date()
     rows, next_cursor = await service.list_customers(
         pool, tenant, owner=query.owner, region=query.region, segment=query.segment,
-        overdue_as_of=as_of if query.overdue else None, cursor=query.cursor, limit=query.limit,
+        overdue_as_of=as_of if query.overdue else None, ids=query.ids, cursor=query.cursor,
+        limit=query.limit,
     )  # fmt: skip
     return CustomerPage(items=[mapping.customer(r) for r in rows], next_cursor=next_cursor)
 

@@ -88,6 +88,7 @@ async def list_customers(
     overdue_as_of: date | None,
     cursor: str | None,
     limit: int,
+    ids: list[str] | None = None,
 ) -> tuple[list[asyncpg.Record], str | None]:
     key = pagination.decode(cursor, 1)
     async with pool.acquire() as conn:
@@ -98,6 +99,7 @@ async def list_customers(
             region=region,
             segment=segment,
             overdue_as_of=overdue_as_of,
+            ids=ids,
             after=str(key[0]) if key else None,
             limit=limit + 1,
         )

@@ -105,20 +105,22 @@ async def page(
     overdue_as_of: date | None,
     after: str | None,
     limit: int,
+    ids: list[str] | None = None,
 ) -> list[asyncpg.Record]:
     """Customers in id order after the cursor; `overdue_as_of` keeps only those with an
-    open invoice past due on that date."""
+    open invoice past due on that date, `ids` only those among them."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT c.* FROM customer c
            WHERE c.tenant = $1 AND ($2::text IS NULL OR c.owner = $2)
              AND ($3::text IS NULL OR c.region = $3) AND ($4::text IS NULL OR c.segment = $4)
              AND ($5::text IS NULL OR c.customer_id > $5)
+             AND ($8::text[] IS NULL OR c.customer_id = ANY($8))
              AND ($6::date IS NULL OR EXISTS (
                  SELECT 1 FROM invoice i WHERE i.tenant = c.tenant
                    AND i.customer_id = c.customer_id AND i.residual_minor > 0
                    AND i.voided_on IS NULL AND i.written_off_on IS NULL AND i.due_date < $6))
            ORDER BY c.customer_id LIMIT $7""",
-        tenant, owner, region, segment, after, overdue_as_of, limit,
+        tenant, owner, region, segment, after, overdue_as_of, limit, ids,
     )  # fmt: skip
     return rows
 

@@ -4,6 +4,7 @@ these same models, so its OpenAPI document follows every change here."""
 from ledger.api.schemas.customers import (
     CurrencyBalance,
     CustomerBalances,
+    CustomerListQuery,
     CustomerPage,
     CustomerPublic,
     CustomerQuery,
@@ -44,6 +45,7 @@ __all__ = [
     "CreditNotePublic",
     "CurrencyBalance",
     "CustomerBalances",
+    "CustomerListQuery",
     "CustomerPage",
     "CustomerPublic",
     "CustomerQuery",

@@ -10,6 +10,7 @@ from huikuan_runtime.fields import (
     CountryCode,
     CurrencyCode,
     DecimalAmount,
+    ExternalId,
     LanguageTag,
     StrictIn,
     TimeZoneName,
@@ -63,6 +64,20 @@ class CustomerQuery(BaseModel):
     as_of: date | None = Field(None, description="the date `overdue` is judged on")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=512)
+
+
+MAX_IDS = 500
+
+
+class CustomerListQuery(CustomerQuery):
+    """`GET /customers` as the ledger serves it: the public filters, and `ids` for the
+    gateway (its grade filter asks for the customers credit listed)."""
+
+    ids: list[ExternalId] | None = Field(
+        None,
+        max_length=MAX_IDS,
+        description="only these customers (repeat the parameter, at most 500)",
+    )
 
 
 class CustomerPage(BaseModel):
