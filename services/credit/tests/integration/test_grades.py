@@ -15,6 +15,7 @@ from credit.api.app import create_app
 from credit.config import Settings
 from credit.domain.scorecard import Grade
 from credit.store import scores
+from huikuan_runtime.testing import internal_client
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +31,7 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
-    headers = {"X-Internal-Token": settings.internal_token.get_secret_value(), "X-Tenant-Id": "t1"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://credit",
-                                 headers=headers) as client:  # fmt: skip
+    async with internal_client(app, "t1") as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from credit.config import Settings
 from credit.service.predictions import PriorCache
 from huikuan_events import Envelope
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued, PaymentApplied
+from huikuan_runtime.testing import internal_client
 
 from .events import consumer, deliver, envelope
 
@@ -91,11 +92,7 @@ def app(pool: asyncpg.Pool) -> FastAPI:
 @pytest.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on the test schema's pool, called over ASGI as the gateway would."""
-    settings: Settings = app.state.settings
-    headers = {"X-Internal-Token": settings.internal_token.get_secret_value(), "X-Tenant-Id": "t1"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://credit",
-                                 headers=headers) as client:  # fmt: skip
+    async with internal_client(app, "t1") as client:
         yield client
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from huikuan_runtime.money import Money
+from huikuan_runtime.testing import internal_client
 from ledger.api.app import create_app
 from ledger.config import Settings
 from ledger.service.customers import upsert_customer
@@ -26,10 +27,7 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
-    headers = {"X-Internal-Token": settings.internal_token.get_secret_value(), "X-Tenant-Id": "t1"}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ledger",
-                                 headers=headers) as client:  # fmt: skip
+    async with internal_client(app, "t1") as client:
         yield client
 
 

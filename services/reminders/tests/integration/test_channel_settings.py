@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
+from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.channels.webhook import sign
 from reminders.config import Settings, sender_domains
@@ -74,13 +75,6 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
         deployment.close()
 
 
-def _client(app: Any, settings: Settings, tenant: str) -> httpx.AsyncClient:
-    headers = {"X-Internal-Token": settings.internal_token.get_secret_value(),
-               "X-Tenant-Id": tenant}  # fmt: skip
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r",
-                             headers=headers)  # fmt: skip
-
-
 def _settings(receivers: tuple[Receiver, Receiver], smtp: Sink, **more: Any) -> Settings:
     return Settings(
         webhook_url=receivers[1].url, webhook_secret="deployment-secret",
@@ -104,7 +98,7 @@ async def apps(
     )
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
-    async with _client(app, settings, "t1") as t1, _client(app, settings, "t2") as t2:
+    async with internal_client(app, "t1") as t1, internal_client(app, "t2") as t2:
         yield t1, t2
 
 
@@ -243,7 +237,7 @@ async def test_a_tenants_urls_must_point_at_public_addresses(
     settings = _settings(receivers, smtp)  # the default: public addresses only
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
-    async with _client(app, settings, "t1") as t1:
+    async with internal_client(app, "t1") as t1:
         for body, field in [
             ({"webhook_url": own.url, "webhook_secret": T1_SECRET}, "webhook_url"),
             ({"webhook_url": "http://169.254.169.254/latest", "webhook_secret": T1_SECRET},

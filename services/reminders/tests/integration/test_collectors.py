@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
+from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.config import Settings
 from reminders.service import tasks
@@ -32,11 +33,7 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     app = create_app(settings)
     app.state.pool, app.state.settings = pool, settings
-    headers = {"X-Internal-Token": settings.internal_token.get_secret_value(),
-               "X-Tenant-Id": TENANT}  # fmt: skip
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reminders",
-                                 headers=headers) as client:  # fmt: skip
+    async with internal_client(app, TENANT) as client:
         yield client
 
 
