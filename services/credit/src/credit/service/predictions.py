@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -32,15 +33,12 @@ class CustomerPrediction:
 Lateness = tuple[float, int] | None  # (mean days late, payments) of a population, if any
 
 
-async def _tenant_prior(conn: asyncpg.Connection, tenant: str, as_of: date) -> Lateness:
-    return await facts.lateness(conn, tenant, as_of - prediction.WINDOW, as_of, None)
-
-
 class PriorCache:
     """The priors (`facts.lateness` of a segment, or of the whole tenant when the segment is
     None, over the window before `as_of`) kept per (tenant, segment, as_of) for `ttl`
     seconds: a scan over the tenant's allocations that one invoice's prediction should not
-    pay on every read. Within `ttl` a prior does not see allocations recorded since it was
+    pay on every read (the API's cache), nor a forecast once per customer (a cache for the
+    forecast, `ttl` infinite). Within `ttl` a prior does not see allocations recorded since it was
     read (the customer's own payments are always read afresh); `ttl` 0 keeps nothing. At
     most `max_entries` are kept, the oldest read first out. Concurrent misses of one key
     each read it (no coalescing)."""
@@ -88,25 +86,13 @@ async def for_customer(
     tenant: str,
     customer_id: str,
     as_of: date,
-    tenant_prior: Lateness = None,
-    segment_priors: dict[str | None, Lateness] | None = None,
-    prior_cache: PriorCache | None = None,
+    priors: PriorCache | None = None,
 ) -> CustomerPrediction:
-    """Predictions for the customer's open invoices. The priors come from `prior_cache` when
-    given, else from `tenant_prior` / `segment_priors` when they hold them, else are read."""
+    """Predictions for the customer's open invoices; the segment and tenant priors through
+    `priors` (None: read now, kept for nothing)."""
     profile_row = await customers.get(conn, tenant, customer_id)
     segment = profile_row["segment"] if profile_row else None
-    since = as_of - prediction.WINDOW
-    if prior_cache is not None:
-        seg, tenant_prior = await prior_cache.priors(conn, tenant, segment, as_of)
-    elif segment_priors is not None and segment in segment_priors:
-        seg = segment_priors[segment]
-    else:
-        seg = await facts.lateness(conn, tenant, since, as_of, segment) if segment else None
-        if segment_priors is not None:
-            segment_priors[segment] = seg
-    if prior_cache is None and tenant_prior is None:
-        tenant_prior = await _tenant_prior(conn, tenant, as_of)
+    seg, tenant_prior = await (priors or PriorCache(0)).priors(conn, tenant, segment, as_of)
     all_facts = await facts.for_customer(conn, tenant, customer_id)
     habit = prediction.habit(
         prediction.own_payments(all_facts, as_of), prediction.choose_prior(seg, tenant_prior)
@@ -138,7 +124,7 @@ async def for_invoice(
     customer_id = await facts.customer_of_invoice(conn, tenant, invoice_id)
     if customer_id is None:
         return None
-    p = await for_customer(conn, tenant, customer_id, as_of, prior_cache=prior_cache)
+    p = await for_customer(conn, tenant, customer_id, as_of, prior_cache)
     for inv in p.invoices:
         if inv.invoice.invoice_id == invoice_id:
             return p, inv
@@ -150,12 +136,11 @@ async def cash_forecast(
 ) -> dict[str, list[int]]:
     """currency -> expected receipts per week from `start` (the first week also takes what is
     predicted before it). Open residuals only: invoices not yet issued are not forecast."""
-    tenant_prior = await _tenant_prior(conn, tenant, start)
-    segment_priors: dict[str | None, Lateness] = {}
+    priors = PriorCache(math.inf)  # each prior read once for the whole forecast
     out: dict[str, list[int]] = defaultdict(lambda: [0] * weeks)
     end = start + timedelta(weeks=weeks)
     for customer_id in await customers.all_ids(conn, tenant):
-        p = await for_customer(conn, tenant, customer_id, start, tenant_prior, segment_priors)
+        p = await for_customer(conn, tenant, customer_id, start, priors)
         for inv in p.invoices:
             if inv.predicted_on >= end:
                 continue
