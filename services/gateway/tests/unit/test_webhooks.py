@@ -35,7 +35,7 @@ def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
 
 
 def test_headers_carry_the_delivery_id_timestamp_and_signature() -> None:
-    sent = headers("d-1", "whsec_k", 1700000000, b"{}")
+    sent = headers("d-1", ["whsec_k"], 1700000000, b"{}")
     assert sent["Webhook-Id"] == "d-1"
     assert sent["Webhook-Timestamp"] == "1700000000"
     assert verify("whsec_k", 1700000000, b"{}", sent["Webhook-Signature"])

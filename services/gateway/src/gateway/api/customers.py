@@ -115,16 +115,12 @@ async def get_summary(
     """Balances, credit and dunning in one answer, fetched concurrently. A part whose service
     is slow or down is marked `unavailable` and the rest is still returned."""
     timeout = request.app.state.settings.summary_part_timeout_seconds
-    missing = "{} has nothing on this customer yet".format
     customer, balances, credit_part, dunning = await asyncio.gather(
         ledger.request("GET", f"/customers/{customer_id}", who.tenant),
-        fetch(ledger, f"/customers/{customer_id}/balances", who.tenant, timeout,
-              missing=missing("ledger")),
-        fetch(credit, f"/customers/{customer_id}/credit", who.tenant, timeout,
-              missing=missing("credit")),
-        fetch(reminders, f"/customers/{customer_id}/dunning", who.tenant, timeout,
-              missing=missing("reminders")),
-    )  # fmt: skip
+        fetch(ledger, f"/customers/{customer_id}/balances", who.tenant, timeout),
+        fetch(credit, f"/customers/{customer_id}/credit", who.tenant, timeout),
+        fetch(reminders, f"/customers/{customer_id}/dunning", who.tenant, timeout),
+    )
     if customer.status == 404:
         raise NotFound(f"no customer {customer_id!r}")
     if customer.status != 200:

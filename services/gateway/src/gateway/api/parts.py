@@ -33,18 +33,19 @@ async def fetch(
     tenant: str,
     timeout: float,
     *,
-    missing: str,
+    missing: str | None = None,
     params: dict[str, Any] | None = None,
 ) -> Part:
     """One downstream's part; failure is reported in the part, not raised (`missing` is the
-    detail of a 404: `none`). The service's answer is passed on as it is: it was built from
-    the same model the document declares, so it is neither parsed nor validated again here."""
+    detail of a 404, `none`; by default that the service has nothing on the customer). The
+    service's answer is passed on as it is: it was built from the same model the document
+    declares, so it is neither parsed nor validated again here."""
     try:
         reply = await client.request("GET", path, tenant, params=params, deadline=timeout)
     except Problem as exc:
         return failed("unavailable", exc.detail)
     if reply.status == 404:
-        return failed("none", missing)
+        return failed("none", missing or f"{client.name} has nothing on this customer yet")
     if reply.status != 200:
         return failed("unavailable", f"{client.name} answered {reply.status}")
     return Part("ok", b'{"status":"ok","detail":null,"data":' + reply.content + b"}")

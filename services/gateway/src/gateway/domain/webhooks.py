@@ -62,12 +62,9 @@ def verify(secret: str, timestamp: int, body: bytes, header: str) -> bool:
     return any(hmac.compare_digest(expected, part) for part in header.split())
 
 
-def headers(
-    delivery_id: str, secrets: str | Sequence[str], timestamp: int, body: bytes
-) -> dict[str, str]:
-    """The delivery's headers; `Webhook-Signature` carries one signature per secret
-    (space-separated, the current secret's first) — two while a rotation overlaps."""
-    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+def headers(delivery_id: str, keys: Sequence[str], timestamp: int, body: bytes) -> dict[str, str]:
+    """The delivery's headers; `Webhook-Signature` carries one signature per secret in
+    `keys` (space-separated, the current secret's first) — two while a rotation overlaps."""
     return {
         "Content-Type": "application/cloudevents+json",
         "Webhook-Id": delivery_id,

@@ -97,28 +97,14 @@ async def disable_subscription(
     )
     if not done:
         return False
-    await conn.execute(
-        """UPDATE webhook_delivery
-           SET state = 'failed', next_attempt_at = NULL,
-               last_error = 'the subscription was deleted'
-           WHERE subscription_id = $1 AND state = 'pending'""",
-        subscription_id,
-    )
+    await _fail_deleted(conn, subscription_id)
     # After the deliveries: an attempt in flight holds its delivery, then its queue row.
     await conn.execute("DELETE FROM webhook_queue WHERE subscription_id = $1", subscription_id)
     # A consumer or redelivery queueing meanwhile held a queue row that the DELETE waited
     # for: its delivery committed after the UPDATE above read, so it is failed now, or it
     # would stay pending with no queue row. SKIP LOCKED: such a delivery taken by a
     # dispatcher meanwhile is not waited for (it waits for this transaction's DELETE).
-    await conn.execute(
-        """UPDATE webhook_delivery
-           SET state = 'failed', next_attempt_at = NULL,
-               last_error = 'the subscription was deleted'
-           WHERE delivery_id IN (SELECT delivery_id FROM webhook_delivery
-                                 WHERE subscription_id = $1 AND state = 'pending'
-                                 FOR UPDATE SKIP LOCKED)""",
-        subscription_id,
-    )
+    await _fail_deleted(conn, subscription_id, skip_locked=True)
     return True
 
 
@@ -380,13 +366,7 @@ async def sweep_queue(conn: asyncpg.Connection, now: datetime, limit: int = 100)
     for row in stale:
         async with conn.transaction():
             if row["disabled"]:
-                await conn.execute(
-                    """UPDATE webhook_delivery
-                       SET state = 'failed', next_attempt_at = NULL,
-                           last_error = 'the subscription was deleted'
-                       WHERE subscription_id = $1 AND subject = $2 AND state = 'pending'""",
-                    row["subscription_id"], row["subject"],
-                )  # fmt: skip
+                await _fail_deleted(conn, row["subscription_id"], row["subject"])
             removed = await _drop_if_empty(
                 conn, row["subscription_id"], row["subject"], row["appended"]
             )
@@ -424,3 +404,25 @@ async def _drop_if_empty(
         subscription_id, subject, appended,
     )  # fmt: skip
     return bool(removed)
+
+
+async def _fail_deleted(
+    conn: asyncpg.Connection,
+    subscription_id: uuid.UUID,
+    subject: str | None = None,
+    *,
+    skip_locked: bool = False,
+) -> None:
+    """End the pending deliveries of a deleted subscription (of one customer, if `subject`)
+    as failed; with `skip_locked`, leave those a dispatcher holds instead of waiting."""
+    await conn.execute(
+        f"""UPDATE webhook_delivery
+            SET state = 'failed', next_attempt_at = NULL,
+                last_error = 'the subscription was deleted'
+            WHERE delivery_id IN (
+                SELECT delivery_id FROM webhook_delivery
+                WHERE subscription_id = $1 AND ($2::text IS NULL OR subject = $2)
+                  AND state = 'pending'
+                FOR UPDATE {"SKIP LOCKED" if skip_locked else ""})""",
+        subscription_id, subject,
+    )  # fmt: skip
