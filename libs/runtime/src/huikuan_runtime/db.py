@@ -48,3 +48,9 @@ async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection inside a transaction: committed when the block ends, rolled back on error."""
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+async def xact_lock(conn: asyncpg.Connection, key: str) -> None:
+    """Hold the advisory lock named `key` until the transaction ends (writers of one thing
+    serialise; readers are not blocked)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)

@@ -40,6 +40,7 @@ ExternalId = Annotated[
         examples=["C-1001"],
     ),
 ]
+EmailAddress = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 CurrencyCode = Annotated[
     str,
     Field(pattern=r"^[A-Z]{3}$", examples=["CNY"], description="ISO 4217 code"),

@@ -10,7 +10,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.config import JsonDict
 
-from huikuan_runtime.fields import AmountIn, DecimalAmount, ExternalId, StrictIn, TimeZoneName
+from huikuan_runtime.fields import (
+    AmountIn,
+    DecimalAmount,
+    EmailAddress,
+    ExternalId,
+    StrictIn,
+    TimeZoneName,
+)
 
 # --- policies -----------------------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class RunPublic(BaseModel):
 
 class CollectorPut(StrictIn):
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress | None = None
     manager: ExternalId | None = Field(
         None,
         description="the collector id of this collector's manager (already recorded); overdue "
@@ -352,10 +359,9 @@ class ChannelSettingsPut(StrictIn):
     """Only the fields sent change: an absent field keeps what is stored, null clears it
     (back to the process-wide setting)."""
 
-    mail_from: str | None = Field(
-        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        description="the sender of this tenant's reminder emails",
-    )  # fmt: skip
+    mail_from: EmailAddress | None = Field(
+        None, description="the sender of this tenant's reminder emails"
+    )
     webhook_url: HttpUrl | None = Field(
         None, description="where this tenant's webhook reminders are POSTed (needs webhook_secret)"
     )

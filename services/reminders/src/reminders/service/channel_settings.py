@@ -23,8 +23,6 @@ from reminders.config import Settings, sender_domains
 from reminders.domain.calendar import Window
 from reminders.store import settings as store
 
-SECRETS = ("webhook_secret", "sms_token")
-
 
 @dataclass(frozen=True, slots=True)
 class TenantSettings:
@@ -85,7 +83,7 @@ async def save(
     check the result and store it. Refused with 422, nothing written, when the send window
     would not start before it ends (with the process-wide values filling in), or a URL and
     its secret or token would not go together."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{tenant}/settings")
+    await store.lock(conn, tenant)
     row = await store.get(conn, tenant)
     merged = {f: changes[f] if f in changes else (row[f] if row else None) for f in store.FIELDS}
     errors: list[dict[str, str]] = []

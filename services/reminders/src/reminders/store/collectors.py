@@ -6,10 +6,12 @@ from datetime import datetime
 
 import asyncpg
 
+from huikuan_runtime.db import xact_lock
+
 
 async def lock_directory(conn: asyncpg.Connection, tenant: str) -> None:
     """Serialise the tenant's directory writes (two concurrent edits could close a loop)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{tenant}/collectors")
+    await xact_lock(conn, f"{tenant}/collectors")
 
 
 async def chain_from(conn: asyncpg.Connection, tenant: str, collector_id: str) -> list[str]:

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from huikuan_runtime.db import xact_lock
+
 # --- policies -----------------------------------------------------------------------------
 
 
@@ -41,7 +43,7 @@ async def add_policy_version(
     first_version: int,
 ) -> int:
     """Store the next version (serialised per policy by an advisory lock)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{tenant}/{policy_id}")
+    await xact_lock(conn, f"{tenant}/{policy_id}")
     version: int = await conn.fetchval(
         """INSERT INTO dunning_policy (tenant, policy_id, version, grades, steps, created_at)
            SELECT $1, $2, GREATEST(COALESCE(max(version), 0), $6) + 1, $3, $4::jsonb, $5

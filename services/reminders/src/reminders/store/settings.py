@@ -8,19 +8,21 @@ from typing import Any
 
 import asyncpg
 
+from huikuan_runtime.db import xact_lock
+
 FIELDS = (
     "mail_from", "webhook_url", "webhook_secret", "sms_url", "sms_token",
     "send_window_start", "send_window_end", "default_timezone",
 )  # fmt: skip
 
 
-async def get(
-    conn: asyncpg.Connection, tenant: str, *, for_update: bool = False
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM channel_settings WHERE tenant = $1" + (" FOR UPDATE" if for_update else ""),
-        tenant,
-    )
+async def lock(conn: asyncpg.Connection, tenant: str) -> None:
+    """Serialise the tenant's settings writes (each merges its changes into what is stored)."""
+    await xact_lock(conn, f"{tenant}/settings")
+
+
+async def get(conn: asyncpg.Connection, tenant: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM channel_settings WHERE tenant = $1", tenant)
 
 
 async def of_tenants(conn: asyncpg.Connection, tenants: list[str]) -> list[asyncpg.Record]:

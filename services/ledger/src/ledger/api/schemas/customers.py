@@ -10,6 +10,7 @@ from huikuan_runtime.fields import (
     CountryCode,
     CurrencyCode,
     DecimalAmount,
+    EmailAddress,
     ExternalId,
     LanguageTag,
     StrictIn,
@@ -19,7 +20,7 @@ from huikuan_runtime.fields import (
 
 class CustomerUpsert(StrictIn):
     name: str = Field(min_length=1, max_length=200, examples=["华东贸易有限公司"])
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: EmailAddress | None = None
     phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9 ()\-]{3,32}$")
     country: CountryCode | None = None
     currency: CurrencyCode
