@@ -26,7 +26,11 @@ from reminders.store import book, dunning
 class ChannelSource(Protocol):
     """Where each tenant's reminders go (`service.schedule.TenantChannels`)."""
 
-    async def channels(self, conn: asyncpg.Connection, tenant: str) -> Mapping[str, Channel]: ...
+    async def channels(
+        self, conn: asyncpg.Connection, tenant: str, updated_at: datetime | None
+    ) -> Mapping[str, Channel]:
+        """The tenant's channels as of its settings changed at `updated_at` (None: none)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,7 @@ async def _one(
     error: str | None = None
     permanent = False
     if not isinstance(channels, Mapping):
-        channels = await channels.channels(conn, r["tenant"])
+        channels = await channels.channels(conn, r["tenant"], r["settings_updated_at"])
     channel = channels.get(r["channel"])
     try:
         if channel is None:

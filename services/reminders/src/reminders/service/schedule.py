@@ -64,18 +64,21 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
 
 
 class TenantChannels:
-    """Each tenant's channels: its own settings over the process-wide ones, read when a
-    reminder of the tenant is delivered and rebuilt when the tenant's settings changed."""
+    """Each tenant's channels: its own settings over the process-wide ones, built once and
+    read and built again only when the tenant's settings changed since (the claim of each
+    reminder says when they last did)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._built: dict[str, tuple[datetime | None, dict[str, Channel]]] = {}
 
-    async def channels(self, conn: asyncpg.Connection, tenant: str) -> Mapping[str, Channel]:
-        row = await settings_store.get(conn, tenant)
-        stamp = row["updated_at"] if row else None
+    async def channels(
+        self, conn: asyncpg.Connection, tenant: str, updated_at: datetime | None
+    ) -> Mapping[str, Channel]:
         built = self._built.get(tenant)
-        if built is None or built[0] != stamp:
+        if built is None or built[0] != updated_at:
+            row = await settings_store.get(conn, tenant)
+            stamp = row["updated_at"] if row else None
             built = (stamp, build_channels(self.settings, effective(self.settings, row)))
             self._built[tenant] = built
         return built[1]

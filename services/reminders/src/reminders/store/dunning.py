@@ -79,11 +79,13 @@ async def claim_pending(
     conn: asyncpg.Connection, at: datetime, tenant: str | None = None
 ) -> asyncpg.Record | None:
     """One pending reminder due for an attempt that no other deliverer holds, with the
-    customer's name (for its text)."""
+    customer's name (for its text) and when its tenant's channel settings last changed
+    (`settings_updated_at`, null: none of its own)."""
     return await conn.fetchrow(
-        """SELECT r.*, ct.name AS customer_name
+        """SELECT r.*, ct.name AS customer_name, cs.updated_at AS settings_updated_at
            FROM reminder r
            LEFT JOIN contact ct ON ct.tenant = r.tenant AND ct.customer_id = r.customer_id
+           LEFT JOIN channel_settings cs ON cs.tenant = r.tenant
            WHERE r.status = 'pending' AND r.next_attempt_at <= $1
              AND ($2::text IS NULL OR r.tenant = $2)
            ORDER BY r.next_attempt_at, r.reminder_id LIMIT 1 FOR UPDATE OF r SKIP LOCKED""",
