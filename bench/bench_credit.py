@@ -98,21 +98,37 @@ class _Book:
             sequence[c] += 1
             subject = data["customer_id"]
             body = {
-                "specversion": "1.0", "id": str(uuid7(int(at.timestamp() * 1000))),
-                "source": SOURCE, "type": f"ledger.{kind}.v1", "subject": subject,
-                "time": at.isoformat(), "tenant": self.tenant, "sequence": sequence[c],
-                "datacontenttype": "application/json", "data": data,
-            }  # fmt: skip
+                "specversion": "1.0",
+                "id": str(uuid7(int(at.timestamp() * 1000))),
+                "source": SOURCE,
+                "type": f"ledger.{kind}.v1",
+                "subject": subject,
+                "time": at.isoformat(),
+                "tenant": self.tenant,
+                "sequence": sequence[c],
+                "datacontenttype": "application/json",
+                "data": data,
+            }
             return f"{self.tenant}/{subject}".encode(), json.dumps(body).encode()
 
         for d in range(self.days + 1):
             day = start + timedelta(days=d)
             todo: list[tuple[int, str, dict[str, Any]]] = []
             if d == 0:
-                todo += [(c, "customer_upserted", {
-                    "customer_id": f"C-{c:06d}", "name": f"Customer {c}", "currency": CURRENCY,
-                    "payment_terms_days": terms[c], "segment": ("retail", "dealer")[c % 2],
-                }) for c in range(self.customers)]  # fmt: skip
+                todo += [
+                    (
+                        c,
+                        "customer_upserted",
+                        {
+                            "customer_id": f"C-{c:06d}",
+                            "name": f"Customer {c}",
+                            "currency": CURRENCY,
+                            "payment_terms_days": terms[c],
+                            "segment": ("retail", "dealer")[c % 2],
+                        },
+                    )
+                    for c in range(self.customers)
+                ]
             for c in range(self.customers):
                 if rnd.random() >= rate:
                     continue
@@ -120,40 +136,89 @@ class _Book:
                 iid, due = f"INV-{n_invoice:08d}", day + timedelta(days=terms[c])
                 cid = f"C-{c:06d}"
                 amount = rnd.randrange(50_00, 50_000_00)
-                todo.append((c, "invoice_issued", {
-                    "invoice_id": iid, "customer_id": cid, "number": f"N-{n_invoice:08d}",
-                    "issue_date": day.isoformat(), "due_date": due.isoformat(),
-                    "currency": CURRENCY, "amount_minor": amount,
-                }))  # fmt: skip
+                todo.append(
+                    (
+                        c,
+                        "invoice_issued",
+                        {
+                            "invoice_id": iid,
+                            "customer_id": cid,
+                            "number": f"N-{n_invoice:08d}",
+                            "issue_date": day.isoformat(),
+                            "due_date": due.isoformat(),
+                            "currency": CURRENCY,
+                            "amount_minor": amount,
+                        },
+                    )
+                )
                 late = max(-10, int(rnd.gauss(habits[c], 4 + abs(habits[c]) / 3)))
                 paid_on = due + timedelta(days=late)
                 if late > 0:
-                    pending.setdefault(due + timedelta(days=1), []).append((c, "invoice_overdue", {
-                        "invoice_id": iid, "customer_id": cid, "due_date": due.isoformat(),
-                        "currency": CURRENCY, "residual_minor": amount,
-                        "as_of": (due + timedelta(days=1)).isoformat(),
-                    }))  # fmt: skip
+                    pending.setdefault(due + timedelta(days=1), []).append(
+                        (
+                            c,
+                            "invoice_overdue",
+                            {
+                                "invoice_id": iid,
+                                "customer_id": cid,
+                                "due_date": due.isoformat(),
+                                "currency": CURRENCY,
+                                "residual_minor": amount,
+                                "as_of": (due + timedelta(days=1)).isoformat(),
+                            },
+                        )
+                    )
                 residual = amount
                 if rnd.random() < 0.03:  # a credit note for a return
                     note = amount // 10
                     residual -= note
                     on = day + timedelta(days=5)
-                    pending.setdefault(on, []).append((c, "invoice_adjusted", {
-                        "invoice_id": iid, "customer_id": cid, "credit_note_id": f"CN-{iid}",
-                        "reason": "return", "currency": CURRENCY, "amount_minor": note,
-                        "residual_minor": residual, "issued_on": on.isoformat(),
-                    }))  # fmt: skip
+                    pending.setdefault(on, []).append(
+                        (
+                            c,
+                            "invoice_adjusted",
+                            {
+                                "invoice_id": iid,
+                                "customer_id": cid,
+                                "credit_note_id": f"CN-{iid}",
+                                "reason": "return",
+                                "currency": CURRENCY,
+                                "amount_minor": note,
+                                "residual_minor": residual,
+                                "issued_on": on.isoformat(),
+                            },
+                        )
+                    )
                 if rnd.random() < 0.01:  # a quality claim, rejected a week later
                     on = day + timedelta(days=3)
-                    pending.setdefault(on, []).append((c, "dispute_opened", {
-                        "dispute_id": f"D-{iid}", "invoice_id": iid, "customer_id": cid,
-                        "reason": "quality", "currency": CURRENCY, "amount_minor": residual,
-                        "opened_on": on.isoformat(),
-                    }))  # fmt: skip
-                    pending.setdefault(on + timedelta(days=7), []).append((c, "dispute_resolved", {
-                        "dispute_id": f"D-{iid}", "invoice_id": iid, "customer_id": cid,
-                        "outcome": "rejected", "resolved_on": (on + timedelta(days=7)).isoformat(),
-                    }))  # fmt: skip
+                    pending.setdefault(on, []).append(
+                        (
+                            c,
+                            "dispute_opened",
+                            {
+                                "dispute_id": f"D-{iid}",
+                                "invoice_id": iid,
+                                "customer_id": cid,
+                                "reason": "quality",
+                                "currency": CURRENCY,
+                                "amount_minor": residual,
+                                "opened_on": on.isoformat(),
+                            },
+                        )
+                    )
+                    pending.setdefault(on + timedelta(days=7), []).append(
+                        (
+                            c,
+                            "dispute_resolved",
+                            {
+                                "dispute_id": f"D-{iid}",
+                                "invoice_id": iid,
+                                "customer_id": cid,
+                                "outcome": "rejected",
+                                "resolved_on": (on + timedelta(days=7)).isoformat(),
+                            },
+                        )
+                    )
                 parts = (
                     [residual] if rnd.random() < 0.9 else [residual // 2, residual - residual // 2]
                 )
@@ -161,23 +226,51 @@ class _Book:
                     on = max(day, paid_on - timedelta(days=10 * (len(parts) - 1 - k)))
                     pid = f"P-{iid}-{k}"
                     residual -= part
-                    pending.setdefault(on, []).extend([
-                        (c, "payment_received", {
-                            "payment_id": pid, "customer_id": cid, "currency": CURRENCY,
-                            "amount_minor": part, "received_on": on.isoformat(),
-                            "method": "bank_transfer"}),
-                        (c, "payment_applied", {
-                            "payment_id": pid, "invoice_id": iid, "customer_id": cid,
-                            "currency": CURRENCY, "amount_minor": part,
-                            "applied_on": on.isoformat(), "due_date": due.isoformat(),
-                            "days_late": max(0, (on - due).days),
-                            "invoice_residual_minor": residual}),
-                    ])  # fmt: skip
+                    pending.setdefault(on, []).extend(
+                        [
+                            (
+                                c,
+                                "payment_received",
+                                {
+                                    "payment_id": pid,
+                                    "customer_id": cid,
+                                    "currency": CURRENCY,
+                                    "amount_minor": part,
+                                    "received_on": on.isoformat(),
+                                    "method": "bank_transfer",
+                                },
+                            ),
+                            (
+                                c,
+                                "payment_applied",
+                                {
+                                    "payment_id": pid,
+                                    "invoice_id": iid,
+                                    "customer_id": cid,
+                                    "currency": CURRENCY,
+                                    "amount_minor": part,
+                                    "applied_on": on.isoformat(),
+                                    "due_date": due.isoformat(),
+                                    "days_late": max(0, (on - due).days),
+                                    "invoice_residual_minor": residual,
+                                },
+                            ),
+                        ]
+                    )
                     if residual == 0:
-                        pending[on].append((c, "invoice_settled", {
-                            "invoice_id": iid, "customer_id": cid, "currency": CURRENCY,
-                            "settled_on": on.isoformat(), "days_late": max(0, (on - due).days),
-                        }))  # fmt: skip
+                        pending[on].append(
+                            (
+                                c,
+                                "invoice_settled",
+                                {
+                                    "invoice_id": iid,
+                                    "customer_id": cid,
+                                    "currency": CURRENCY,
+                                    "settled_on": on.isoformat(),
+                                    "days_late": max(0, (on - due).days),
+                                },
+                            )
+                        )
             todo += pending.pop(day, [])
             at = datetime(day.year, day.month, day.day, 2, tzinfo=UTC)
             for n, (c, kind, data) in enumerate(todo):
@@ -197,22 +290,33 @@ class _Book:
 
 def _check_shapes(sample: dict[str, bytes]) -> None:
     """Every generated event type parses as the real contract does."""
-    models = {f"ledger.{k}.v1": m for k, m in (
-        ("customer_upserted", L.CustomerUpserted), ("invoice_issued", L.InvoiceIssued),
-        ("invoice_overdue", L.InvoiceOverdue), ("invoice_adjusted", L.InvoiceAdjusted),
-        ("invoice_settled", L.InvoiceSettled), ("dispute_opened", L.DisputeOpened),
-        ("dispute_resolved", L.DisputeResolved), ("payment_received", L.PaymentReceived),
-        ("payment_applied", L.PaymentApplied),
-    )}  # fmt: skip
+    models = {
+        f"ledger.{k}.v1": m
+        for k, m in (
+            ("customer_upserted", L.CustomerUpserted),
+            ("invoice_issued", L.InvoiceIssued),
+            ("invoice_overdue", L.InvoiceOverdue),
+            ("invoice_adjusted", L.InvoiceAdjusted),
+            ("invoice_settled", L.InvoiceSettled),
+            ("dispute_opened", L.DisputeOpened),
+            ("dispute_resolved", L.DisputeResolved),
+            ("payment_received", L.PaymentReceived),
+            ("payment_applied", L.PaymentApplied),
+        )
+    }
     for kind, raw in sample.items():
         models[kind].model_validate(Envelope.from_bytes(raw).data)
 
 
 async def _produce(ctx: Context, topic: str, book: _Book, n: int) -> dict[str, int]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=ctx.kafka_bootstrap_servers, acks=1, linger_ms=50,
-        max_batch_size=1 << 20, compression_type=None, client_id="bench-credit",
-    )  # fmt: skip
+        bootstrap_servers=ctx.kafka_bootstrap_servers,
+        acks=1,
+        linger_ms=50,
+        max_batch_size=1 << 20,
+        compression_type=None,
+        client_id="bench-credit",
+    )
     await producer.start()
     mix: dict[str, int] = {}
     sample: dict[str, bytes] = {}
@@ -228,8 +332,10 @@ async def _produce(ctx: Context, topic: str, book: _Book, n: int) -> dict[str, i
                 await asyncio.gather(*pending)
                 pending.clear()
             if k % 100_000 == 0:
-                ctx.progress(f"catch-up: produced {k:,}/{n:,} events "
-                             f"({k / (time.perf_counter() - t0):,.0f}/s)")  # fmt: skip
+                ctx.progress(
+                    f"catch-up: produced {k:,}/{n:,} events "
+                    f"({k / (time.perf_counter() - t0):,.0f}/s)"
+                )
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -240,9 +346,13 @@ async def _produce(ctx: Context, topic: str, book: _Book, n: int) -> dict[str, i
 async def _floor_read(bootstrap: str, topic: str, n: int) -> float:
     """Seconds for a bare consumer (no group, no decoding) to read `n` records from 0."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", client_id="bench-credit-floor",
-    )  # fmt: skip
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="bench-credit-floor",
+    )
     await consumer.start()
     try:
         seen = 0
@@ -281,20 +391,26 @@ async def _catch_up(ctx: Context, n: int, customers: int, max_seconds: int) -> F
     admin = AIOKafkaAdminClient(bootstrap_servers=ctx.kafka_bootstrap_servers)
     await admin.start()
     try:
-        ctx.progress(f"catch-up: producing {n:,} ledger events of {customers:,} customers "
-                     f"into {ledger_topic}")  # fmt: skip
+        ctx.progress(
+            f"catch-up: producing {n:,} ledger events of {customers:,} customers "
+            f"into {ledger_topic}"
+        )
         mix = await _produce(ctx, ledger_topic, _Book(tenant, customers, 730), n)
         n = sum(mix.values())
         floors = [await _floor_read(ctx.kafka_bootstrap_servers, ledger_topic, n)]
-        ctx.progress(f"catch-up floor: bare consumer read {n:,} in {floors[0]:.1f} s "
-                     f"({n / floors[0]:,.0f}/s)")  # fmt: skip
+        ctx.progress(
+            f"catch-up floor: bare consumer read {n:,} in {floors[0]:.1f} s "
+            f"({n / floors[0]:,.0f}/s)"
+        )
         async with _database(ctx) as (name, url):
             stack = Stack(
-                ctx.root / ".run" / "bench" / name, database_url=url,
+                ctx.root / ".run" / "bench" / name,
+                database_url=url,
                 kafka_bootstrap_servers=ctx.kafka_bootstrap_servers,
                 ports={svc: free_port() for svc in ("gateway", "ledger", "credit", "reminders")},
-                extra_env={"CREDIT_TOPIC_SUFFIX": suffix}, group_suffix=name,
-            )  # fmt: skip
+                extra_env={"CREDIT_TOPIC_SUFFIX": suffix},
+                group_suffix=name,
+            )
             group = f"credit-{name}"
             try:
                 await asyncio.to_thread(stack.migrate)
@@ -340,22 +456,35 @@ async def _catch_up(ctx: Context, n: int, customers: int, max_seconds: int) -> F
     else:
         measured = last[1] - first[1]
         rate = measured / (last[0] - first[0])
-    note = "" if last[1] >= n else (
-        f"stopped after {max_seconds} s with {last[1]:,} of {n:,} events committed; "
-        f"the rate is over those"
-    )  # fmt: skip
+    note = (
+        ""
+        if last[1] >= n
+        else (
+            f"stopped after {max_seconds} s with {last[1]:,} of {n:,} events committed; "
+            f"the rate is over those"
+        )
+    )
     ctx.progress(f"catch-up: {rate:,.0f} events/s vs floor {floor_rate:,.0f}/s")
     return Figure(
-        NAME, f"consumer catch-up ({n:,} events, {customers:,} customers)", rate, "events/s",
-        floor_rate, goal=Goal("ratio_at_least", 0.25), note=note,
+        NAME,
+        f"consumer catch-up ({n:,} events, {customers:,} customers)",
+        rate,
+        "events/s",
+        floor_rate,
+        goal=Goal("ratio_at_least", 0.25),
+        note=note,
         floor_note="bare aiokafka consumer (no group, no decoding) reading the same topic "
         "from offset 0; mean of a read before and one after the system",
         detail={
-            "events": n, "committed": last[1], "measured_events": measured, "mix": mix,
-            "floor_seconds": [round(f, 2) for f in floors], "customers_scored": scored,
+            "events": n,
+            "committed": last[1],
+            "measured_events": measured,
+            "mix": mix,
+            "floor_seconds": [round(f, 2) for f in floors],
+            "customers_scored": scored,
             "cpu_ms_per_1000_events": meter.per(max(1, last[1])),
         },
-    )  # fmt: skip
+    )
 
 
 # --- shared set-up for the checks and the end-to-end latency ---------------------------
@@ -369,9 +498,15 @@ async def _put_customers(system: Running, ids: list[str], clients: int = 8) -> N
         try:
             while queue:
                 cid = queue.pop()
-                status, body = await http.json("PUT", f"/v1/customers/{cid}", {
-                    "name": f"Customer {cid}", "currency": CURRENCY, "payment_terms_days": 30,
-                })  # fmt: skip
+                status, body = await http.json(
+                    "PUT",
+                    f"/v1/customers/{cid}",
+                    {
+                        "name": f"Customer {cid}",
+                        "currency": CURRENCY,
+                        "payment_terms_days": 30,
+                    },
+                )
                 if status not in (200, 201):
                     raise RuntimeError(f"PUT customer {cid}: {status} {body}")
         finally:
@@ -394,15 +529,21 @@ async def _issue(system: Running, items: list[dict[str, Any]]) -> None:
 
 
 def _payment(pid: str, cid: str, minor: int, on: date) -> bytes:
-    return json.dumps({
-        "payment_id": pid, "customer_id": cid, "currency": CURRENCY,
-        "amount": f"{minor // 100}.{minor % 100:02d}", "received_on": on.isoformat(),
-        "method": "bank_transfer",
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "payment_id": pid,
+            "customer_id": cid,
+            "currency": CURRENCY,
+            "amount": f"{minor // 100}.{minor % 100:02d}",
+            "received_on": on.isoformat(),
+            "method": "bank_transfer",
+        }
+    ).encode()
 
 
-async def _wait_for(ctx: Context, what: str, probe: Callable[[], Any], want: int,
-                    timeout: float = 600.0) -> None:  # fmt: skip
+async def _wait_for(
+    ctx: Context, what: str, probe: Callable[[], Any], want: int, timeout: float = 600.0
+) -> None:
     deadline = time.monotonic() + timeout
     while (got := await probe()) < want:
         if time.monotonic() > deadline:
@@ -423,9 +564,16 @@ async def _setup_checks(ctx: Context, system: Running, customers: int) -> list[s
     for c, cid in enumerate(ids):
         for k in range(4):
             issued = AS_OF - timedelta(days=200 - 45 * k)
-            items.append({"invoice_id": f"KI-{c:05d}-{k}", "customer_id": cid,
-                          "number": f"KN-{c:05d}-{k}", "currency": CURRENCY, "amount": "1000.00",
-                          "issue_date": issued.isoformat()})  # fmt: skip
+            items.append(
+                {
+                    "invoice_id": f"KI-{c:05d}-{k}",
+                    "customer_id": cid,
+                    "number": f"KN-{c:05d}-{k}",
+                    "currency": CURRENCY,
+                    "amount": "1000.00",
+                    "issue_date": issued.isoformat(),
+                }
+            )
     await _issue(system, items)
     http = api_client(system)
     try:
@@ -440,31 +588,47 @@ async def _setup_checks(ctx: Context, system: Running, customers: int) -> list[s
         await http.close()
     conn = await asyncpg.connect(system.database_url)
     try:
-        await _wait_for(ctx, "checks: payments seen by credit", lambda: conn.fetchval(
-            "SELECT count(*) FROM credit.credit_fact WHERE tenant = $1 AND kind = 'applied'",
-            system.tenant), customers * 3)  # fmt: skip
+        await _wait_for(
+            ctx,
+            "checks: payments seen by credit",
+            lambda: conn.fetchval(
+                "SELECT count(*) FROM credit.credit_fact WHERE tenant = $1 AND kind = 'applied'",
+                system.tenant,
+            ),
+            customers * 3,
+        )
     finally:
         await conn.close()
     return ids
 
 
 def _check_body(cid: str, k: int) -> bytes:
-    return json.dumps({"customer_id": cid, "order_id": f"O-{cid}-{k % 4}", "currency": CURRENCY,
-                       "amount": "50.00", "as_of": AS_OF.isoformat()}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "customer_id": cid,
+            "order_id": f"O-{cid}-{k % 4}",
+            "currency": CURRENCY,
+            "amount": "50.00",
+            "as_of": AS_OF.isoformat(),
+        }
+    ).encode()
 
 
-async def _checks(ctx: Context, system: Running, ids: list[str], n: int, clients: int,
-                  rounds: int) -> list[Figure]:  # fmt: skip
+async def _checks(
+    ctx: Context, system: Running, ids: list[str], n: int, clients: int, rounds: int
+) -> list[Figure]:
     token = os.environ.get("HUIKUAN_INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
     direct_headers = {"X-Internal-Token": token, "X-Tenant-Id": system.tenant}
     conns: dict[str, list[Http]] = {
         "gateway": [api_client(system) for _ in range(clients)],
-        "direct": [Http("127.0.0.1", system.stack.ports["credit"], direct_headers)
-                   for _ in range(clients)],
-    }  # fmt: skip
+        "direct": [
+            Http("127.0.0.1", system.stack.ports["credit"], direct_headers) for _ in range(clients)
+        ],
+    }
     paths = {"gateway": "/v1/credit-checks", "direct": "/credit-checks"}
-    pool = await asyncpg.create_pool(system.database_url, min_size=1, max_size=10,
-                                     server_settings={"search_path": "credit"})  # fmt: skip
+    pool = await asyncpg.create_pool(
+        system.database_url, min_size=1, max_size=10, server_settings={"search_path": "credit"}
+    )
     meter_conn = await asyncpg.connect(system.database_url)
     sides = ("floor", "gateway", "direct")
     latencies: dict[str, list[float]] = {s: [] for s in sides}
@@ -474,23 +638,43 @@ async def _checks(ctx: Context, system: Running, ids: list[str], n: int, clients
 
     async def floor_one(k: int, cid: str) -> None:
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
-                               system.tenant, cid)  # fmt: skip
-            await conn.fetchrow("SELECT * FROM credit_state WHERE tenant = $1 AND customer_id = $2",
-                                system.tenant, cid)  # fmt: skip
-            await conn.fetch("SELECT * FROM credit_hold WHERE tenant = $1 AND customer_id = $2",
-                             system.tenant, cid)  # fmt: skip
-            await conn.fetch("SELECT * FROM credit_limit WHERE tenant = $1 AND customer_id = $2",
-                             system.tenant, cid)  # fmt: skip
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
+                system.tenant,
+                cid,
+            )
+            await conn.fetchrow(
+                "SELECT * FROM credit_state WHERE tenant = $1 AND customer_id = $2",
+                system.tenant,
+                cid,
+            )
+            await conn.fetch(
+                "SELECT * FROM credit_hold WHERE tenant = $1 AND customer_id = $2",
+                system.tenant,
+                cid,
+            )
+            await conn.fetch(
+                "SELECT * FROM credit_limit WHERE tenant = $1 AND customer_id = $2",
+                system.tenant,
+                cid,
+            )
             order = f"F-{cid}-{k % 4}"  # checked again, as the service's orders are
-            await conn.execute("DELETE FROM credit_approval WHERE tenant = $1 AND order_id = $2",
-                               system.tenant, order)  # fmt: skip
+            await conn.execute(
+                "DELETE FROM credit_approval WHERE tenant = $1 AND order_id = $2",
+                system.tenant,
+                order,
+            )
             await conn.execute(
                 """INSERT INTO credit_approval (tenant, check_id, customer_id, order_id, currency,
                                                 amount_minor, approved_on, expires_on, created_at)
                    VALUES ($1, $2, $3, $4, $5, 5000, $6, $6, now())""",
-                system.tenant, uuid7(), cid, order, CURRENCY, AS_OF,
-            )  # fmt: skip
+                system.tenant,
+                uuid7(),
+                cid,
+                order,
+                CURRENCY,
+                AS_OF,
+            )
 
     def http_one(side: str) -> Callable[[int, str], Any]:
         async def one(k: int, cid: str) -> None:
@@ -544,22 +728,49 @@ async def _checks(ctx: Context, system: Running, ids: list[str], n: int, clients
             for http in side_conns:
                 await http.close()
     lat = {s: sorted(v) for s, v in latencies.items()}
-    note = (f"asyncpg, one transaction per check: advisory lock, score, holds, limit, approval "
-            f"INSERT; pool 10 (as credit's), {clients} clients")  # fmt: skip
+    note = (
+        f"asyncpg, one transaction per check: advisory lock, score, holds, limit, approval "
+        f"INSERT; pool 10 (as credit's), {clients} clients"
+    )
     figures = []
     for side, label in (("gateway", "via gateway"), ("direct", "direct to credit")):
         name = f"credit check {label}, {clients} clients"
         figures += [
-            Figure(NAME, name, n / seconds[side], "req/s", n / seconds["floor"], floor_note=note,
-                   detail={"checks": n, "seconds": round(seconds[side], 3), "decisions": decisions,
-                           "cpu_ms_per_check": meters[side].per(n, 1),
-                           "floor_cpu_ms_per_check": meters["floor"].per(n, 1)}),
-            Figure(NAME, f"{name} p50", percentile(lat[side], 50) * 1000, "ms",
-                   percentile(lat["floor"], 50) * 1000, better="lower", floor_note=note),
-            Figure(NAME, f"{name} p99", percentile(lat[side], 99) * 1000, "ms",
-                   percentile(lat["floor"], 99) * 1000, better="lower", floor_note=note,
-                   goal=Goal("below", 20) if side == "gateway" else None),
-        ]  # fmt: skip
+            Figure(
+                NAME,
+                name,
+                n / seconds[side],
+                "req/s",
+                n / seconds["floor"],
+                floor_note=note,
+                detail={
+                    "checks": n,
+                    "seconds": round(seconds[side], 3),
+                    "decisions": decisions,
+                    "cpu_ms_per_check": meters[side].per(n, 1),
+                    "floor_cpu_ms_per_check": meters["floor"].per(n, 1),
+                },
+            ),
+            Figure(
+                NAME,
+                f"{name} p50",
+                percentile(lat[side], 50) * 1000,
+                "ms",
+                percentile(lat["floor"], 50) * 1000,
+                better="lower",
+                floor_note=note,
+            ),
+            Figure(
+                NAME,
+                f"{name} p99",
+                percentile(lat[side], 99) * 1000,
+                "ms",
+                percentile(lat["floor"], 99) * 1000,
+                better="lower",
+                floor_note=note,
+                goal=Goal("below", 20) if side == "gateway" else None,
+            ),
+        ]
     return figures
 
 
@@ -570,8 +781,9 @@ class _Watcher:
     """Reads `topic` from its end, noting when each awaited subject's event first shows up."""
 
     def __init__(self, bootstrap: str, topic: str, match: Callable[[bytes], str | None]) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                         enable_auto_commit=False)  # fmt: skip
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
         self.topic = topic
         self.match = match
         self.seen: dict[str, float] = {}
@@ -639,8 +851,12 @@ async def _paced(rate: float, count: int, one: Callable[[int], Any], clients: in
 async def _round_trip_floor(ctx: Context, rate: float, count: int) -> list[float]:
     topic = f"bench.credit.rt-{secrets.token_hex(4)}"
     await ensure_topics(ctx.kafka_bootstrap_servers, (topic,))
-    producer = AIOKafkaProducer(bootstrap_servers=ctx.kafka_bootstrap_servers,
-                                enable_idempotence=True, acks="all", linger_ms=5)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=ctx.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+    )
     sent: dict[str, float] = {}
     watcher = _Watcher(ctx.kafka_bootstrap_servers, topic, lambda v: v.decode())
     await producer.start()
@@ -669,18 +885,32 @@ async def _e2e(ctx: Context, system: Running, rate: int, seconds: int) -> list[F
     ids = [f"E-{c:05d}" for c in range(count)]
     ctx.progress(f"e2e: {count} customers with one open invoice each")
     await _put_customers(system, ids)
-    await _issue(system, [
-        {"invoice_id": f"EI-{c:05d}", "customer_id": cid, "number": f"EN-{c:05d}",
-         "currency": CURRENCY, "amount": "800.00",
-         "issue_date": (AS_OF - timedelta(days=10)).isoformat()}
-        for c, cid in enumerate(ids)
-    ])  # fmt: skip
+    await _issue(
+        system,
+        [
+            {
+                "invoice_id": f"EI-{c:05d}",
+                "customer_id": cid,
+                "number": f"EN-{c:05d}",
+                "currency": CURRENCY,
+                "amount": "800.00",
+                "issue_date": (AS_OF - timedelta(days=10)).isoformat(),
+            }
+            for c, cid in enumerate(ids)
+        ],
+    )
     conn = await asyncpg.connect(system.database_url)
     try:
-        await _wait_for(ctx, "e2e: invoices seen by credit", lambda: conn.fetchval(
-            """SELECT count(*) FROM credit.credit_fact
+        await _wait_for(
+            ctx,
+            "e2e: invoices seen by credit",
+            lambda: conn.fetchval(
+                """SELECT count(*) FROM credit.credit_fact
                WHERE tenant = $1 AND kind = 'invoice' AND customer_id LIKE 'E-%'""",
-            system.tenant), count)  # fmt: skip
+                system.tenant,
+            ),
+            count,
+        )
         # let the relays publish what the set-up produced before the clock starts
         await _wait_for(
             ctx,
@@ -745,19 +975,40 @@ async def _e2e(ctx: Context, system: Running, rate: int, seconds: int) -> list[F
     if achieved < 0.9 * rate:
         notes.append(f"the system took payments at {achieved:.0f}/s, not {rate}/s")
     note = "; ".join(notes)
-    floor_note = (f"bare aiokafka produce (idempotent, acks=all) -> consume round trip at "
-                  f"{rate}/s: one hop; the system makes two, each with a commit")  # fmt: skip
+    floor_note = (
+        f"bare aiokafka produce (idempotent, acks=all) -> consume round trip at "
+        f"{rate}/s: one hop; the system makes two, each with a commit"
+    )
     name = f"payment -> score_changed at {rate}/s"
-    detail = {"payments": count, "seen": len(lat), "achieved_rate": round(achieved, 1),
-              "cpu_ms_per_payment": meter.per(count, 1)}  # fmt: skip
+    detail = {
+        "payments": count,
+        "seen": len(lat),
+        "achieved_rate": round(achieved, 1),
+        "cpu_ms_per_payment": meter.per(count, 1),
+    }
     return [
-        Figure(NAME, f"{name} p50", percentile(lat, 50) * 1000, "ms",
-               percentile(floor, 50) * 1000, better="lower", floor_note=floor_note, note=note,
-               detail=detail),
-        Figure(NAME, f"{name} p99", percentile(lat, 99) * 1000, "ms",
-               percentile(floor, 99) * 1000, better="lower", floor_note=floor_note,
-               goal=Goal("below", 250)),
-    ]  # fmt: skip
+        Figure(
+            NAME,
+            f"{name} p50",
+            percentile(lat, 50) * 1000,
+            "ms",
+            percentile(floor, 50) * 1000,
+            better="lower",
+            floor_note=floor_note,
+            note=note,
+            detail=detail,
+        ),
+        Figure(
+            NAME,
+            f"{name} p99",
+            percentile(lat, 99) * 1000,
+            "ms",
+            percentile(floor, 99) * 1000,
+            better="lower",
+            floor_note=floor_note,
+            goal=Goal("below", 250),
+        ),
+    ]
 
 
 # --- the benchmark ---------------------------------------------------------------------

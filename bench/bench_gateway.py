@@ -77,8 +77,12 @@ async def _load(ctx: Context, system: Running, customers: int) -> None:
         try:
             while todo:
                 n = todo.pop()
-                body = {"name": f"Gateway customer {n}", "currency": CURRENCY,
-                        "payment_terms_days": 30, "timezone": "Asia/Shanghai"}  # fmt: skip
+                body = {
+                    "name": f"Gateway customer {n}",
+                    "currency": CURRENCY,
+                    "payment_terms_days": 30,
+                    "timezone": "Asia/Shanghai",
+                }
                 status, answer = await http.json("PUT", f"/v1/customers/{_customer_id(n)}", body)
                 if status not in (200, 201):
                     raise RuntimeError(f"PUT customer {n}: {status} {answer}")
@@ -87,17 +91,23 @@ async def _load(ctx: Context, system: Running, customers: int) -> None:
 
     await asyncio.gather(*(worker() for _ in range(8)))
     items = [
-        {"invoice_id": _invoice_id(n, k), "customer_id": _customer_id(n),
-         "number": _invoice_id(n, k), "currency": CURRENCY,
-         "amount": f"{1000 + 137 * k + n % 97}.50",
-         "issue_date": (AS_OF - timedelta(days=20 + 25 * k)).isoformat()}
-        for n in range(customers) for k in range(INVOICES_PER_CUSTOMER)
-    ]  # fmt: skip
+        {
+            "invoice_id": _invoice_id(n, k),
+            "customer_id": _customer_id(n),
+            "number": _invoice_id(n, k),
+            "currency": CURRENCY,
+            "amount": f"{1000 + 137 * k + n % 97}.50",
+            "issue_date": (AS_OF - timedelta(days=20 + 25 * k)).isoformat(),
+        }
+        for n in range(customers)
+        for k in range(INVOICES_PER_CUSTOMER)
+    ]
     http = api_client(system)
     try:
         for a in range(0, len(items), 1000):
-            status, answer = await http.json("POST", "/v1/invoices/batch",
-                                              {"items": items[a : a + 1000]})  # fmt: skip
+            status, answer = await http.json(
+                "POST", "/v1/invoices/batch", {"items": items[a : a + 1000]}
+            )
             if status != 200 or answer["rejected"]:
                 raise RuntimeError(f"invoice batch: {status} {str(answer)[:500]}")
     finally:
@@ -200,8 +210,10 @@ def _direct(system: Running, service: str) -> Http:
 
 def _floor_summary(system: Running, clients: int) -> Side:
     """The summary's four downstream calls, concurrently, straight to the services."""
-    conns = [[_direct(system, svc) for svc in ("ledger", "ledger", "credit", "reminders")]
-             for _ in range(clients)]  # fmt: skip
+    conns = [
+        [_direct(system, svc) for svc in ("ledger", "ledger", "credit", "reminders")]
+        for _ in range(clients)
+    ]
 
     errors: list[str] = []
 
@@ -366,31 +378,61 @@ async def _compare(
 def _figures(c: Comparison, note: str, with_rate: bool) -> list[Figure]:
     gw, fl = c.results["gateway"], c.results["floor"]
     label = f"{c.label}, {c.clients} client{'s' if c.clients > 1 else ''}"
-    detail = {"requests": gw.requests, "seconds": round(gw.seconds, 3),
-              "floor_seconds": round(fl.seconds, 3), "cpu_ms_per_request": c.cpu["gateway"],
-              "floor_cpu_ms_per_request": c.cpu["floor"], "errors": len(c.errors["gateway"]),
-              "floor_errors": len(c.errors["floor"])}  # fmt: skip
+    detail = {
+        "requests": gw.requests,
+        "seconds": round(gw.seconds, 3),
+        "floor_seconds": round(fl.seconds, 3),
+        "cpu_ms_per_request": c.cpu["gateway"],
+        "floor_cpu_ms_per_request": c.cpu["floor"],
+        "errors": len(c.errors["gateway"]),
+        "floor_errors": len(c.errors["floor"]),
+    }
     figures = []
     if with_rate:
-        rate = Figure(NAME, label, gw.requests / gw.seconds, "req/s", fl.requests / fl.seconds,
-                      floor_note=note, detail=detail)  # fmt: skip
+        rate = Figure(
+            NAME,
+            label,
+            gw.requests / gw.seconds,
+            "req/s",
+            fl.requests / fl.seconds,
+            floor_note=note,
+            detail=detail,
+        )
         figures.append(rate)
     figures += [
-        Figure(NAME, f"{label} p50", gw.p(50), "ms", fl.p(50), better="lower", floor_note=note,
-               detail={} if with_rate else detail),
+        Figure(
+            NAME,
+            f"{label} p50",
+            gw.p(50),
+            "ms",
+            fl.p(50),
+            better="lower",
+            floor_note=note,
+            detail={} if with_rate else detail,
+        ),
         Figure(NAME, f"{label} p99", gw.p(99), "ms", fl.p(99), better="lower", floor_note=note),
-        Figure(NAME, f"{label}: gateway overhead p50", gw.p(50) - fl.p(50), "ms",
-               better="lower", goal=Goal("below", OVERHEAD_GOAL_MS),
-               note="p50 of the gateway minus p50 of the floor",
-               detail={"gateway_cpu_ms_per_request": c.cpu["gateway"].get("gateway-api")}),
-    ]  # fmt: skip
+        Figure(
+            NAME,
+            f"{label}: gateway overhead p50",
+            gw.p(50) - fl.p(50),
+            "ms",
+            better="lower",
+            goal=Goal("below", OVERHEAD_GOAL_MS),
+            note="p50 of the gateway minus p50 of the floor",
+            detail={"gateway_cpu_ms_per_request": c.cpu["gateway"].get("gateway-api")},
+        ),
+    ]
     return figures
 
 
-SUMMARY_NOTE = ("the summary's 4 downstream calls (ledger customer and balances, credit, "
-                "dunning) issued concurrently straight to the services, same clients")  # fmt: skip
-INVOICE_NOTE = ("the invoice's 2 downstream calls (ledger invoice, credit prediction) issued "
-                "concurrently straight to the services, same clients")  # fmt: skip
+SUMMARY_NOTE = (
+    "the summary's 4 downstream calls (ledger customer and balances, credit, "
+    "dunning) issued concurrently straight to the services, same clients"
+)
+INVOICE_NOTE = (
+    "the invoice's 2 downstream calls (ledger invoice, credit prediction) issued "
+    "concurrently straight to the services, same clients"
+)
 
 
 # --- the benchmark ---------------------------------------------------------------------
@@ -428,7 +470,14 @@ async def run(ctx: Context) -> list[Figure]:
             "median_mb": round(median(rss.samples), 1) if rss.samples else None,
             "credit_and_dunning_caught_up": caught_up,
         }
-        figures.append(Figure(NAME, f"gateway RSS under load ({clients} clients), peak", peak,
-                              "MB", note="VmRSS sampled every 50 ms while the gateway was timed",
-                              detail=details))  # fmt: skip
+        figures.append(
+            Figure(
+                NAME,
+                f"gateway RSS under load ({clients} clients), peak",
+                peak,
+                "MB",
+                note="VmRSS sampled every 50 ms while the gateway was timed",
+                detail=details,
+            )
+        )
     return figures

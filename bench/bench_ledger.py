@@ -140,17 +140,23 @@ def generate(n_invoices: int, n_customers: int, n_payers: int, seed: int = 7) ->
         Customer(f"C-{i:05d}", rnd.choice(TERMS), rnd.choice(OWNERS), rnd.choice(REGIONS))
         for i in range(n_customers)
     ]
-    payers = [Customer(f"P-{i:05d}", 30, rnd.choice(OWNERS), rnd.choice(REGIONS))
-              for i in range(n_payers)]  # fmt: skip
+    payers = [
+        Customer(f"P-{i:05d}", 30, rnd.choice(OWNERS), rnd.choice(REGIONS)) for i in range(n_payers)
+    ]
     invoices = []
     for k in range(n_invoices):
         customer = customers[k * n_customers // n_invoices]  # contiguous blocks per customer
         issued = AS_OF - timedelta(days=rnd.randrange(0, 240))
-        invoices.append(Invoice(
-            f"INV-{k:07d}", customer.customer_id, f"2026-{k:07d}", issued,
-            issued + timedelta(days=customer.payment_terms_days),
-            rnd.randrange(10_000, 5_000_000),
-        ))  # fmt: skip
+        invoices.append(
+            Invoice(
+                f"INV-{k:07d}",
+                customer.customer_id,
+                f"2026-{k:07d}",
+                issued,
+                issued + timedelta(days=customer.payment_terms_days),
+                rnd.randrange(10_000, 5_000_000),
+            )
+        )
     return Data(customers, payers, invoices)
 
 
@@ -190,8 +196,13 @@ class FloorRows:
     subjects: list[str]  # the customer of each invoice (for the event sequences)
 
     def part(self, a: int, b: int) -> FloorRows:
-        return FloorRows(self.invoices[a:b], self.entries[a:b], self.lines[2 * a : 2 * b],
-                         self.outbox[a:b], self.subjects[a:b])  # fmt: skip
+        return FloorRows(
+            self.invoices[a:b],
+            self.entries[a:b],
+            self.lines[2 * a : 2 * b],
+            self.outbox[a:b],
+            self.subjects[a:b],
+        )
 
 
 def _invoice_floor_rows(ctx: Context, invoices: list[Invoice], at: datetime) -> FloorRows:
@@ -200,28 +211,64 @@ def _invoice_floor_rows(ctx: Context, invoices: list[Invoice], at: datetime) -> 
     headers = json.dumps({"traceparent": traceparent_header()})
     for n, i in enumerate(invoices, start=1):
         print_ = fingerprint(
-            customer_id=i.customer_id, number=i.number, issue_date=i.issue_date,
-            due_date=i.due_date, currency=CURRENCY, amount_minor=i.amount_minor,
-        )  # fmt: skip
-        rows.invoices.append((
-            TENANT, i.invoice_id, i.customer_id, i.number, i.issue_date, i.due_date, CURRENCY,
-            i.amount_minor, i.amount_minor, print_, at,
-        ))  # fmt: skip
+            customer_id=i.customer_id,
+            number=i.number,
+            issue_date=i.issue_date,
+            due_date=i.due_date,
+            currency=CURRENCY,
+            amount_minor=i.amount_minor,
+        )
+        rows.invoices.append(
+            (
+                TENANT,
+                i.invoice_id,
+                i.customer_id,
+                i.number,
+                i.issue_date,
+                i.due_date,
+                CURRENCY,
+                i.amount_minor,
+                i.amount_minor,
+                print_,
+                at,
+            )
+        )
         rows.entries.append((i.invoice_id, i.issue_date))
-        rows.lines.append((1, TENANT, "receivable", CURRENCY, i.amount_minor, i.issue_date,
-                           i.customer_id, i.invoice_id, None))  # fmt: skip
-        rows.lines.append((2, TENANT, "revenue", CURRENCY, -i.amount_minor, i.issue_date,
-                           None, None, None))  # fmt: skip
+        rows.lines.append(
+            (
+                1,
+                TENANT,
+                "receivable",
+                CURRENCY,
+                i.amount_minor,
+                i.issue_date,
+                i.customer_id,
+                i.invoice_id,
+                None,
+            )
+        )
+        rows.lines.append(
+            (2, TENANT, "revenue", CURRENCY, -i.amount_minor, i.issue_date, None, None, None)
+        )
         seq = sequence[i.customer_id] = sequence.get(i.customer_id, 0) + 1
         payload = InvoiceIssued(
-            invoice_id=i.invoice_id, customer_id=i.customer_id, number=i.number,
-            issue_date=i.issue_date, due_date=i.due_date, currency=CURRENCY,
+            invoice_id=i.invoice_id,
+            customer_id=i.customer_id,
+            number=i.number,
+            issue_date=i.issue_date,
+            due_date=i.due_date,
+            currency=CURRENCY,
             amount_minor=i.amount_minor,
-        )  # fmt: skip
+        )
         envelope = Envelope(
-            source=SOURCE, type=type_name(payload), subject=i.customer_id, time=at,
-            tenant=TENANT, sequence=seq, data=payload.model_dump(mode="json"),
-        )  # fmt: skip
+            source=SOURCE,
+            type=type_name(payload),
+            subject=i.customer_id,
+            time=at,
+            tenant=TENANT,
+            sequence=seq,
+            data=payload.model_dump(mode="json"),
+        )
         rows.outbox.append(
             (envelope.id, LEDGER_EVENTS, envelope.partition_key, envelope.to_bytes(), headers)
         )
@@ -231,24 +278,65 @@ def _invoice_floor_rows(ctx: Context, invoices: list[Invoice], at: datetime) -> 
     return rows
 
 
-INVOICE_COLUMNS = ["tenant", "invoice_id", "customer_id", "number", "issue_date", "due_date",
-                   "currency", "amount_minor", "residual_minor", "fingerprint",
-                   "created_at"]  # fmt: skip
-LINE_COLUMNS = ["entry_id", "line_no", "tenant", "account", "currency", "amount_minor",
-                "effective_date", "customer_id", "invoice_id", "payment_id"]  # fmt: skip
+INVOICE_COLUMNS = [
+    "tenant",
+    "invoice_id",
+    "customer_id",
+    "number",
+    "issue_date",
+    "due_date",
+    "currency",
+    "amount_minor",
+    "residual_minor",
+    "fingerprint",
+    "created_at",
+]
+LINE_COLUMNS = [
+    "entry_id",
+    "line_no",
+    "tenant",
+    "account",
+    "currency",
+    "amount_minor",
+    "effective_date",
+    "customer_id",
+    "invoice_id",
+    "payment_id",
+]
 
 
 async def _floor_schema(conn: asyncpg.Connection, ctx: Context, data: Data) -> None:
     await migrate(conn, FLOOR_SCHEMA, plan(ctx.root / "services" / "ledger" / "migrations"))
     now = datetime.now(UTC)
     await conn.copy_records_to_table(
-        "customer", schema_name=FLOOR_SCHEMA,
-        columns=["tenant", "customer_id", "name", "currency", "payment_terms_days", "owner",
-                 "region", "created_at", "updated_at"],
-        records=[(TENANT, c.customer_id, f"Customer {c.customer_id}", CURRENCY,
-                  c.payment_terms_days, c.owner, c.region, now, now)
-                 for c in data.customers + data.payers],
-    )  # fmt: skip
+        "customer",
+        schema_name=FLOOR_SCHEMA,
+        columns=[
+            "tenant",
+            "customer_id",
+            "name",
+            "currency",
+            "payment_terms_days",
+            "owner",
+            "region",
+            "created_at",
+            "updated_at",
+        ],
+        records=[
+            (
+                TENANT,
+                c.customer_id,
+                f"Customer {c.customer_id}",
+                CURRENCY,
+                c.payment_terms_days,
+                c.owner,
+                c.region,
+                now,
+                now,
+            )
+            for c in data.customers + data.payers
+        ],
+    )
 
 
 async def _batch_floor(conn: asyncpg.Connection, rows: FloorRows, at: datetime) -> float:
@@ -259,29 +347,45 @@ async def _batch_floor(conn: asyncpg.Connection, rows: FloorRows, at: datetime) 
         counts[subject] = counts.get(subject, 0) + 1
     t0 = time.perf_counter()
     async with conn.transaction():
-        ids = [r[0] for r in await conn.fetch(
-            f"SELECT nextval(pg_get_serial_sequence('{FLOOR_SCHEMA}.journal_entry', 'entry_id'))"
-            " FROM generate_series(1, $1)", len(rows.entries),
-        )]  # fmt: skip
-        entries = [(e, TENANT, "invoice", ref, on, at)
-                   for e, (ref, on) in zip(ids, rows.entries, strict=True)]  # fmt: skip
+        ids = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT nextval(pg_get_serial_sequence("
+                f"'{FLOOR_SCHEMA}.journal_entry', 'entry_id')) FROM generate_series(1, $1)",
+                len(rows.entries),
+            )
+        ]
+        entries = [
+            (e, TENANT, "invoice", ref, on, at)
+            for e, (ref, on) in zip(ids, rows.entries, strict=True)
+        ]
         lines = [(ids[n // 2], *line) for n, line in enumerate(rows.lines)]
         copy = conn.copy_records_to_table
-        await copy("invoice", schema_name=FLOOR_SCHEMA, columns=INVOICE_COLUMNS,
-                   records=rows.invoices)  # fmt: skip
-        await copy("journal_entry", schema_name=FLOOR_SCHEMA, records=entries,
-                   columns=["entry_id", "tenant", "kind", "reference", "effective_date",
-                            "posted_at"])  # fmt: skip
+        await copy(
+            "invoice", schema_name=FLOOR_SCHEMA, columns=INVOICE_COLUMNS, records=rows.invoices
+        )
+        await copy(
+            "journal_entry",
+            schema_name=FLOOR_SCHEMA,
+            records=entries,
+            columns=["entry_id", "tenant", "kind", "reference", "effective_date", "posted_at"],
+        )
         await copy("journal_line", schema_name=FLOOR_SCHEMA, columns=LINE_COLUMNS, records=lines)
         await conn.execute(
             f"""INSERT INTO {FLOOR_SCHEMA}.event_sequence (tenant, subject, last_value)
                 SELECT $1, s, n FROM unnest($2::text[], $3::bigint[]) AS x(s, n)
                 ON CONFLICT (tenant, subject)
                 DO UPDATE SET last_value = event_sequence.last_value + EXCLUDED.last_value""",
-            TENANT, list(counts), list(counts.values()),
-        )  # fmt: skip
-        await copy("outbox_event", schema_name=FLOOR_SCHEMA, records=rows.outbox,
-                   columns=["event_id", "topic", "key", "payload", "headers"])  # fmt: skip
+            TENANT,
+            list(counts),
+            list(counts.values()),
+        )
+        await copy(
+            "outbox_event",
+            schema_name=FLOOR_SCHEMA,
+            records=rows.outbox,
+            columns=["event_id", "topic", "key", "payload", "headers"],
+        )
     return time.perf_counter() - t0
 
 
@@ -363,8 +467,10 @@ async def _batch_ingest(
                     seconds = await _batch_floor(conn, rows.part(a, b), at)
                     await floor_cpu.stop()
                     floor_s += seconds
-                    ctx.progress(f"floor: COPY of invoices {a:,}..{b:,} in {seconds:.2f} s "
-                                 f"({(b - a) / seconds:,.0f}/s)")  # fmt: skip
+                    ctx.progress(
+                        f"floor: COPY of invoices {a:,}..{b:,} in {seconds:.2f} s "
+                        f"({(b - a) / seconds:,.0f}/s)"
+                    )
                 else:
                     await api_cpu.start()
                     await ingest.round(invoices[a:b], latencies)
@@ -375,18 +481,23 @@ async def _batch_ingest(
     n = len(invoices)
     latencies.sort()
     return Figure(
-        NAME, f"batch ingest ({n:,} x {BATCH}/req, {clients} clients)",
-        n / ingest.seconds, "invoices/s", n / floor_s, goal=Goal("ratio_at_least", 0.35),
+        NAME,
+        f"batch ingest ({n:,} x {BATCH}/req, {clients} clients)",
+        n / ingest.seconds,
+        "invoices/s",
+        n / floor_s,
+        goal=Goal("ratio_at_least", 0.35),
         floor_note="asyncpg COPY of the same invoice, journal and outbox rows (+ sequences)",
         detail={
-            "seconds": round(ingest.seconds, 3), "floor_seconds": round(floor_s, 3),
+            "seconds": round(ingest.seconds, 3),
+            "floor_seconds": round(floor_s, 3),
             "rounds": rounds,
             "request_p50_ms": round(percentile(latencies, 50) * 1000, 1),
             "request_p99_ms": round(percentile(latencies, 99) * 1000, 1),
-            "cpu_ms_per_1000_invoices": api_cpu.per(n), "floor_cpu_ms_per_1000_invoices":
-            floor_cpu.per(n),
+            "cpu_ms_per_1000_invoices": api_cpu.per(n),
+            "floor_cpu_ms_per_1000_invoices": floor_cpu.per(n),
         },
-    )  # fmt: skip
+    )
 
 
 # --- aging -----------------------------------------------------------------------------
@@ -454,10 +565,19 @@ async def _aging(ctx: Context, system: Running, runs: int, n_open: int) -> list[
             status, seconds, answer, size = await _aging_once(http, group_by, as_of)  # warm-up
             if status == 404:
                 ctx.progress("aging: GET /v1/reports/aging answers 404 (endpoint missing)")
-                return [Figure(
-                    NAME, f"aging ({n_open:,} open)", None, "ms", floor_ms, better="lower",
-                    goal=goal, note="n/a (endpoint missing)", floor_note=floor_note,
-                )]  # fmt: skip
+                return [
+                    Figure(
+                        NAME,
+                        f"aging ({n_open:,} open)",
+                        None,
+                        "ms",
+                        floor_ms,
+                        better="lower",
+                        goal=goal,
+                        note="n/a (endpoint missing)",
+                        floor_note=floor_note,
+                    )
+                ]
             times, covered = [], _invoices_in(answer)
             meter = CpuMeter(system, meter_conn)
             await meter.start()
@@ -470,26 +590,45 @@ async def _aging(ctx: Context, system: Running, runs: int, n_open: int) -> list[
             if status != 200:
                 title = answer.get("title", "") if isinstance(answer, dict) else ""
                 ctx.progress(f"{name}: {status} {title} after {seconds:.1f} s")
-                figures.append(Figure(
-                    NAME, name, None, "ms", floor_ms, better="lower", goal=case_goal,
-                    note=f"n/a (answered {status} {title} after {seconds * 1000:,.0f} ms)",
-                    floor_note=floor_note,
-                ))  # fmt: skip
+                figures.append(
+                    Figure(
+                        NAME,
+                        name,
+                        None,
+                        "ms",
+                        floor_ms,
+                        better="lower",
+                        goal=case_goal,
+                        note=f"n/a (answered {status} {title} after {seconds * 1000:,.0f} ms)",
+                        floor_note=floor_note,
+                    )
+                )
                 continue
             ms = median(times) * 1000
-            ctx.progress(f"{name}: median {ms:,.0f} ms (floor {floor_ms:.1f} ms), "
-                         f"{size:,} bytes")  # fmt: skip
+            ctx.progress(f"{name}: median {ms:,.0f} ms (floor {floor_ms:.1f} ms), {size:,} bytes")
             note = ""
             if as_of == AS_OF and covered not in (None, n_open):
                 note = f"the report counts {covered} invoices"
-            figures.append(Figure(
-                NAME, name, ms, "ms", floor_ms, better="lower", goal=case_goal, note=note,
-                floor_note=floor_note,
-                detail={"runs_ms": [round(t * 1000, 2) for t in times],
-                        "invoices_in_report": covered, "answer_bytes": size,
+            figures.append(
+                Figure(
+                    NAME,
+                    name,
+                    ms,
+                    "ms",
+                    floor_ms,
+                    better="lower",
+                    goal=case_goal,
+                    note=note,
+                    floor_note=floor_note,
+                    detail={
+                        "runs_ms": [round(t * 1000, 2) for t in times],
+                        "invoices_in_report": covered,
+                        "answer_bytes": size,
                         "cpu_ms_per_report": meter.per(len(times), 1),
-                        "floor_cpu_ms_per_query": floor_cpu.per(runs, 1)},
-            ))  # fmt: skip
+                        "floor_cpu_ms_per_query": floor_cpu.per(runs, 1),
+                    },
+                )
+            )
     finally:
         await http.close()
         await conn.close()
@@ -508,19 +647,28 @@ class PaymentCase:
     received_on: date
 
     def body(self) -> bytes:
-        return json.dumps({
-            "payment_id": self.payment_id, "customer_id": self.customer_id,
-            "currency": CURRENCY, "amount": _decimal(self.amount_minor),
-            "received_on": self.received_on.isoformat(), "method": "bank_transfer",
-        }).encode()  # fmt: skip
+        return json.dumps(
+            {
+                "payment_id": self.payment_id,
+                "customer_id": self.customer_id,
+                "currency": CURRENCY,
+                "amount": _decimal(self.amount_minor),
+                "received_on": self.received_on.isoformat(),
+                "method": "bank_transfer",
+            }
+        ).encode()
 
 
 def _payment_cases(prefix: str, count: int, payers: list[Customer]) -> list[PaymentCase]:
     return [
-        PaymentCase(f"{prefix}-{n:07d}", payers[n % len(payers)].customer_id,
-                    10_000 + n % 9_000, AS_OF - timedelta(days=n % 30))
+        PaymentCase(
+            f"{prefix}-{n:07d}",
+            payers[n % len(payers)].customer_id,
+            10_000 + n % 9_000,
+            AS_OF - timedelta(days=n % 30),
+        )
         for n in range(count)
-    ]  # fmt: skip
+    ]
 
 
 Run = Callable[[list[PaymentCase], bool], Awaitable[float]]
@@ -554,17 +702,29 @@ def _floor_payment(pool: asyncpg.Pool) -> Callable[[int, PaymentCase], Awaitable
 
     async def one(_: int, case: PaymentCase) -> None:
         at = datetime.now(UTC)
-        print_ = fingerprint(customer_id=case.customer_id, currency=CURRENCY,
-                             amount=case.amount_minor, received_on=case.received_on,
-                             method="bank_transfer", reference=None, allocations=None)  # fmt: skip
+        print_ = fingerprint(
+            customer_id=case.customer_id,
+            currency=CURRENCY,
+            amount=case.amount_minor,
+            received_on=case.received_on,
+            method="bank_transfer",
+            reference=None,
+            allocations=None,
+        )
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """INSERT INTO payment (tenant, payment_id, customer_id, currency, amount_minor,
                        unapplied_minor, received_on, method, fingerprint, created_at)
                    VALUES ($1, $2, $3, $4, $5, $5, $6, 'bank_transfer', $7, $8)""",
-                TENANT, case.payment_id, case.customer_id, CURRENCY, case.amount_minor,
-                case.received_on, print_, at,
-            )  # fmt: skip
+                TENANT,
+                case.payment_id,
+                case.customer_id,
+                CURRENCY,
+                case.amount_minor,
+                case.received_on,
+                print_,
+                at,
+            )
             await conn.execute(
                 """WITH e AS (INSERT INTO journal_entry (tenant, kind, reference, effective_date,
                                                          posted_at)
@@ -574,30 +734,48 @@ def _floor_payment(pool: asyncpg.Pool) -> Callable[[int, PaymentCase], Awaitable
                    SELECT e.entry_id, l.n, $1, l.a, $5, l.m, $3, l.c, l.p FROM e,
                      (VALUES (1, 'cash', $6::bigint, NULL::text, NULL::text),
                              (2, 'unapplied_cash', -$6::bigint, $7, $2)) AS l (n, a, m, c, p)""",
-                TENANT, case.payment_id, case.received_on, at, CURRENCY, case.amount_minor,
+                TENANT,
+                case.payment_id,
+                case.received_on,
+                at,
+                CURRENCY,
+                case.amount_minor,
                 case.customer_id,
-            )  # fmt: skip
+            )
             seq = await conn.fetchval(
                 """INSERT INTO event_sequence (tenant, subject, last_value) VALUES ($1, $2, 1)
                    ON CONFLICT (tenant, subject)
                    DO UPDATE SET last_value = event_sequence.last_value + 1
                    RETURNING last_value""",
-                TENANT, case.customer_id,
-            )  # fmt: skip
+                TENANT,
+                case.customer_id,
+            )
             payload = PaymentReceived(
-                payment_id=case.payment_id, customer_id=case.customer_id, currency=CURRENCY,
-                amount_minor=case.amount_minor, received_on=case.received_on,
+                payment_id=case.payment_id,
+                customer_id=case.customer_id,
+                currency=CURRENCY,
+                amount_minor=case.amount_minor,
+                received_on=case.received_on,
                 method="bank_transfer",
-            )  # fmt: skip
+            )
             envelope = Envelope(
-                source=SOURCE, type=type_name(payload), subject=case.customer_id, time=at,
-                tenant=TENANT, sequence=seq, data=payload.model_dump(mode="json"),
-            )  # fmt: skip
+                source=SOURCE,
+                type=type_name(payload),
+                subject=case.customer_id,
+                time=at,
+                tenant=TENANT,
+                sequence=seq,
+                data=payload.model_dump(mode="json"),
+            )
             await conn.execute(
                 """INSERT INTO outbox_event (event_id, topic, key, payload, headers)
                    VALUES ($1, $2, $3, $4, $5)""",
-                envelope.id, LEDGER_EVENTS, envelope.partition_key, envelope.to_bytes(), headers,
-            )  # fmt: skip
+                envelope.id,
+                LEDGER_EVENTS,
+                envelope.partition_key,
+                envelope.to_bytes(),
+                headers,
+            )
 
     return one
 
@@ -616,14 +794,18 @@ async def _payments(
 ) -> list[Figure]:
     """Floor and gateway take turns on slices of the payments, like the batch ingest."""
     warmup = 2 * clients
-    cases = {side: _payment_cases(prefix, n + warmup, payers)
-             for side, prefix in (("floor", "FLOOR"), ("api", "PAY"))}  # fmt: skip
+    cases = {
+        side: _payment_cases(prefix, n + warmup, payers)
+        for side, prefix in (("floor", "FLOOR"), ("api", "PAY"))
+    }
     latencies: dict[str, list[float]] = {"floor": [], "api": []}
     seconds = {"floor": 0.0, "api": 0.0}
     pool = await asyncpg.create_pool(
-        system.database_url, min_size=1, max_size=10,
+        system.database_url,
+        min_size=1,
+        max_size=10,
         server_settings={"search_path": f"{FLOOR_SCHEMA},public"},
-    )  # fmt: skip
+    )
     connections = [api_client(system) for _ in range(clients)]
     meter_conn = await asyncpg.connect(system.database_url)
     meters = {"floor": CpuMeter(system, meter_conn), "api": CpuMeter(system, meter_conn)}
@@ -642,28 +824,56 @@ async def _payments(
                 took = await runs[side](cases[side][a:b], True)
                 await meters[side].stop()
                 seconds[side] += took
-                ctx.progress(f"payments {side}: {b - a:,} at {clients} clients, "
-                             f"{(b - a) / took:,.0f}/s")  # fmt: skip
+                ctx.progress(
+                    f"payments {side}: {b - a:,} at {clients} clients, {(b - a) / took:,.0f}/s"
+                )
     finally:
         await pool.close()
         for http in connections:
             await http.close()
         await meter_conn.close()
     api_lat, floor_lat = sorted(latencies["api"]), sorted(latencies["floor"])
-    note = (f"asyncpg, one transaction per payment: payment + journal entry/2 lines + sequence "
-            f"+ outbox rows; pool 10 (as the ledger's), {clients} clients")  # fmt: skip
+    note = (
+        f"asyncpg, one transaction per payment: payment + journal entry/2 lines + sequence "
+        f"+ outbox rows; pool 10 (as the ledger's), {clients} clients"
+    )
     label = f"payments, {clients} clients"
     return [
-        Figure(NAME, label, n / seconds["api"], "req/s", n / seconds["floor"], floor_note=note,
-               detail={"payments": n, "seconds": round(seconds["api"], 3),
-                       "floor_seconds": round(seconds["floor"], 3), "rounds": rounds,
-                       "cpu_ms_per_payment": meters["api"].per(n, 1),
-                       "floor_cpu_ms_per_payment": meters["floor"].per(n, 1)}),
-        Figure(NAME, f"{label} p50", percentile(api_lat, 50) * 1000, "ms",
-               percentile(floor_lat, 50) * 1000, better="lower", floor_note=note),
-        Figure(NAME, f"{label} p99", percentile(api_lat, 99) * 1000, "ms",
-               percentile(floor_lat, 99) * 1000, better="lower", floor_note=note),
-    ]  # fmt: skip
+        Figure(
+            NAME,
+            label,
+            n / seconds["api"],
+            "req/s",
+            n / seconds["floor"],
+            floor_note=note,
+            detail={
+                "payments": n,
+                "seconds": round(seconds["api"], 3),
+                "floor_seconds": round(seconds["floor"], 3),
+                "rounds": rounds,
+                "cpu_ms_per_payment": meters["api"].per(n, 1),
+                "floor_cpu_ms_per_payment": meters["floor"].per(n, 1),
+            },
+        ),
+        Figure(
+            NAME,
+            f"{label} p50",
+            percentile(api_lat, 50) * 1000,
+            "ms",
+            percentile(floor_lat, 50) * 1000,
+            better="lower",
+            floor_note=note,
+        ),
+        Figure(
+            NAME,
+            f"{label} p99",
+            percentile(api_lat, 99) * 1000,
+            "ms",
+            percentile(floor_lat, 99) * 1000,
+            better="lower",
+            floor_note=note,
+        ),
+    ]
 
 
 # --- the benchmark ---------------------------------------------------------------------

@@ -53,21 +53,64 @@ GROUP BY customer_id
 
 
 async def _load(conn: asyncpg.Connection, customers: int, per_customer: int) -> None:
-    await conn.copy_records_to_table("contact", records=[
-        (TENANT, f"C-{c:06d}", f"Customer {c}", f"c{c}@example.com", None, "zh",
-         "Asia/Shanghai", f"owner-{c % 20}", "CN")
-        for c in range(customers)
-    ], columns=["tenant", "customer_id", "name", "email", "phone", "language", "timezone",
-                "owner", "country"])  # fmt: skip
-    await conn.copy_records_to_table("dunning_customer", records=[
-        (TENANT, f"C-{c:06d}") for c in range(customers)
-    ], columns=["tenant", "customer_id"])  # fmt: skip
-    await conn.copy_records_to_table("chased_invoice", records=[
-        (TENANT, f"I-{c:06d}-{i}", f"C-{c:06d}", f"N-{c}-{i}",
-         AS_OF - timedelta(days=(c * 7 + i * 13) % 120), "CNY", 10_000 + i)
-        for c in range(customers) for i in range(per_customer)
-    ], columns=["tenant", "invoice_id", "customer_id", "number", "due_date", "currency",
-                "residual_minor"])  # fmt: skip
+    await conn.copy_records_to_table(
+        "contact",
+        records=[
+            (
+                TENANT,
+                f"C-{c:06d}",
+                f"Customer {c}",
+                f"c{c}@example.com",
+                None,
+                "zh",
+                "Asia/Shanghai",
+                f"owner-{c % 20}",
+                "CN",
+            )
+            for c in range(customers)
+        ],
+        columns=[
+            "tenant",
+            "customer_id",
+            "name",
+            "email",
+            "phone",
+            "language",
+            "timezone",
+            "owner",
+            "country",
+        ],
+    )
+    await conn.copy_records_to_table(
+        "dunning_customer",
+        records=[(TENANT, f"C-{c:06d}") for c in range(customers)],
+        columns=["tenant", "customer_id"],
+    )
+    await conn.copy_records_to_table(
+        "chased_invoice",
+        records=[
+            (
+                TENANT,
+                f"I-{c:06d}-{i}",
+                f"C-{c:06d}",
+                f"N-{c}-{i}",
+                AS_OF - timedelta(days=(c * 7 + i * 13) % 120),
+                "CNY",
+                10_000 + i,
+            )
+            for c in range(customers)
+            for i in range(per_customer)
+        ],
+        columns=[
+            "tenant",
+            "invoice_id",
+            "customer_id",
+            "number",
+            "due_date",
+            "currency",
+            "residual_minor",
+        ],
+    )
     await conn.execute("ANALYZE")
 
 
@@ -105,8 +148,9 @@ async def run(ctx: Context) -> list[Figure]:
         try:
             await migrate(conn, "reminders", plan(MIGRATIONS))
             await conn.execute("SET search_path = reminders")
-            ctx.progress(f"loading {customers * per_customer:,} open invoices of "
-                         f"{customers:,} customers")  # fmt: skip
+            ctx.progress(
+                f"loading {customers * per_customer:,} open invoices of {customers:,} customers"
+            )
             await _load(conn, customers, per_customer)
             ctx.progress("floor: one SQL pass over the open invoices")
             start = time.perf_counter()
@@ -116,28 +160,50 @@ async def run(ctx: Context) -> list[Figure]:
             await conn.close()
         pool = await create_pool(url, "reminders", min_size=1, max_size=4)
         try:
-            ctx.progress(f"dunning run as of one day (decide + record), chunks of {chunk:,}, "
-                         f"{workers} at once")  # fmt: skip
+            ctx.progress(
+                f"dunning run as of one day (decide + record), chunks of {chunk:,}, "
+                f"{workers} at once"
+            )
 
             def progress(r: RunResult) -> None:
                 if r.chunks % 10 == 0:
-                    ctx.progress(f"  {r.customers:,} customers, {r.reminders:,} reminders, "
-                                 f"{r.tasks:,} tasks")  # fmt: skip
+                    ctx.progress(
+                        f"  {r.customers:,} customers, {r.reminders:,} reminders, {r.tasks:,} tasks"
+                    )
 
             start = time.perf_counter()
-            result = await dunning_run(pool, tenant=TENANT, as_of=AS_OF, at=AT,
-                                       config=RunConfig(batch_size=chunk, workers=workers),
-                                       progress=progress)  # fmt: skip
+            result = await dunning_run(
+                pool,
+                tenant=TENANT,
+                as_of=AS_OF,
+                at=AT,
+                config=RunConfig(batch_size=chunk, workers=workers),
+                progress=progress,
+            )
             took = time.perf_counter() - start
-            figures.append(Figure(
-                NAME, f"dunning run, {customers * per_customer:,} open invoices", took, "s",
-                floor=floor, better="lower", goal=Goal("ratio_at_least", 0.2),
-                floor_note="one GROUP BY over the same open invoices placing each at its step",
-                detail={"customers": result.customers, "reminders": result.reminders,
-                        "tasks": result.tasks, "escalations": result.escalations,
-                        "chunks": result.chunks, "chunk_size": chunk, "workers": workers,
-                        "floor_customers": len(rows), "below_60s": took < 60},
-            ))  # fmt: skip
+            figures.append(
+                Figure(
+                    NAME,
+                    f"dunning run, {customers * per_customer:,} open invoices",
+                    took,
+                    "s",
+                    floor=floor,
+                    better="lower",
+                    goal=Goal("ratio_at_least", 0.2),
+                    floor_note="one GROUP BY over the same open invoices placing each at its step",
+                    detail={
+                        "customers": result.customers,
+                        "reminders": result.reminders,
+                        "tasks": result.tasks,
+                        "escalations": result.escalations,
+                        "chunks": result.chunks,
+                        "chunk_size": chunk,
+                        "workers": workers,
+                        "floor_customers": len(rows),
+                        "below_60s": took < 60,
+                    },
+                )
+            )
 
             sink = _Sink()
             port = free_port()
@@ -161,11 +227,17 @@ async def run(ctx: Context) -> list[Figure]:
                 floor_rate = await _email_floor(port, max(delivered.sent, 1))
             finally:
                 await asyncio.to_thread(controller.stop)
-            figures.append(Figure(
-                NAME, "email delivery", rate, "msg/s", floor=floor_rate,
-                floor_note="bare aiosmtplib sends of similar messages, one at a time",
-                detail={"sent": delivered.sent, "received": sink.count},
-            ))  # fmt: skip
+            figures.append(
+                Figure(
+                    NAME,
+                    "email delivery",
+                    rate,
+                    "msg/s",
+                    floor=floor_rate,
+                    floor_note="bare aiosmtplib sends of similar messages, one at a time",
+                    detail={"sent": delivered.sent, "received": sink.count},
+                )
+            )
         finally:
             await pool.close()
     finally:

@@ -173,11 +173,18 @@ def table(figures: list[Figure]) -> str:
     rows = [header]
     for f in figures:
         ratio = f.ratio
-        rows.append((
-            f.benchmark, f.name, _number(f.value), f.unit, _number(f.floor) if f.floor else "-",
-            f"{ratio:.2f}" if ratio is not None else "-",
-            f.goal.text(f.unit) if f.goal else "-", f.verdict or "-",
-        ))  # fmt: skip
+        rows.append(
+            (
+                f.benchmark,
+                f.name,
+                _number(f.value),
+                f.unit,
+                _number(f.floor) if f.floor else "-",
+                f"{ratio:.2f}" if ratio is not None else "-",
+                f.goal.text(f.unit) if f.goal else "-",
+                f.verdict or "-",
+            )
+        )
     numeric = {2, 4, 5}
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []

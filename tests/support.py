@@ -127,9 +127,11 @@ class Api:
 
 async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
         auto_offset_reset="earliest",
-    )  # fmt: skip
+    )
     await consumer.start()
     try:
         deadline = time.monotonic() + 30
@@ -213,8 +215,13 @@ def extra_gateway(
     """A second gateway process on the stack's services with its own rate limit (and any
     other `GATEWAY_*` settings in `env`); its URL."""
     port = free_port()
-    env = {**stack.env, **(env or {}), "GATEWAY_PORT": str(port),
-           "GATEWAY_RATE_PER_SECOND": rate_per_second, "GATEWAY_RATE_BURST": burst}  # fmt: skip
+    env = {
+        **stack.env,
+        **(env or {}),
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_RATE_PER_SECOND": rate_per_second,
+        "GATEWAY_RATE_BURST": burst,
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "api"],
         env=env,

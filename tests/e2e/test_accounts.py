@@ -51,10 +51,17 @@ def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def _pay(api: Api, payment_id: str, amount: str, received_on: str) -> httpx.Response:
-    return api.http.post("/payments", json={
-        "payment_id": payment_id, "customer_id": "C-1", "currency": "CNY", "amount": amount,
-        "received_on": received_on, "method": "bank_transfer",
-    })  # fmt: skip
+    return api.http.post(
+        "/payments",
+        json={
+            "payment_id": payment_id,
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": amount,
+            "received_on": received_on,
+            "method": "bank_transfer",
+        },
+    )
 
 
 def test_a_dispute_pauses_allocation_and_ends_in_a_credit_note(
@@ -65,13 +72,21 @@ def test_a_dispute_pauses_allocation_and_ends_in_a_credit_note(
     assert api.post_invoice("INV-1", "C-1", "1000.00", due_date="2026-11-10").status_code == 201
     assert api.post_invoice("INV-2", "C-1", "500.00", due_date="2026-11-20").status_code == 201
 
-    dispute = {"dispute_id": "D-1", "reason": "20 cartons arrived damp", "currency": "CNY",
-               "amount": "300.00", "opened_on": "2026-11-12"}  # fmt: skip
+    dispute = {
+        "dispute_id": "D-1",
+        "reason": "20 cartons arrived damp",
+        "currency": "CNY",
+        "amount": "300.00",
+        "opened_on": "2026-11-12",
+    }
     opened = api.http.post("/invoices/INV-1/disputes", json=dispute)
     assert opened.status_code == 201, opened.text
     assert {k: opened.json()[k] for k in ("status", "amount", "customer_id", "credit_note")} == {
-        "status": "open", "amount": "300.00", "customer_id": "C-1", "credit_note": None,
-    }  # fmt: skip
+        "status": "open",
+        "amount": "300.00",
+        "customer_id": "C-1",
+        "credit_note": None,
+    }
     again = api.http.post("/invoices/INV-1/disputes", json=dispute)
     assert (again.status_code, again.json()) == (200, opened.json())
     assert api.get("/invoices/INV-1?as_of=2026-11-15").json()["status"] == "disputed"
@@ -85,8 +100,11 @@ def test_a_dispute_pauses_allocation_and_ends_in_a_credit_note(
     )
     assert "residual" in _problem(too_much, 422)["detail"]
     _problem(api.http.post("/invoices/INV-9/disputes", json={**dispute, "dispute_id": "D-4"}), 404)
-    rows = query(stack.env["DATABASE_URL"],
-                 "SELECT dispute_id FROM ledger.dispute WHERE tenant = $1", tenant.id)  # fmt: skip
+    rows = query(
+        stack.env["DATABASE_URL"],
+        "SELECT dispute_id FROM ledger.dispute WHERE tenant = $1",
+        tenant.id,
+    )
     assert [r["dispute_id"] for r in rows] == ["D-1"]
 
     paid = _pay(api, "P-1", "800.00", "2026-11-15")
@@ -96,9 +114,12 @@ def test_a_dispute_pauses_allocation_and_ends_in_a_credit_note(
     ]
     assert paid.json()["unapplied"] == "300.00"
 
-    resolve: dict[str, Any] = {"outcome": "accepted", "resolved_on": "2026-11-20", "note": "agreed",
-               "credit_note": {"credit_note_id": "CN-D1", "currency": "CNY",
-                               "amount": "250.00"}}  # fmt: skip
+    resolve: dict[str, Any] = {
+        "outcome": "accepted",
+        "resolved_on": "2026-11-20",
+        "note": "agreed",
+        "credit_note": {"credit_note_id": "CN-D1", "currency": "CNY", "amount": "250.00"},
+    }
     _problem(api.http.post("/disputes/D-1/resolve", json={**resolve, "outcome": "rejected"}), 422)
     _problem(api.http.post("/disputes/D-9/resolve", json=resolve), 404)
     over = {**resolve, "credit_note": {**resolve["credit_note"], "amount": "300.01"}}
@@ -137,8 +158,10 @@ def test_the_overdue_scan_announces_each_invoice_once(stack: Stack, tenant: Tena
     scan = api.http.post("/ops/jobs/overdue-scan", json={"as_of": "2026-11-15"})
     assert scan.status_code == 200, scan.text
     assert {k: scan.json()[k] for k in ("job", "as_of", "flagged")} == {
-        "job": "overdue-scan", "as_of": "2026-11-15", "flagged": 1,
-    }  # fmt: skip
+        "job": "overdue-scan",
+        "as_of": "2026-11-15",
+        "flagged": 1,
+    }
     again = api.http.post("/ops/jobs/overdue-scan", json={"as_of": "2026-11-15"})
     assert again.json()["flagged"] == 0
     # By an instant: 2026-12-30T17:00Z is already the 31st in Shanghai.
@@ -182,14 +205,18 @@ def test_a_statement_with_a_back_dated_payment_and_its_confirmation(
     assert (body["period_from"], body["period_to"]) == ("2026-11-01", "2026-11-30")
     [cny] = body["currencies"]
     assert cny["opening"] == {"balance": "700.00", "receivable": "700.00", "unapplied_cash": "0.00"}
-    assert [(x["effective_date"], x["kind"], x["reference"], x["debit"], x["credit"],
-             x["balance"]) for x in cny["lines"]] == [
+    assert [
+        (x["effective_date"], x["kind"], x["reference"], x["debit"], x["credit"], x["balance"])
+        for x in cny["lines"]
+    ] == [
         ("2026-11-02", "payment", "P-1", "0.00", "150.00", "550.00"),
         ("2026-11-03", "invoice", "INV-2", "500.00", "0.00", "1050.00"),
-    ]  # fmt: skip
+    ]
     assert cny["closing"] == {
-        "balance": "1050.00", "receivable": "1050.00", "unapplied_cash": "0.00",
-    }  # fmt: skip
+        "balance": "1050.00",
+        "receivable": "1050.00",
+        "unapplied_cash": "0.00",
+    }
     assert (cny["total_debit"], cny["total_credit"]) == ("500.00", "150.00")
 
     for bad in (
@@ -201,9 +228,14 @@ def test_a_statement_with_a_back_dated_payment_and_its_confirmation(
         _problem(api.get(f"/customers/C-1/statement?{bad}"), 422)
     _problem(api.get("/customers/C-404/statement?from=2026-11-01&to=2026-11-30"), 404)
 
-    confirmation = {"confirmation_id": "SC-1", "period_from": "2026-11-01",
-                    "period_to": "2026-11-30", "currency": "CNY", "their_balance": "1000.00",
-                    "note": "they have not booked P-1 yet"}  # fmt: skip
+    confirmation = {
+        "confirmation_id": "SC-1",
+        "period_from": "2026-11-01",
+        "period_to": "2026-11-30",
+        "currency": "CNY",
+        "their_balance": "1000.00",
+        "note": "they have not booked P-1 yet",
+    }
     for change in ({"their_balance": "1.001"}, {"period_to": "2026-10-01"}, {"currency": "RMB"}):
         bad_body = {**confirmation, **change}
         _problem(api.http.post("/customers/C-1/statement-confirmations", json=bad_body), 422)
@@ -213,9 +245,11 @@ def test_a_statement_with_a_back_dated_payment_and_its_confirmation(
     assert posted.status_code == 201, posted.text
     answer = posted.json()
     assert {k: answer[k] for k in ("our_balance", "their_balance", "difference", "status")} == {
-        "our_balance": "1050.00", "their_balance": "1000.00", "difference": "50.00",
+        "our_balance": "1050.00",
+        "their_balance": "1000.00",
+        "difference": "50.00",
         "status": "discrepancy",
-    }  # fmt: skip
+    }
     again = api.http.post("/customers/C-1/statement-confirmations", json=confirmation)
     assert (again.status_code, again.json()) == (200, answer)
     clash = {**confirmation, "their_balance": "1050.00"}
@@ -261,7 +295,9 @@ def test_collection_targets_and_progress(stack: Stack, tenant: Tenant) -> None:
     _problem(api.http.put("/targets/2026-11/li", json={**target, "amount": "-1"}), 422)
     _problem(api.get("/targets?period=November"), 422)
     _problem(api.get("/targets"), 422)
-    rows = query(stack.env["DATABASE_URL"],
-                 "SELECT owner FROM ledger.collection_target WHERE tenant = $1 ORDER BY owner",
-                 tenant.id)  # fmt: skip
+    rows = query(
+        stack.env["DATABASE_URL"],
+        "SELECT owner FROM ledger.collection_target WHERE tenant = $1 ORDER BY owner",
+        tenant.id,
+    )
     assert [r["owner"] for r in rows] == ["li", "wang"]

@@ -68,8 +68,11 @@ def test_admin_calls_need_the_operator_key(stack: Stack, tenant: Tenant) -> None
 
 
 def test_services_refuse_calls_without_the_internal_credential(stack: Stack) -> None:
-    paths = {"ledger": "/customers/C-1", "credit": "/customers/C-1/credit",
-             "reminders": "/customers/C-1/dunning"}  # fmt: skip
+    paths = {
+        "ledger": "/customers/C-1",
+        "credit": "/customers/C-1/credit",
+        "reminders": "/customers/C-1/dunning",
+    }
     for service, path in paths.items():
         url = f"http://127.0.0.1:{stack.ports[service]}{path}"
         for headers in ({"X-Tenant-ID": "t"}, {"X-Tenant-ID": "t", "X-Internal-Token": "guess"}):
@@ -100,8 +103,9 @@ def test_a_suspended_tenants_keys_are_refused_until_it_is_active_again(
     # reads and writes alike; nothing is written.
     assert _suspended(tenant.api.get("/customers/C-S"), tenant.id)
     assert _suspended(tenant.api.put_customer("C-T"), tenant.id)
-    assert _suspended(tenant.api.http.post("/webhooks", json={"url": "https://e.example/"}),
-                      tenant.id)  # fmt: skip
+    assert _suspended(
+        tenant.api.http.post("/webhooks", json={"url": "https://e.example/"}), tenant.id
+    )
     # A key created while it is suspended is refused too; other tenants are untouched.
     late = stack.create_tenant_key(tenant.id, tenant.id)
     assert _suspended(Api(stack.gateway_url, late).get("/customers/C-S"), tenant.id)

@@ -22,11 +22,18 @@ def _invoice(api: Api, n: int, issued: str, due: str) -> None:
 
 
 def _pay(api: Api, n: int, received: str) -> None:
-    response = api.http.post("/payments", json={
-        "payment_id": f"P-{n}", "customer_id": "C-1", "currency": "CNY", "amount": "1000.00",
-        "received_on": received, "method": "bank_transfer",
-        "allocations": [{"invoice_id": f"INV-{n}", "amount": "1000.00"}],
-    })  # fmt: skip
+    response = api.http.post(
+        "/payments",
+        json={
+            "payment_id": f"P-{n}",
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": "1000.00",
+            "received_on": received,
+            "method": "bank_transfer",
+            "allocations": [{"invoice_id": f"INV-{n}", "amount": "1000.00"}],
+        },
+    )
     assert response.status_code == 201, response.text
 
 
@@ -55,9 +62,15 @@ def _graded(api: Api, grade: str, **filters: str) -> list[str]:
 
 
 def _check(api: Api, order_id: str, amount: str = "100.00") -> dict[str, Any]:
-    r = api.http.post("/credit-checks", json={
-        "customer_id": "C-1", "order_id": order_id, "currency": "CNY", "amount": amount,
-    })  # fmt: skip
+    r = api.http.post(
+        "/credit-checks",
+        json={
+            "customer_id": "C-1",
+            "order_id": order_id,
+            "currency": "CNY",
+            "amount": amount,
+        },
+    )
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -73,8 +86,9 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     _invoice(api, 3, "2026-11-20", "2026-12-20")
     _pay(api, 1, "2026-06-28")
     _pay(api, 2, "2026-07-30")
-    prompt = _credit_when(api, "two prompt payments scored",
-                          lambda b: b["figures"]["payments_12m"] == 2)  # fmt: skip
+    prompt = _credit_when(
+        api, "two prompt payments scored", lambda b: b["figures"]["payments_12m"] == 2
+    )
     assert prompt["grade"] == "A", prompt
     assert _graded(api, "A") == ["C-1"] and _graded(api, "C") == []
     assert prompt["on_hold"] is False
@@ -86,8 +100,9 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     _invoice(api, 5, "2026-09-01", "2026-10-01")
     _pay(api, 4, "2026-10-15")
     _pay(api, 5, "2026-11-20")
-    late = _credit_when(api, "the late payments scored",
-                        lambda b: b["figures"]["payments_12m"] == 4)  # fmt: skip
+    late = _credit_when(
+        api, "the late payments scored", lambda b: b["figures"]["payments_12m"] == 4
+    )
     assert late["score"] < prompt["score"]
     assert late["grade"] == "C", late
     assert _graded(api, "C") == ["C-1"] and _graded(api, "A") == []
@@ -97,8 +112,10 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert late["on_hold"] is False  # the overdue-days hold went away with the payments
     [line] = late["exposure"]
     assert (line["open_amount"], line["limit"], line["limit_source"]) == (
-        "1000.00", "1500.00", "recommended"
-    )  # fmt: skip
+        "1000.00",
+        "1500.00",
+        "recommended",
+    )
     assert line["available"] == "500.00"  # 1,000.00 a month billed x 1.5 (C) - 1,000.00
 
     history = api.get("/customers/C-1/credit/history").json()["items"]
@@ -118,8 +135,10 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert invoice.status_code == 200, invoice.text
     shown = invoice.json()
     assert (shown["invoice_id"], shown["residual"], shown["as_of"]) == (
-        "INV-3", "1000.00", "2026-11-27"
-    )  # fmt: skip
+        "INV-3",
+        "1000.00",
+        "2026-11-27",
+    )
     assert shown["prediction"]["status"] == "ok", shown["prediction"]
     assert shown["prediction"]["data"]["predicted_on"] == "2027-01-12"
     assert shown["prediction"]["data"]["habit"] == predicted["habit"]
@@ -152,9 +171,15 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert _check(api, "SO-3")["decision"] == "approve"
 
     # a manual limit wins over the recommended one
-    put = api.http.put("/customers/C-1/credit/limit", json={
-        "currency": "CNY", "limit": "5000.00", "reason": "trusted distributor", "set_by": "cfo",
-    })  # fmt: skip
+    put = api.http.put(
+        "/customers/C-1/credit/limit",
+        json={
+            "currency": "CNY",
+            "limit": "5000.00",
+            "reason": "trusted distributor",
+            "set_by": "cfo",
+        },
+    )
     assert put.status_code == 200, put.text
     assert put.json()["exposure"][0]["limit_source"] == "manual"
 
@@ -181,8 +206,9 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     for grade in "ABCDE":
         assert _graded(api, grade) == [c for c, g in grades.items() if g == grade], grade
     assert _graded(api, grades["C-2"], owner="wang") == ["C-2"]
-    assert _graded(api, grades["C-1"], owner="wang") == (["C-2"] if grades["C-2"] ==
-                                                          grades["C-1"] else [])  # fmt: skip
+    assert _graded(api, grades["C-1"], owner="wang") == (
+        ["C-2"] if grades["C-2"] == grades["C-1"] else []
+    )
     assert api.http.get("/customers", params={"grade": "F"}).status_code == 422
 
     def on_topic() -> list[Envelope] | None:
@@ -199,19 +225,37 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
 
 def test_credit_routes_need_their_scopes(stack: Stack, tenant: Tenant) -> None:
     reader = Api(stack.gateway_url, stack.create_tenant_key(tenant.id, "r", ["credit:read"]))
-    r = reader.http.post("/credit-checks", json={
-        "customer_id": "C-1", "currency": "CNY", "amount": "1.00",
-    })  # fmt: skip
+    r = reader.http.post(
+        "/credit-checks",
+        json={
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": "1.00",
+        },
+    )
     assert r.status_code == 403
-    assert reader.http.post("/customers/C-1/credit/hold", json={
-        "reason": "x", "placed_by": "y"
-    }).status_code == 403  # fmt: skip
+    assert (
+        reader.http.post(
+            "/customers/C-1/credit/hold", json={"reason": "x", "placed_by": "y"}
+        ).status_code
+        == 403
+    )
     checker = Api(stack.gateway_url, stack.create_tenant_key(tenant.id, "c", ["credit:check"]))
-    unknown = checker.http.post("/credit-checks", json={
-        "customer_id": "NOPE", "currency": "CNY", "amount": "1.00",
-    })  # fmt: skip
+    unknown = checker.http.post(
+        "/credit-checks",
+        json={
+            "customer_id": "NOPE",
+            "currency": "CNY",
+            "amount": "1.00",
+        },
+    )
     assert unknown.status_code == 200 and unknown.json()["decision"] == "review"
-    bad = checker.http.post("/credit-checks", json={
-        "customer_id": "C-1", "currency": "CNY", "amount": "1.001",
-    })  # fmt: skip
+    bad = checker.http.post(
+        "/credit-checks",
+        json={
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": "1.001",
+        },
+    )
     assert bad.status_code == 422

@@ -36,15 +36,26 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
 ) -> None:
     api = tenant.api
     address = f"ar@{tenant.id}.example"
-    assert api.put_customer(
-        "C-1", name="华东贸易有限公司", email=address, country="CN",
-        timezone="Asia/Shanghai", language="zh", owner="li", payment_terms_days=30,
-    ).status_code == 201  # fmt: skip
+    assert (
+        api.put_customer(
+            "C-1",
+            name="华东贸易有限公司",
+            email=address,
+            country="CN",
+            timezone="Asia/Shanghai",
+            language="zh",
+            owner="li",
+            payment_terms_days=30,
+        ).status_code
+        == 201
+    )
     r = api.post_invoice("INV-1", "C-1", "10000.00", issue_date=str(ISSUED), due_date=str(DUE))
     assert r.status_code == 201, r.text
     # The invoice itself, not just the customer: runs before it arrives would chase nothing.
-    eventually(lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 1,
-               what="reminders saw the invoice")  # fmt: skip
+    eventually(
+        lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 1,
+        what="reminders saw the invoice",
+    )
     # The owner's manager: overdue collector tasks escalate to them.
     assert api.http.put("/collectors/wang", json={"name": "Wang Fang"}).status_code == 201
     looped = api.http.put("/collectors/wang", json={"name": "Wang Fang", "manager": "wang"})
@@ -61,10 +72,17 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
     day = DUE - timedelta(days=10)
     while day <= DUE + timedelta(days=100):
         if day == PAID_HALF:
-            r = api.http.post("/payments", json={
-                "payment_id": "PAY-1", "customer_id": "C-1", "amount": "5000.00",
-                "currency": "CNY", "received_on": str(day), "method": "bank_transfer",
-            })  # fmt: skip
+            r = api.http.post(
+                "/payments",
+                json={
+                    "payment_id": "PAY-1",
+                    "customer_id": "C-1",
+                    "amount": "5000.00",
+                    "currency": "CNY",
+                    "received_on": str(day),
+                    "method": "bank_transfer",
+                },
+            )
             assert r.status_code == 201, r.text
 
             def half_paid() -> bool:
@@ -72,10 +90,17 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
                 return bool(invoices) and invoices[0]["residual"] == "5000.00"
 
             eventually(half_paid, what="reminders saw the partial payment")
-            r = api.http.post("/customers/C-1/promises", json={
-                "promise_id": "PR-1", "amount": "5000.00", "currency": "CNY",
-                "promised_date": str(PROMISED), "taken_by": "li", "made_on": str(day),
-            })  # fmt: skip
+            r = api.http.post(
+                "/customers/C-1/promises",
+                json={
+                    "promise_id": "PR-1",
+                    "amount": "5000.00",
+                    "currency": "CNY",
+                    "promised_date": str(PROMISED),
+                    "taken_by": "li",
+                    "made_on": str(day),
+                },
+            )
             assert r.status_code == 201, r.text
             assert _dunning(api, day)["invoices"][0]["promised"] is True
         r = api.http.post("/dunning/runs", json={"as_of": str(day)})
@@ -135,9 +160,13 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
     # Left open past their grace, both went to li's manager: on wang's worklist, flagged.
     boss = api.get(f"/worklist?owner=wang&date={DUE + timedelta(days=100)}").json()["items"]
     assert sorted((t["kind"], t["owner"], t["escalated"], t["escalated_to"]) for t in boss) == [
-        ("legal", "li", True, "wang"), ("visit", "li", True, "wang")]  # fmt: skip
-    done = api.http.post(f"/tasks/{tasks[0]['task_id']}/complete",
-                         json={"outcome": "reached", "note": "will pay Friday"})  # fmt: skip
+        ("legal", "li", True, "wang"),
+        ("visit", "li", True, "wang"),
+    ]
+    done = api.http.post(
+        f"/tasks/{tasks[0]['task_id']}/complete",
+        json={"outcome": "reached", "note": "will pay Friday"},
+    )
     assert done.status_code == 200 and done.json()["status"] == "done"
 
     # The credit-hold step asked credit for a hold; credit placed it; checks now refuse.
@@ -146,31 +175,63 @@ def test_pays_half_promises_the_rest_breaks_it_and_is_put_on_hold(
         what="credit placed the hold dunning asked for",
     )
     assert credit["on_hold"] is True
-    check = api.http.post("/credit-checks", json={
-        "customer_id": "C-1", "amount": "100.00", "currency": "CNY", "order_id": "ORD-1",
-    })  # fmt: skip
+    check = api.http.post(
+        "/credit-checks",
+        json={
+            "customer_id": "C-1",
+            "amount": "100.00",
+            "currency": "CNY",
+            "order_id": "ORD-1",
+        },
+    )
     assert check.status_code == 200, check.text
     assert check.json()["decision"] == "reject"
 
 
 def test_bad_policy_is_refused_with_problem_json(tenant: Tenant) -> None:
     api = tenant.api
-    bad = api.http.put("/dunning/policies/mine", json={"grades": ["C"], "steps": [
-        {"name": "a", "offset_days": 1, "channels": ["email"], "template": "overdue_notice"},
-        {"name": "b", "offset_days": 1, "channels": ["fax"], "template": "overdue_notice"},
-        {"name": "c", "offset_days": 5, "channels": ["email"], "template": "x",
-         "templates": {"en": {"body": "{{ secret }}"}}},
-    ]})  # fmt: skip
+    bad = api.http.put(
+        "/dunning/policies/mine",
+        json={
+            "grades": ["C"],
+            "steps": [
+                {
+                    "name": "a",
+                    "offset_days": 1,
+                    "channels": ["email"],
+                    "template": "overdue_notice",
+                },
+                {"name": "b", "offset_days": 1, "channels": ["fax"], "template": "overdue_notice"},
+                {
+                    "name": "c",
+                    "offset_days": 5,
+                    "channels": ["email"],
+                    "template": "x",
+                    "templates": {"en": {"body": "{{ secret }}"}},
+                },
+            ],
+        },
+    )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"steps.1.offset_days", "steps.1.channels", "steps.2.templates.en.body"}
     assert api.get("/dunning/policies/mine").status_code == 404
 
-    good = api.http.put("/dunning/policies/mine", json={"grades": ["C"], "steps": [
-        {"name": "nudge", "offset_days": 2, "channels": ["email", "call"],
-         "template": "overdue_notice"},
-    ]})  # fmt: skip
+    good = api.http.put(
+        "/dunning/policies/mine",
+        json={
+            "grades": ["C"],
+            "steps": [
+                {
+                    "name": "nudge",
+                    "offset_days": 2,
+                    "channels": ["email", "call"],
+                    "template": "overdue_notice",
+                },
+            ],
+        },
+    )
     assert good.status_code == 200, good.text
     assert good.json()["version"] == 1
     assert api.get("/dunning/policies/mine").json()["steps"][0]["channels"] == ["email", "call"]
@@ -179,21 +240,35 @@ def test_bad_policy_is_refused_with_problem_json(tenant: Tenant) -> None:
 
 def test_manual_pause_and_dispute_hold_reminders_back(tenant: Tenant) -> None:
     api = tenant.api
-    assert api.put_customer("C-1", email=f"ap@{tenant.id}.example", language="en",
-                            country="CN").status_code == 201  # fmt: skip
+    assert (
+        api.put_customer(
+            "C-1", email=f"ap@{tenant.id}.example", language="en", country="CN"
+        ).status_code
+        == 201
+    )
     for iid in ("INV-A", "INV-B"):
         r = api.post_invoice(iid, "C-1", "300.00", issue_date=str(ISSUED), due_date=str(DUE))
         assert r.status_code == 201, r.text
-    eventually(lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 2,
-               what="reminders saw both invoices")  # fmt: skip
+    eventually(
+        lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 2,
+        what="reminders saw both invoices",
+    )
     api.http.put("/customers/C-1/dunning/policy", json={"policy_id": "standard"})
-    r = api.http.post("/invoices/INV-A/disputes", json={
-        "dispute_id": "D-1", "reason": "damaged goods", "amount": "300.00", "currency": "CNY",
-        "opened_on": str(DUE),
-    })  # fmt: skip
+    r = api.http.post(
+        "/invoices/INV-A/disputes",
+        json={
+            "dispute_id": "D-1",
+            "reason": "damaged goods",
+            "amount": "300.00",
+            "currency": "CNY",
+            "opened_on": str(DUE),
+        },
+    )
     assert r.status_code == 201, r.text
-    eventually(lambda: any(i["disputed"] for i in _dunning(api, DUE)["invoices"]),
-               what="reminders saw the dispute")  # fmt: skip
+    eventually(
+        lambda: any(i["disputed"] for i in _dunning(api, DUE)["invoices"]),
+        what="reminders saw the dispute",
+    )
     paused = api.http.post(
         "/customers/C-1/dunning/pause",
         json={"until": str(DUE + timedelta(days=5)), "reason": "CFO on leave"},
@@ -203,8 +278,10 @@ def test_manual_pause_and_dispute_hold_reminders_back(tenant: Tenant) -> None:
     for day in (date(2026, 4, 2), date(2026, 4, 3), date(2026, 4, 7)):
         assert api.http.post("/dunning/runs", json={"as_of": str(day)}).status_code == 200
     items = api.get("/reminders?customer_id=C-1").json()["items"]
-    assert [(i["as_of"], i["step"], [v["invoice_id"] for v in i["invoices"]], i["residual"])
-            for i in items] == [("2026-04-07", "overdue_notice", ["INV-B"], "300.00")]  # fmt: skip
+    assert [
+        (i["as_of"], i["step"], [v["invoice_id"] for v in i["invoices"]], i["residual"])
+        for i in items
+    ] == [("2026-04-07", "overdue_notice", ["INV-B"], "300.00")]
     state = _dunning(api, date(2026, 4, 7))
     assert (state["paused_until"], state["pause_reason"]) == ("2026-04-06", "CFO on leave")
     assert api.http.delete("/customers/C-1/dunning/pause").json()["paused_until"] is None

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.e2e
 
 
 def _payment(payment_id: str, amount: str) -> dict[str, str]:
-    return {"payment_id": payment_id, "customer_id": "C-1", "currency": "CNY",
-            "amount": amount, "received_on": "2026-11-01", "method": "cash"}  # fmt: skip
+    return {
+        "payment_id": payment_id,
+        "customer_id": "C-1",
+        "currency": "CNY",
+        "amount": amount,
+        "received_on": "2026-11-01",
+        "method": "cash",
+    }
 
 
 def _payments(stack: Stack, tenant: str) -> int:
@@ -54,8 +60,14 @@ def test_the_same_key_replays_the_first_answer(stack: Stack, tenant: Tenant) -> 
 
 def test_a_refused_request_is_replayed_as_refused(stack: Stack, tenant: Tenant) -> None:
     key = {"Idempotency-Key": "inv-bad"}
-    body = {"invoice_id": "I-1", "customer_id": "C-404", "number": "N", "currency": "CNY",
-            "issue_date": "2026-11-01", "amount": "1.00"}  # fmt: skip
+    body = {
+        "invoice_id": "I-1",
+        "customer_id": "C-404",
+        "number": "N",
+        "currency": "CNY",
+        "issue_date": "2026-11-01",
+        "amount": "1.00",
+    }
     first = tenant.api.http.post("/invoices", json=body, headers=key)
     again = tenant.api.http.post("/invoices", json=body, headers=key)
     assert (first.status_code, again.status_code) == (422, 422)

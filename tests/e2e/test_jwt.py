@@ -76,8 +76,16 @@ class IdentityProvider:
         """A token for `tenant` with `scope`; `claims` override or (as None) remove claims."""
         signer = signer or self.signers[0]
         now = int(time.time())
-        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "mobile-user", "tenant_id": tenant,
-                   "scope": scope, "iat": now, "exp": now + 300, **claims}  # fmt: skip
+        payload = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "mobile-user",
+            "tenant_id": tenant,
+            "scope": scope,
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
         payload = {name: value for name, value in payload.items() if value is not None}
         headers = {"kid": signer.kid}
         return jwt.encode(payload, signer.private, algorithm=signer.algorithm, headers=headers)

@@ -16,37 +16,66 @@ pytestmark = pytest.mark.e2e
 
 
 def _invoice(invoice_id: str, amount: str, issued: str = "2026-01-10") -> dict[str, str]:
-    return {"invoice_id": invoice_id, "customer_id": "C-1", "number": f"N-{invoice_id}",
-            "issue_date": issued, "currency": "CNY", "amount": amount}  # fmt: skip
+    return {
+        "invoice_id": invoice_id,
+        "customer_id": "C-1",
+        "number": f"N-{invoice_id}",
+        "issue_date": issued,
+        "currency": "CNY",
+        "amount": amount,
+    }
 
 
 def test_a_customers_year_through_the_gateway(stack: Stack, tenant: Tenant) -> None:
     api = tenant.api
     assert api.put_customer("C-1", payment_terms_days=30, owner="li").status_code == 201
 
-    batch = api.http.post("/invoices/batch", json={"items": [
-        _invoice("I-1", "1000.00"), _invoice("I-2", "500.00", "2026-02-10"),
-        _invoice("I-3", "300.00", "2026-03-10"), _invoice("I-4", "200.00", "2026-03-10"),
-        _invoice("I-1", "1000.00"),  # the same item again: existing
-        {**_invoice("I-5", "1.00"), "customer_id": "C-404"},  # rejected on its own
-    ]})  # fmt: skip
+    batch = api.http.post(
+        "/invoices/batch",
+        json={
+            "items": [
+                _invoice("I-1", "1000.00"),
+                _invoice("I-2", "500.00", "2026-02-10"),
+                _invoice("I-3", "300.00", "2026-03-10"),
+                _invoice("I-4", "200.00", "2026-03-10"),
+                _invoice("I-1", "1000.00"),  # the same item again: existing
+                {**_invoice("I-5", "1.00"), "customer_id": "C-404"},  # rejected on its own
+            ]
+        },
+    )
     assert batch.status_code == 200, batch.text
     result = batch.json()
     assert (result["created"], result["existing"], result["rejected"]) == (4, 1, 1)
     assert result["items"][5]["problem"]["status"] == 422
 
-    paid = api.http.post("/payments", json={
-        "payment_id": "P-1", "customer_id": "C-1", "currency": "CNY", "amount": "1200.00",
-        "received_on": "2026-02-20", "method": "bank_transfer", "reference": "B-1",
-    })  # fmt: skip
+    paid = api.http.post(
+        "/payments",
+        json={
+            "payment_id": "P-1",
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": "1200.00",
+            "received_on": "2026-02-20",
+            "method": "bank_transfer",
+            "reference": "B-1",
+        },
+    )
     assert paid.status_code == 201, paid.text
-    assert [(a["invoice_id"], a["amount"], a["days_late"]) for a in paid.json()["allocations"]] \
-        == [("I-1", "1000.00", 11), ("I-2", "200.00", -20)]  # fmt: skip
+    assert [(a["invoice_id"], a["amount"], a["days_late"]) for a in paid.json()["allocations"]] == [
+        ("I-1", "1000.00", 11),
+        ("I-2", "200.00", -20),
+    ]
 
-    note = api.http.post("/invoices/I-2/credit-notes", json={
-        "credit_note_id": "CN-1", "currency": "CNY", "amount": "50.00", "reason": "return",
-        "issued_on": "2026-03-01",
-    })  # fmt: skip
+    note = api.http.post(
+        "/invoices/I-2/credit-notes",
+        json={
+            "credit_note_id": "CN-1",
+            "currency": "CNY",
+            "amount": "50.00",
+            "reason": "return",
+            "issued_on": "2026-03-01",
+        },
+    )
     assert note.status_code == 201, note.text
     written = api.http.post(
         "/invoices/I-3/write-off",
@@ -78,11 +107,18 @@ def test_a_customers_year_through_the_gateway(stack: Stack, tenant: Tenant) -> N
     assert before["open_amount"] == "250.00"  # I-2 only: I-3 and I-4 come on 03-10
     assert after["open_amount"] == "1450.00"  # P-1's 1200 owed again
 
-    refused = api.http.post("/payments", json={
-        "payment_id": "P-2", "customer_id": "C-1", "currency": "CNY", "amount": "10.00",
-        "received_on": "2026-03-20", "method": "bank_transfer",
-        "allocations": [{"invoice_id": "I-2", "amount": "10.001"}],
-    })  # fmt: skip
+    refused = api.http.post(
+        "/payments",
+        json={
+            "payment_id": "P-2",
+            "customer_id": "C-1",
+            "currency": "CNY",
+            "amount": "10.00",
+            "received_on": "2026-03-20",
+            "method": "bank_transfer",
+            "allocations": [{"invoice_id": "I-2", "amount": "10.001"}],
+        },
+    )
     assert refused.status_code == 422
     assert "allocations[0].amount" in refused.json()["detail"]
     assert api.get("/payments/P-2").status_code == 404
@@ -95,8 +131,16 @@ def test_a_customers_year_through_the_gateway(stack: Stack, tenant: Tenant) -> N
         return found if found["payment_reversed"] else None
 
     seen = eventually(all_events, what="every ledger event on the topic")
-    assert seen == Counter({
-        "customer_upserted": 1, "invoice_issued": 4, "payment_received": 1,
-        "payment_applied": 2, "invoice_settled": 1, "invoice_adjusted": 1,
-        "invoice_written_off": 1, "invoice_voided": 1, "payment_reversed": 1,
-    })  # fmt: skip
+    assert seen == Counter(
+        {
+            "customer_upserted": 1,
+            "invoice_issued": 4,
+            "payment_received": 1,
+            "payment_applied": 2,
+            "invoice_settled": 1,
+            "invoice_adjusted": 1,
+            "invoice_written_off": 1,
+            "invoice_voided": 1,
+            "payment_reversed": 1,
+        }
+    )

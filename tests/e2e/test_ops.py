@@ -103,8 +103,11 @@ def test_the_pipeline_shows_each_group_catching_up_and_the_outboxes_draining(
     assert groups["reminders"]["group"] == f"reminders-{suffix}"
     credit_topics = {p["topic"] for p in groups["credit"]["partitions"]}
     assert credit_topics == {"ledger.events.v1", "reminders.events.v1"}
-    assert all(p["lag"] == 0 and p["committed"] is not None
-               for p in groups["credit"]["partitions"] if p["end_offset"] > 0)  # fmt: skip
+    assert all(
+        p["lag"] == 0 and p["committed"] is not None
+        for p in groups["credit"]["partitions"]
+        if p["end_offset"] > 0
+    )
     assert groups["credit"]["status"] == "ok"
     for part in groups["reminders"]["partitions"]:
         if part["committed"] is not None:
@@ -133,10 +136,11 @@ def test_a_poison_record_is_dead_lettered_counted_and_listed_to_its_tenant(
 
     def listed() -> list[dict[str, Any]]:
         return [
-            d for d in _dead_letters(tenant.api)
+            d
+            for d in _dead_letters(tenant.api)
             if (d["original_topic"], d["original_partition"], d["original_offset"])
             == (LEDGER_EVENTS, partition, offset)
-        ]  # fmt: skip
+        ]
 
     [mine, *_] = eventually(listed, what="the poison record on credit.dlq.v1")
     assert mine["tenant"] == tenant.id
@@ -144,8 +148,10 @@ def test_a_poison_record_is_dead_lettered_counted_and_listed_to_its_tenant(
     assert mine["error_type"] == "ValidationError" and mine["attempts"] == 1
     assert mine["consumer"] == "credit"
     assert _dlq_count(tenant.api) > before
-    assert any(d["topic"] == CREDIT_DLQ and d["status"] in ("warn", "critical")
-               for d in _pipeline(tenant.api)["dead_letters"])  # fmt: skip
+    assert any(
+        d["topic"] == CREDIT_DLQ and d["status"] in ("warn", "critical")
+        for d in _pipeline(tenant.api)["dead_letters"]
+    )
 
     # not an event: replaying it would only dead-letter it again
     refused = tenant.api.http.post(f"/ops/dead-letters/{mine['id']}/replay")
@@ -162,11 +168,17 @@ def test_a_dead_letter_is_replayed_to_its_original_topic_and_applied(
     stack: Stack, tenant: Tenant
 ) -> None:
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
-    event = Envelope.model_validate({
-        "source": "huikuan/ledger", "type": "ledger.statement_confirmed.v1",
-        "subject": "C-REPLAY", "time": "2026-11-27T00:00:00Z", "tenant": tenant.id,
-        "sequence": 1, "data": {},
-    })  # fmt: skip
+    event = Envelope.model_validate(
+        {
+            "source": "huikuan/ledger",
+            "type": "ledger.statement_confirmed.v1",
+            "subject": "C-REPLAY",
+            "time": "2026-11-27T00:00:00Z",
+            "tenant": tenant.id,
+            "sequence": 1,
+            "data": {},
+        }
+    )
     headers = [
         ("x-dlq-consumer", b"credit"),
         ("x-dlq-error-type", b"RuntimeError"),

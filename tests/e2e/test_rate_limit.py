@@ -26,8 +26,7 @@ def test_a_spent_bucket_is_a_429_with_retry_after(
     stack: Stack, tenant: Tenant, strict_gateway: str
 ) -> None:
     headers = {"Authorization": f"Bearer {tenant.key}"}
-    answers = [httpx.get(f"{strict_gateway}/v1/customers/C-1", headers=headers)
-               for _ in range(4)]  # fmt: skip
+    answers = [httpx.get(f"{strict_gateway}/v1/customers/C-1", headers=headers) for _ in range(4)]
     assert [a.status_code for a in answers] == [404, 404, 404, 429]
     limited = answers[-1]
     assert limited.headers["content-type"].startswith("application/problem+json")

@@ -23,9 +23,15 @@ from tests.support import Api, query
 pytestmark = pytest.mark.e2e
 
 IDS = {
-    "customer_id": "C-ISO", "invoice_id": "I-ISO", "payment_id": "P-ISO", "dispute_id": "D-ISO",
-    "policy_id": "standard", "task_id": "T-ISO", "period": "2026-11", "owner": "li",
-}  # fmt: skip
+    "customer_id": "C-ISO",
+    "invoice_id": "I-ISO",
+    "payment_id": "P-ISO",
+    "dispute_id": "D-ISO",
+    "policy_id": "standard",
+    "task_id": "T-ISO",
+    "period": "2026-11",
+    "owner": "li",
+}
 SECRET = "Secret Trading 机密"
 HOOK_SECRET = "iso-webhook-secret-0123456789"
 
@@ -50,17 +56,30 @@ def _fill(path: str) -> str:
 def _book(api: Api) -> None:
     assert api.put_customer("C-ISO", name=SECRET, owner="li").status_code == 201
     assert api.post_invoice("I-ISO", "C-ISO", amount="100.00").status_code == 201
-    paid = api.http.post("/payments", json={
-        "payment_id": "P-ISO", "customer_id": "C-ISO", "currency": "CNY", "amount": "40.00",
-        "received_on": "2026-11-10", "method": "cash"})  # fmt: skip
+    paid = api.http.post(
+        "/payments",
+        json={
+            "payment_id": "P-ISO",
+            "customer_id": "C-ISO",
+            "currency": "CNY",
+            "amount": "40.00",
+            "received_on": "2026-11-10",
+            "method": "cash",
+        },
+    )
     assert paid.status_code == 201, paid.text
     boss = api.http.put("/collectors/boss", json={"name": SECRET})
     assert boss.status_code == 201, boss.text
     li = api.http.put("/collectors/li", json={"name": SECRET, "manager": "boss"})
     assert li.status_code == 201, li.text
-    settings = api.http.put("/dunning/settings", json={
-        "webhook_url": "https://hooks.example.com/iso", "webhook_secret": HOOK_SECRET,
-        "send_window_start": "08:00"})  # fmt: skip
+    settings = api.http.put(
+        "/dunning/settings",
+        json={
+            "webhook_url": "https://hooks.example.com/iso",
+            "webhook_secret": HOOK_SECRET,
+            "send_window_start": "08:00",
+        },
+    )
     assert settings.status_code == 200, settings.text
     shown = api.http.get("/dunning/settings")
     assert shown.json()["webhook_secret_set"] is True and HOOK_SECRET not in shown.text
@@ -133,14 +152,23 @@ def test_no_route_shows_or_changes_another_tenants_books(stack: Stack, tenant: T
     # Well-formed writes aimed at our ids act on the intruder's own (empty) books.
     for url, body in [
         ("/invoices/I-ISO/void", {"voided_on": "2026-11-20", "reason": "x"}),
-        ("/invoices/I-ISO/credit-notes", {"credit_note_id": "CN-X", "currency": "CNY",
-                                          "amount": "1.00", "reason": "rebate",
-                                          "issued_on": "2026-11-20"}),
-        ("/invoices/I-ISO/write-off", {"reason": "x", "approver": "x",
-                                       "written_off_on": "2026-11-20"}),
+        (
+            "/invoices/I-ISO/credit-notes",
+            {
+                "credit_note_id": "CN-X",
+                "currency": "CNY",
+                "amount": "1.00",
+                "reason": "rebate",
+                "issued_on": "2026-11-20",
+            },
+        ),
+        (
+            "/invoices/I-ISO/write-off",
+            {"reason": "x", "approver": "x", "written_off_on": "2026-11-20"},
+        ),
         ("/payments/P-ISO/reverse", {"reversed_on": "2026-11-20", "reason": "x"}),
         ("/payments/P-ISO/allocations", {"currency": "CNY"}),
-    ]:  # fmt: skip
+    ]:
         response = intruder.http.post(url, json=body)
         assert response.status_code == 404, (url, response.status_code, response.text)
     assert _footprint(stack, tenant.id) == before

@@ -65,8 +65,14 @@ def _seed(tenant: Tenant) -> None:
     """A little of everything, so list and report calls have rows to answer with."""
     assert tenant.api.put_customer("C-1", owner="li", region="east").status_code == 201
     assert tenant.api.post_invoice("INV-1", "C-1").status_code == 201
-    paid = {"payment_id": "P-1", "customer_id": "C-1", "received_on": "2026-11-10",
-            "method": "bank_transfer", "currency": "CNY", "amount": "400.00"}  # fmt: skip
+    paid = {
+        "payment_id": "P-1",
+        "customer_id": "C-1",
+        "received_on": "2026-11-10",
+        "method": "bank_transfer",
+        "currency": "CNY",
+        "amount": "400.00",
+    }
     assert tenant.api.http.post("/payments", json=paid).status_code == 201
 
 

@@ -162,17 +162,22 @@ def test_events_arrive_signed_and_in_each_customers_order(api: Api, receiver: Re
     got = receiver.at(path)
     for request in got:
         timestamp = int(request.headers["Webhook-Timestamp"])
-        assert verify(created["secret"], timestamp, request.body,
-                      request.headers["Webhook-Signature"]), request.headers  # fmt: skip
-        assert not verify(issued_only["secret"], timestamp, request.body,
-                          request.headers["Webhook-Signature"])  # fmt: skip
+        assert verify(
+            created["secret"], timestamp, request.body, request.headers["Webhook-Signature"]
+        ), request.headers
+        assert not verify(
+            issued_only["secret"], timestamp, request.body, request.headers["Webhook-Signature"]
+        )
         assert request.headers["Content-Type"] == "application/cloudevents+json"
     events = _events(got)
     assert {e["tenant"] for e in events} == {events[0]["tenant"]}
     # Per customer and producer, sequence numbers arrive strictly increasing.
     for customer in ("C-1", "C-2"):
-        ledger = [e["sequence"] for e in events
-                  if e["subject"] == customer and e["source"] == "huikuan/ledger"]  # fmt: skip
+        ledger = [
+            e["sequence"]
+            for e in events
+            if e["subject"] == customer and e["source"] == "huikuan/ledger"
+        ]
         assert ledger == sorted(ledger) and len(set(ledger)) == len(ledger), ledger
         numbers = [
             e["data"]["invoice_id"]
@@ -309,11 +314,16 @@ def test_a_receiver_that_keeps_failing_ends_failed_and_can_be_redelivered(
     assert ok.headers["Webhook-Id"] == redelivery["delivery_id"]
     assert json.loads(ok.body)["id"] == entry["event_id"]
     assert json.loads(ok.body) == json.loads(attempts[0].body)
-    assert verify(created["secret"], int(ok.headers["Webhook-Timestamp"]), ok.body,
-                  ok.headers["Webhook-Signature"])  # fmt: skip
+    assert verify(
+        created["secret"],
+        int(ok.headers["Webhook-Timestamp"]),
+        ok.body,
+        ok.headers["Webhook-Signature"],
+    )
     # Nothing left failed-and-not-redelivered since then: the bulk redelivery finds nothing.
-    bulk = api.http.post(f"/webhooks/{webhook_id}/redeliver-failed",
-                         json={"since": "2000-01-01T00:00:00Z"})  # fmt: skip
+    bulk = api.http.post(
+        f"/webhooks/{webhook_id}/redeliver-failed", json={"since": "2000-01-01T00:00:00Z"}
+    )
     assert bulk.status_code == 202 and bulk.json()["items"] == []
 
 
@@ -327,8 +337,10 @@ def test_another_tenant_sees_and_touches_nothing(
     assert api.post_invoice("X-1", "C-X").status_code == 201
     eventually(lambda: _ok(receiver.at(path)), timeout=60, what="delivered")
     (entry,) = _deliveries(api, webhook_id)
-    intruder = Api(hook_stack.gateway_url, hook_stack.create_tenant_key(
-        f"wh-x-{secrets.token_hex(4)}", "Intruder"))  # fmt: skip
+    intruder = Api(
+        hook_stack.gateway_url,
+        hook_stack.create_tenant_key(f"wh-x-{secrets.token_hex(4)}", "Intruder"),
+    )
     assert intruder.get("/webhooks").json()["items"] == []
     for response in (
         intruder.get(f"/webhooks/{webhook_id}"),

@@ -54,8 +54,10 @@ def test_every_invoice_reaches_both_consumers_exactly_once(stack: Stack, tenant:
     credit = eventually(credit_has_all, timeout=120, what="credit saw every invoice")
     [line] = credit["exposure"]
     assert (line["currency"], line["open_invoices"], line["open_amount"]) == (
-        "CNY", INVOICES, f"{total / 100:.2f}"
-    )  # fmt: skip
+        "CNY",
+        INVOICES,
+        f"{total / 100:.2f}",
+    )
 
     def reminders_has_all() -> dict[str, object] | None:
         body = api.get("/customers/C-1/dunning").json()

@@ -45,8 +45,9 @@ class HoldPlaced(_Payload):
     """The customer is on credit hold: no new credit until released."""
 
     customer_id: str
-    cause: str = Field(description="e.g. overdue_days, over_limit, grade_e, broken_promise, "
-                                   "manual, dunning")  # fmt: skip
+    cause: str = Field(
+        description="e.g. overdue_days, over_limit, grade_e, broken_promise, manual, dunning"
+    )
     detail: str
     manual: bool
     placed_on: date

@@ -279,18 +279,25 @@ class EventConsumer:
                 outages += 1
                 log.warning(
                     "database unavailable; the event waits",
-                    extra={"event_id": str(envelope.id), "outage_attempt": outages,
-                           "error": repr(exc)},
-                )  # fmt: skip
+                    extra={
+                        "event_id": str(envelope.id),
+                        "outage_attempt": outages,
+                        "error": repr(exc),
+                    },
+                )
                 await self._pause(min(30.0, self._backoff * 2 ** min(outages, 8)))
                 continue
             except Exception as exc:
                 failures += 1
                 log.warning(
                     "event handler failed",
-                    extra={"event_id": str(envelope.id), "type": envelope.type,
-                           "attempt": failures, "error": repr(exc)},
-                )  # fmt: skip
+                    extra={
+                        "event_id": str(envelope.id),
+                        "type": envelope.type,
+                        "attempt": failures,
+                        "error": repr(exc),
+                    },
+                )
                 if failures >= self._max_retries:
                     await self._dead_letter(record, exc, attempts=failures)
                     return

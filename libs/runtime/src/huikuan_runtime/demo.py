@@ -28,10 +28,25 @@ COLLECTORS = (
 )
 REGIONS = ("east", "north", "south", "west")
 NAMES = (
-    "华东贸易", "北方建材", "南粤电器", "西部物流", "长江食品", "黄河机械", "珠江纺织", "天山农业",
-    "东海水产", "泰山五金", "嘉陵汽配", "昆仑医药", "Golden Bridge Trading", "Harbor Supplies",
-    "Lotus Retail", "Summit Hardware", "Jade Dragon Foods", "Pearl River Paper",
-)  # fmt: skip
+    "华东贸易",
+    "北方建材",
+    "南粤电器",
+    "西部物流",
+    "长江食品",
+    "黄河机械",
+    "珠江纺织",
+    "天山农业",
+    "东海水产",
+    "泰山五金",
+    "嘉陵汽配",
+    "昆仑医药",
+    "Golden Bridge Trading",
+    "Harbor Supplies",
+    "Lotus Retail",
+    "Summit Hardware",
+    "Jade Dragon Foods",
+    "Pearl River Paper",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +82,25 @@ def build(today: date, customers: int = 36, seed: int = 20261127) -> Book:
         customer_id = f"DEMO-C{n + 1:03d}"
         currency = "USD" if n % 9 == 8 else "CNY"
         terms = rng.choice((30, 30, 45, 60))
-        book.customers.append((customer_id, {
-            "name": f"{NAMES[n % len(NAMES)]} {n // len(NAMES) + 1}号" if n >= len(NAMES)
-            else NAMES[n],
-            "currency": currency, "payment_terms_days": terms,
-            "owner": OWNERS[n % len(OWNERS)], "region": REGIONS[(n // 2) % len(REGIONS)],
-            "segment": habit.name, "country": "CN" if currency == "CNY" else "US",
-            "language": "zh" if currency == "CNY" else "en",
-            "timezone": "Asia/Shanghai" if currency == "CNY" else "America/New_York",
-            "email": f"ap@{customer_id.lower()}.example.com",
-        }))  # fmt: skip
+        book.customers.append(
+            (
+                customer_id,
+                {
+                    "name": f"{NAMES[n % len(NAMES)]} {n // len(NAMES) + 1}号"
+                    if n >= len(NAMES)
+                    else NAMES[n],
+                    "currency": currency,
+                    "payment_terms_days": terms,
+                    "owner": OWNERS[n % len(OWNERS)],
+                    "region": REGIONS[(n // 2) % len(REGIONS)],
+                    "segment": habit.name,
+                    "country": "CN" if currency == "CNY" else "US",
+                    "language": "zh" if currency == "CNY" else "en",
+                    "timezone": "Asia/Shanghai" if currency == "CNY" else "America/New_York",
+                    "email": f"ap@{customer_id.lower()}.example.com",
+                },
+            )
+        )
         for month in range(12, -1, -1):
             for k in range(rng.randint(2, 4)):
                 issued = today - timedelta(days=month * 30 + rng.randint(0, 29))
@@ -84,11 +108,16 @@ def build(today: date, customers: int = 36, seed: int = 20261127) -> Book:
                     continue
                 invoice_id = f"DEMO-I-{n + 1:03d}-{month:02d}{k}"
                 amount = rng.randint(300_000, 15_000_000)  # minor units
-                book.invoices.append({
-                    "invoice_id": invoice_id, "customer_id": customer_id,
-                    "number": f"{issued:%Y%m}-{n + 1:03d}{k}", "issue_date": issued.isoformat(),
-                    "currency": currency, "amount": f"{amount // 100}.{amount % 100:02d}",
-                })  # fmt: skip
+                book.invoices.append(
+                    {
+                        "invoice_id": invoice_id,
+                        "customer_id": customer_id,
+                        "number": f"{issued:%Y%m}-{n + 1:03d}{k}",
+                        "issue_date": issued.isoformat(),
+                        "currency": currency,
+                        "amount": f"{amount // 100}.{amount % 100:02d}",
+                    }
+                )
                 if rng.random() < habit.never:
                     continue
                 due = issued + timedelta(days=terms)
@@ -98,31 +127,47 @@ def build(today: date, customers: int = 36, seed: int = 20261127) -> Book:
                     continue
                 part = amount if rng.random() >= habit.partial else amount * rng.randint(5, 9) // 10
                 text = f"{part // 100}.{part % 100:02d}"
-                book.payments.append({
-                    "payment_id": f"DEMO-P-{invoice_id[7:]}", "customer_id": customer_id,
-                    "currency": currency, "amount": text, "received_on": paid_on.isoformat(),
-                    "method": rng.choice(("bank_transfer", "bank_transfer", "cheque",
-                                          "bank_acceptance_bill")),
-                    "reference": f"BANK-{rng.randint(10**7, 10**8 - 1)}",
-                    "allocations": [{"invoice_id": invoice_id, "amount": text}],
-                })  # fmt: skip
+                book.payments.append(
+                    {
+                        "payment_id": f"DEMO-P-{invoice_id[7:]}",
+                        "customer_id": customer_id,
+                        "currency": currency,
+                        "amount": text,
+                        "received_on": paid_on.isoformat(),
+                        "method": rng.choice(
+                            ("bank_transfer", "bank_transfer", "cheque", "bank_acceptance_bill")
+                        ),
+                        "reference": f"BANK-{rng.randint(10**7, 10**8 - 1)}",
+                        "allocations": [{"invoice_id": invoice_id, "amount": text}],
+                    }
+                )
     book.payments.sort(key=lambda p: p["received_on"])
     unpaid = {i["invoice_id"] for i in book.invoices} - {
         p["allocations"][0]["invoice_id"] for p in book.payments
     }
     disputed = sorted(i for i in unpaid if i.startswith("DEMO-I-003-01"))
     if disputed:
-        book.dispute = (disputed[0], {
-            "dispute_id": "DEMO-D-1", "reason": "quality claim: 20 cartons damaged",
-            "currency": "CNY", "amount": "1000.00", "opened_on": today.isoformat(),
-        })  # fmt: skip
+        book.dispute = (
+            disputed[0],
+            {
+                "dispute_id": "DEMO-D-1",
+                "reason": "quality claim: 20 cartons damaged",
+                "currency": "CNY",
+                "amount": "1000.00",
+                "opened_on": today.isoformat(),
+            },
+        )
     return book
 
 
 def _post_batches(
-    url: str, headers: dict[str, str], path: str, items: list[dict[str, Any]], what: str,
+    url: str,
+    headers: dict[str, str],
+    path: str,
+    items: list[dict[str, Any]],
+    what: str,
     size: int,
-) -> int:  # fmt: skip
+) -> int:
     rejected = 0
     for start in range(0, len(items), size):
         status, body = http_json(

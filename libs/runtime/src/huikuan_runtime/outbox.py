@@ -37,9 +37,14 @@ async def record(
 ) -> Envelope:
     """Write `payload` as an event to the outbox inside the caller's open transaction."""
     [envelope] = await record_many(
-        conn, topic=topic, source=source, tenant=tenant, events=[(subject, payload)], at=at,
+        conn,
+        topic=topic,
+        source=source,
+        tenant=tenant,
+        events=[(subject, payload)],
+        at=at,
         headers=headers,
-    )  # fmt: skip
+    )
     return envelope
 
 
@@ -79,10 +84,18 @@ async def record_many(
     envelopes = []
     for (subject, payload), time in zip(events, times, strict=True):
         # Every value here is ours and already valid: skip re-validating each envelope.
-        envelopes.append(Envelope.model_construct(
-            id=uuid7(), source=source, type=type_name(payload), subject=subject, time=time,
-            tenant=tenant, sequence=next_value[subject], data=payload.model_dump(mode="json"),
-        ))  # fmt: skip
+        envelopes.append(
+            Envelope.model_construct(
+                id=uuid7(),
+                source=source,
+                type=type_name(payload),
+                subject=subject,
+                time=time,
+                tenant=tenant,
+                sequence=next_value[subject],
+                data=payload.model_dump(mode="json"),
+            )
+        )
         next_value[subject] += 1
     await conn.execute(
         """INSERT INTO outbox_event (event_id, topic, key, payload, headers)

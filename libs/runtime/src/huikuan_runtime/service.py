@@ -145,9 +145,11 @@ async def run_consumer(
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
     consumer = make_consumer(
-        settings.kafka_bootstrap_servers, settings.consumer_group, topics,
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        topics,
         max_poll_records=max(500, batch_size),
-    )  # fmt: skip
+    )
     await dlq.start()
     await consumer.start()
     try:

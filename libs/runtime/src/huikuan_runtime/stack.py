@@ -232,9 +232,11 @@ class Stack:
         """Create (or find) a tenant and return a new API key for it."""
         auth = {"Authorization": f"Bearer {self.operator_key}"}
         status, body = http_json(
-            "POST", f"{self.gateway_url}/v1/admin/tenants",
-            {"tenant_id": tenant_id, "name": name}, auth,
-        )  # fmt: skip
+            "POST",
+            f"{self.gateway_url}/v1/admin/tenants",
+            {"tenant_id": tenant_id, "name": name},
+            auth,
+        )
         if status not in (200, 201):
             raise StackError(f"creating tenant {tenant_id} failed: {status} {body}")
         request: dict[str, Any] = {"tenant_id": tenant_id, "name": f"{tenant_id} key"}

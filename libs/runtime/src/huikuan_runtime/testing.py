@@ -58,8 +58,11 @@ async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> 
     await probe.start()
     try:
         cluster = await probe._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for topic in all_topics()
-                      for p in cluster.partitions_for_topic(topic) or ()]  # fmt: skip
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in all_topics()
+            for p in cluster.partitions_for_topic(topic) or ()
+        ]
         ends = await probe.end_offsets(partitions)
     finally:
         await probe.stop()
@@ -79,8 +82,10 @@ def internal_client(app: FastAPI, tenant: str) -> httpx.AsyncClient:
     """A client of a service's `app` over ASGI, calling as the gateway does: the internal
     credential (from `app.state.settings`) and `tenant` in the headers."""
     settings = app.state.settings
-    headers = {INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value(),
-               TENANT_HEADER: tenant}  # fmt: skip
+    headers = {
+        INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value(),
+        TENANT_HEADER: tenant,
+    }
     transport = httpx.ASGITransport(app=app)
     base_url = f"http://{settings.service_name}"
     return httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers)

@@ -9,11 +9,21 @@ import pytest
 from huikuan_runtime.addresses import is_public, literal_problem, resolution_problem
 
 
-@pytest.mark.parametrize("url", [
-    "http://localhost/x", "http://api.localhost:8000/x", "http://127.0.0.1/x",
-    "http://10.1.2.3/x", "http://192.168.0.1/x", "http://169.254.169.254/latest",
-    "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://0.0.0.0/x", "http://100.64.0.1/x",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/x",
+        "http://api.localhost:8000/x",
+        "http://127.0.0.1/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.1/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://0.0.0.0/x",
+        "http://100.64.0.1/x",
+    ],
+)
 def test_our_own_network_is_refused_as_written(url: str) -> None:
     assert literal_problem(url) is not None
 
@@ -31,11 +41,30 @@ async def test_a_resolved_address_in_our_network_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-     "100.64.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "::1", "::",
-     "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-     "::ffff:10.0.0.1", "2002:7f00:1::", "2001:db8::1"],
-)  # fmt: skip
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::ffff:10.0.0.1",
+        "2002:7f00:1::",
+        "2001:db8::1",
+    ],
+)
 def test_non_public_addresses_are_refused(address: str) -> None:
     assert not is_public(ipaddress.ip_address(address))
     url = f"http://[{address}]/x" if ":" in address else f"http://{address}/x"

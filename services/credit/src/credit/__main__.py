@@ -15,9 +15,12 @@ from huikuan_runtime.service import ServiceSpec, main, run_consumer
 async def consume(settings: Settings) -> None:
     """Read the ledger and reminders topics (named by the settings) into the projection."""
     await run_consumer(
-        settings, settings.consumed_topics, {}, batch_size=settings.consumer_batch_size,
+        settings,
+        settings.consumed_topics,
+        {},
+        batch_size=settings.consumer_batch_size,
         run_handler=run_handler(FactCache(settings.fact_cache_facts)),
-    )  # fmt: skip
+    )
 
 
 SPEC = ServiceSpec(

@@ -38,9 +38,14 @@ def consumer(
 ) -> EventConsumer:
     """Credit's consumer loop (no Kafka), with a fact cache of its own unless given one."""
     return EventConsumer(
-        name="credit", pool=pool, handlers={}, dlq_producer=None, batch_size=batch_size,
-        retry_backoff_seconds=0.01, run_handler=run_handler(cache or FactCache(1_000_000)),
-    )  # fmt: skip
+        name="credit",
+        pool=pool,
+        handlers={},
+        dlq_producer=None,
+        batch_size=batch_size,
+        retry_backoff_seconds=0.01,
+        run_handler=run_handler(cache or FactCache(1_000_000)),
+    )
 
 
 def records(events: list[Envelope]) -> list[ConsumerRecord[bytes, bytes]]:

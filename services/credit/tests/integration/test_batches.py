@@ -26,11 +26,16 @@ WIPE = """TRUNCATE credit_fact, credit_state, credit_limit, credit_hold, score_h
 async def _everything(pool: asyncpg.Pool) -> dict[str, object]:
     out = await snapshot(pool)
     async with pool.acquire() as conn:
-        out["cursors"] = [dict(r) for r in await conn.fetch(
-            """SELECT source, tenant, subject, last_sequence, gaps, out_of_order
-               FROM subject_cursor ORDER BY source, tenant, subject""")]  # fmt: skip
-        out["processed"] = sorted(r["event_id"] for r in await conn.fetch(
-            "SELECT event_id FROM processed_event"))  # fmt: skip
+        out["cursors"] = [
+            dict(r)
+            for r in await conn.fetch(
+                """SELECT source, tenant, subject, last_sequence, gaps, out_of_order
+               FROM subject_cursor ORDER BY source, tenant, subject"""
+            )
+        ]
+        out["processed"] = sorted(
+            r["event_id"] for r in await conn.fetch("SELECT event_id FROM processed_event")
+        )
     return out
 
 
@@ -73,9 +78,14 @@ async def test_a_failing_record_makes_its_run_go_one_by_one(pool: asyncpg.Pool) 
             raise RuntimeError("a passing failure")
 
     batched = EventConsumer(
-        name="credit", pool=pool, handlers={}, dlq_producer=None, batch_size=100,
-        retry_backoff_seconds=0.01, run_handler=flaky,
-    )  # fmt: skip
+        name="credit",
+        pool=pool,
+        handlers={},
+        dlq_producer=None,
+        batch_size=100,
+        retry_backoff_seconds=0.01,
+        run_handler=flaky,
+    )
     await _run(batched, events, 100)
     assert failures == ["INV-3"]
     assert await _everything(pool) == one_by_one

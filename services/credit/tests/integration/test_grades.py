@@ -21,9 +21,17 @@ pytestmark = pytest.mark.integration
 
 
 def _state(customer_id: str, grade: Grade, score: int) -> scores.State:
-    return scores.State(customer_id=customer_id, as_of=date(2026, 11, 30), score=score,
-                        grade=grade, version="2026-11.1", factors=[], reasons=[], profile={},
-                        facts_digest=None)  # fmt: skip
+    return scores.State(
+        customer_id=customer_id,
+        as_of=date(2026, 11, 30),
+        score=score,
+        grade=grade,
+        version="2026-11.1",
+        factors=[],
+        reasons=[],
+        profile={},
+        facts_digest=None,
+    )
 
 
 @pytest.fixture
@@ -39,9 +47,14 @@ async def test_customers_of_a_grade_page_in_id_order(
     api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     graded: list[tuple[str, Grade]] = [
-        ("C-05", "B"), ("C-01", "B"), ("C-02", "A"), ("C-04", "B"), ("C-03", "B"),
-        ("C-06", "E"), ("C-07", "B"),
-    ]  # fmt: skip
+        ("C-05", "B"),
+        ("C-01", "B"),
+        ("C-02", "A"),
+        ("C-04", "B"),
+        ("C-03", "B"),
+        ("C-06", "E"),
+        ("C-07", "B"),
+    ]
     async with pool.acquire() as conn:
         await scores.save_many(conn, "t1", [_state(c, g, 600) for c, g in graded])
         await scores.save_many(conn, "t2", [_state("C-00", "B", 700), _state("C-08", "B", 700)])
@@ -61,10 +74,14 @@ async def test_customers_of_a_grade_page_in_id_order(
             break
     assert pages == [["C-01", "C-03"], ["C-04", "C-05"]]
     one = (await api.get("/customers", params={"grade": "C"})).json()
-    assert one == {"items": [{"customer_id": "C-07", "grade": "C", "score": 500,
-                              "as_of": "2026-11-30"}], "next_cursor": None}  # fmt: skip
+    assert one == {
+        "items": [{"customer_id": "C-07", "grade": "C", "score": 500, "as_of": "2026-11-30"}],
+        "next_cursor": None,
+    }
     assert (await api.get("/customers", params={"grade": "D"})).json() == {
-        "items": [], "next_cursor": None}  # fmt: skip
+        "items": [],
+        "next_cursor": None,
+    }
     other = await api.get("/customers", params={"grade": "B"}, headers={"X-Tenant-Id": "t2"})
     assert [i["customer_id"] for i in other.json()["items"]] == ["C-00", "C-08"]
 

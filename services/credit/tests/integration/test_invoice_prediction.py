@@ -36,32 +36,50 @@ def customer(cid: str) -> Envelope:
 
 
 def invoice(iid: str, cid: str, issued: date, due: date) -> Envelope:
-    return envelope(InvoiceIssued(invoice_id=iid, customer_id=cid, number=iid,
-                                  issue_date=issued, due_date=due, currency="CNY",
-                                  amount_minor=100_000), issued)  # fmt: skip
+    return envelope(
+        InvoiceIssued(
+            invoice_id=iid,
+            customer_id=cid,
+            number=iid,
+            issue_date=issued,
+            due_date=due,
+            currency="CNY",
+            amount_minor=100_000,
+        ),
+        issued,
+    )
 
 
 def paid(iid: str, cid: str, on: date, due: date) -> Envelope:
-    return envelope(PaymentApplied(payment_id=f"P-{iid}", invoice_id=iid, customer_id=cid,
-                                   currency="CNY", amount_minor=100_000, applied_on=on,
-                                   due_date=due, days_late=(on - due).days,
-                                   invoice_residual_minor=0), on)  # fmt: skip
+    return envelope(
+        PaymentApplied(
+            payment_id=f"P-{iid}",
+            invoice_id=iid,
+            customer_id=cid,
+            currency="CNY",
+            amount_minor=100_000,
+            applied_on=on,
+            due_date=due,
+            days_late=(on - due).days,
+            invoice_residual_minor=0,
+        ),
+        on,
+    )
 
 
 def book() -> list[Envelope]:
     """C-1 paid once 10 days late and owes INV-2 (due 2026-07-01); C-2 paid 30 days late.
     As of 2026-06-15 the tenant's prior is 20 days (2 payments), C-1's own mean 10 (1):
     (1·10 + 4·20) / 5 = 18 days late → 2026-07-19."""
-    # fmt: off
     return [
-        customer("C-1"), customer("C-2"),
+        customer("C-1"),
+        customer("C-2"),
         invoice("INV-1", "C-1", date(2026, 1, 10), date(2026, 2, 9)),
         paid("INV-1", "C-1", date(2026, 2, 19), date(2026, 2, 9)),
         invoice("INV-2", "C-1", date(2026, 6, 1), date(2026, 7, 1)),
         invoice("INV-20", "C-2", date(2026, 1, 10), date(2026, 2, 9)),
         paid("INV-20", "C-2", date(2026, 3, 11), date(2026, 2, 9)),
     ]
-    # fmt: on
 
 
 def a_late_payment() -> list[Envelope]:

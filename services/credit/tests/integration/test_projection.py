@@ -35,42 +35,91 @@ def customer(cid: str = "C-1") -> Envelope:
 
 
 def invoice(n: int, issued: date, due: date, amount: int = 100_000, cid: str = "C-1") -> Envelope:
-    return envelope(InvoiceIssued(invoice_id=f"INV-{n}", customer_id=cid, number=f"N-{n}",
-                                  issue_date=issued, due_date=due, currency="CNY",
-                                  amount_minor=amount), issued)  # fmt: skip
+    return envelope(
+        InvoiceIssued(
+            invoice_id=f"INV-{n}",
+            customer_id=cid,
+            number=f"N-{n}",
+            issue_date=issued,
+            due_date=due,
+            currency="CNY",
+            amount_minor=amount,
+        ),
+        issued,
+    )
 
 
 def payment(n: int, on: date, due: date, amount: int = 100_000, residual: int = 0) -> Envelope:
-    return envelope(PaymentApplied(payment_id=f"P-{n}", invoice_id=f"INV-{n}", customer_id="C-1",
-                                   currency="CNY", amount_minor=amount, applied_on=on,
-                                   due_date=due, days_late=max(0, (on - due).days),
-                                   invoice_residual_minor=residual), on)  # fmt: skip
+    return envelope(
+        PaymentApplied(
+            payment_id=f"P-{n}",
+            invoice_id=f"INV-{n}",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=amount,
+            applied_on=on,
+            due_date=due,
+            days_late=max(0, (on - due).days),
+            invoice_residual_minor=residual,
+        ),
+        on,
+    )
 
 
 def history_of_c1() -> list[Envelope]:
-    # fmt: off
     return [
         customer(),
         invoice(1, date(2026, 1, 10), date(2026, 2, 9)),
         payment(1, date(2026, 2, 8), date(2026, 2, 9)),
-        envelope(InvoiceSettled(invoice_id="INV-1", customer_id="C-1", currency="CNY",
-                                settled_on=date(2026, 2, 8), days_late=0),
-                 date(2026, 2, 8)),
+        envelope(
+            InvoiceSettled(
+                invoice_id="INV-1",
+                customer_id="C-1",
+                currency="CNY",
+                settled_on=date(2026, 2, 8),
+                days_late=0,
+            ),
+            date(2026, 2, 8),
+        ),
         invoice(2, date(2026, 3, 1), date(2026, 3, 31)),
         payment(2, date(2026, 5, 4), date(2026, 3, 31)),  # 34 days late
         invoice(3, date(2026, 6, 1), date(2026, 7, 1), amount=250_000),
-        envelope(InvoiceOverdue(invoice_id="INV-3", customer_id="C-1", due_date=date(2026, 7, 1),
-                                currency="CNY", residual_minor=250_000, as_of=date(2026, 7, 2)),
-                 date(2026, 7, 2)),
-        envelope(PromiseMade(promise_id="PR-1", customer_id="C-1", currency="CNY",
-                             amount_minor=250_000, promised_date=date(2026, 7, 10),
-                             invoice_ids=["INV-3"], taken_by="li"), date(2026, 7, 3)),
-        envelope(PromiseBroken(promise_id="PR-1", customer_id="C-1", currency="CNY",
-                               shortfall_minor=250_000, promised_date=date(2026, 7, 10),
-                               judged_on=date(2026, 7, 13)), date(2026, 7, 13)),
+        envelope(
+            InvoiceOverdue(
+                invoice_id="INV-3",
+                customer_id="C-1",
+                due_date=date(2026, 7, 1),
+                currency="CNY",
+                residual_minor=250_000,
+                as_of=date(2026, 7, 2),
+            ),
+            date(2026, 7, 2),
+        ),
+        envelope(
+            PromiseMade(
+                promise_id="PR-1",
+                customer_id="C-1",
+                currency="CNY",
+                amount_minor=250_000,
+                promised_date=date(2026, 7, 10),
+                invoice_ids=["INV-3"],
+                taken_by="li",
+            ),
+            date(2026, 7, 3),
+        ),
+        envelope(
+            PromiseBroken(
+                promise_id="PR-1",
+                customer_id="C-1",
+                currency="CNY",
+                shortfall_minor=250_000,
+                promised_date=date(2026, 7, 10),
+                judged_on=date(2026, 7, 13),
+            ),
+            date(2026, 7, 13),
+        ),
         invoice(4, date(2026, 7, 15), date(2026, 8, 14), amount=50_000),
     ]
-    # fmt: on
 
 
 async def test_replaying_twice_and_rebuilding_give_identical_projections(
@@ -125,9 +174,17 @@ async def test_a_hold_placed_for_overdue_days_is_released_by_the_payment(
     await deliver(c, [customer(), invoice(1, date(2026, 9, 1), due)])
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM credit_hold") == 0
-    overdue = envelope(InvoiceOverdue(invoice_id="INV-1", customer_id="C-1", due_date=due,
-                                      currency="CNY", residual_minor=100_000,
-                                      as_of=date(2026, 11, 5)), date(2026, 11, 5))  # fmt: skip
+    overdue = envelope(
+        InvoiceOverdue(
+            invoice_id="INV-1",
+            customer_id="C-1",
+            due_date=due,
+            currency="CNY",
+            residual_minor=100_000,
+            as_of=date(2026, 11, 5),
+        ),
+        date(2026, 11, 5),
+    )
     await deliver(c, [overdue])  # 35 days overdue > 30 (the default policy)
     placed = await produced(pool, "credit.hold_placed.v1")
     # (the lower grade also lowered the limit below the invoice: over_limit too)
@@ -187,13 +244,23 @@ async def test_limits_checks_and_holds(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         assert len(await approvals.for_customer(conn, "t1", "C-1")) == 1
 
-    await manual.set_limit(pool, "t1", "C-1", currency="CNY", minor=500_000, reason="good year",
-                           set_by="cfo", today=today, at=at)  # fmt: skip
+    await manual.set_limit(
+        pool,
+        "t1",
+        "C-1",
+        currency="CNY",
+        minor=500_000,
+        reason="good year",
+        set_by="cfo",
+        today=today,
+        at=at,
+    )
     last = (await produced(pool, "credit.limit_changed.v1"))[-1]
     assert (last["source"], last["new_limit_minor"], last["set_by"]) == ("manual", 500_000, "cfo")
 
-    await manual.place_hold(pool, "t1", "C-1", reason="fraud check", placed_by="ops",
-                            today=today, at=at)  # fmt: skip
+    await manual.place_hold(
+        pool, "t1", "C-1", reason="fraud check", placed_by="ops", today=today, at=at
+    )
     refused = await checks.check(pool, "t1", "C-1", order_id="SO-3", amount_minor=1, **kw)  # type: ignore[arg-type]
     assert refused.result.decision == "reject"
     assert refused.result.reasons == ("on hold: fraud check (by ops)",)
@@ -213,8 +280,17 @@ async def test_an_invoiced_order_stops_counting_in_the_check(pool: asyncpg.Pool)
     today = date(2026, 11, 10)
     at = datetime(2026, 11, 10, 9, tzinfo=UTC)
     await deliver(c, [customer(), invoice(1, date(2026, 11, 1), date(2026, 12, 1))])
-    await manual.set_limit(pool, "t1", "C-1", currency="CNY", minor=500_000, reason="fixed",
-                           set_by="cfo", today=today, at=at)  # fmt: skip
+    await manual.set_limit(
+        pool,
+        "t1",
+        "C-1",
+        currency="CNY",
+        minor=500_000,
+        reason="fixed",
+        set_by="cfo",
+        today=today,
+        at=at,
+    )
     kw = dict(currency="CNY", today=today, at=at)
     first = await checks.check(pool, "t1", "C-1", order_id="N-7", amount_minor=30_000, **kw)  # type: ignore[arg-type]
     assert (first.result.decision, first.result.available_minor) == ("approve", 400_000)
@@ -235,12 +311,30 @@ async def test_exposure_over_the_limit_holds_automatically(pool: asyncpg.Pool) -
     await deliver(c, [customer(), invoice(1, date(2026, 11, 1), date(2026, 12, 1))])
     async with unit_of_work(pool) as conn:
         assert await conn.fetchval("SELECT count(*) FROM credit_hold") == 0
-    await manual.set_limit(pool, "t1", "C-1", currency="CNY", minor=50_000, reason="tight",
-                           set_by="cfo", today=today, at=at)  # fmt: skip
+    await manual.set_limit(
+        pool,
+        "t1",
+        "C-1",
+        currency="CNY",
+        minor=50_000,
+        reason="tight",
+        set_by="cfo",
+        today=today,
+        at=at,
+    )
     placed = await produced(pool, "credit.hold_placed.v1")
     assert [p["cause"] for p in placed] == ["over_limit"]
-    await manual.set_limit(pool, "t1", "C-1", currency="CNY", minor=None, reason="back to normal",
-                           set_by="cfo", today=today, at=at)  # fmt: skip
+    await manual.set_limit(
+        pool,
+        "t1",
+        "C-1",
+        currency="CNY",
+        minor=None,
+        reason="back to normal",
+        set_by="cfo",
+        today=today,
+        at=at,
+    )
     assert [r["cause"] for r in await produced(pool, "credit.hold_released.v1")] == ["over_limit"]
 
 
@@ -248,14 +342,30 @@ async def test_dunning_asks_for_a_hold_and_payment_ends_it(pool: asyncpg.Pool) -
     due = date(2026, 11, 1)
     c = consumer(pool)
     await deliver(c, [customer(), invoice(1, date(2026, 10, 2), due)])
-    asked = envelope(DunningEscalated(customer_id="C-1", policy_id="standard", step="hold",
-                                      action="request_credit_hold", reason="60 days overdue",
-                                      invoice_ids=["INV-1"], as_of=date(2026, 11, 10)),
-                     date(2026, 11, 10))  # fmt: skip
-    other = envelope(DunningEscalated(customer_id="C-1", policy_id="standard", step="legal",
-                                      action="legal_escalation", reason="x",
-                                      invoice_ids=["INV-1"], as_of=date(2026, 11, 10)),
-                     date(2026, 11, 10))  # fmt: skip
+    asked = envelope(
+        DunningEscalated(
+            customer_id="C-1",
+            policy_id="standard",
+            step="hold",
+            action="request_credit_hold",
+            reason="60 days overdue",
+            invoice_ids=["INV-1"],
+            as_of=date(2026, 11, 10),
+        ),
+        date(2026, 11, 10),
+    )
+    other = envelope(
+        DunningEscalated(
+            customer_id="C-1",
+            policy_id="standard",
+            step="legal",
+            action="legal_escalation",
+            reason="x",
+            invoice_ids=["INV-1"],
+            as_of=date(2026, 11, 10),
+        ),
+        date(2026, 11, 10),
+    )
     await deliver(c, [asked, other])
     placed = await produced(pool, "credit.hold_placed.v1")
     assert [(p["cause"], p["detail"]) for p in placed] == [
@@ -277,17 +387,47 @@ async def test_the_tenant_policy_decides_which_causes_hold(pool: asyncpg.Pool) -
     due = date(2026, 10, 1)
     c = consumer(pool)
     await deliver(c, [customer(), invoice(1, date(2026, 9, 1), due)])
-    await deliver(c, [envelope(InvoiceOverdue(invoice_id="INV-1", customer_id="C-1",
-                                              due_date=due, currency="CNY",
-                                              residual_minor=100_000, as_of=date(2026, 11, 5)),
-                               date(2026, 11, 5))])  # fmt: skip
+    await deliver(
+        c,
+        [
+            envelope(
+                InvoiceOverdue(
+                    invoice_id="INV-1",
+                    customer_id="C-1",
+                    due_date=due,
+                    currency="CNY",
+                    residual_minor=100_000,
+                    as_of=date(2026, 11, 5),
+                ),
+                date(2026, 11, 5),
+            )
+        ],
+    )
     assert await produced(pool, "credit.hold_placed.v1") == []
     # another tenant keeps the default policy
-    await deliver(c, [envelope(CustomerUpserted(customer_id="C-1", name="x", currency="CNY",
-                                                payment_terms_days=30), date(2026, 9, 1),
-                               tenant="t2"),
-                      envelope(InvoiceIssued(invoice_id="INV-1", customer_id="C-1", number="1",
-                                             issue_date=date(2026, 9, 1), due_date=due,
-                                             currency="CNY", amount_minor=100_000),
-                               date(2026, 11, 5), tenant="t2")])  # fmt: skip
+    await deliver(
+        c,
+        [
+            envelope(
+                CustomerUpserted(
+                    customer_id="C-1", name="x", currency="CNY", payment_terms_days=30
+                ),
+                date(2026, 9, 1),
+                tenant="t2",
+            ),
+            envelope(
+                InvoiceIssued(
+                    invoice_id="INV-1",
+                    customer_id="C-1",
+                    number="1",
+                    issue_date=date(2026, 9, 1),
+                    due_date=due,
+                    currency="CNY",
+                    amount_minor=100_000,
+                ),
+                date(2026, 11, 5),
+                tenant="t2",
+            ),
+        ],
+    )
     assert "overdue_days" in [p["cause"] for p in await produced(pool, "credit.hold_placed.v1")]

@@ -15,8 +15,15 @@ AS_OF = date(2026, 11, 30)
 
 
 def inv(ref: str, issued: date, amount: int, number: str | None = None) -> Fact:
-    return Fact("invoice", ref, issued, ref2=number or ref, currency="CNY", amount_minor=amount,
-                due=issued + timedelta(days=30))  # fmt: skip
+    return Fact(
+        "invoice",
+        ref,
+        issued,
+        ref2=number or ref,
+        currency="CNY",
+        amount_minor=amount,
+        due=issued + timedelta(days=30),
+    )
 
 
 def test_overdue_hold_is_placed_then_released_by_payment() -> None:
@@ -26,8 +33,16 @@ def test_overdue_hold_is_placed_then_released_by_payment() -> None:
     assert set(causes) == {"overdue_days"}
     place, release = transitions({}, causes)
     assert set(place) == {"overdue_days"} and not release
-    pay = Fact("applied", "I1", AS_OF, ref2="P1", currency="CNY", amount_minor=10_000,
-               due=date(2026, 10, 1), days_late=60)  # fmt: skip
+    pay = Fact(
+        "applied",
+        "I1",
+        AS_OF,
+        ref2="P1",
+        currency="CNY",
+        amount_minor=10_000,
+        due=date(2026, 10, 1),
+        days_late=60,
+    )
     after = automatic_causes(build_profile([*unpaid, pay], AS_OF), "C", [], policy)
     assert "overdue_days" not in after
     place, release = transitions(causes, after)
@@ -55,9 +70,19 @@ def test_dunning_hold_lasts_while_its_invoices_are_unpaid() -> None:
     ]
     assert automatic_causes(build_profile(facts, AS_OF), "C", [], HoldPolicy())["dunning"] == (
         "final notice"
-    )  # fmt: skip
-    facts.append(Fact("applied", "I1", AS_OF, ref2="P", currency="CNY", amount_minor=10_000,
-                      due=date(2026, 10, 1), days_late=60))  # fmt: skip
+    )
+    facts.append(
+        Fact(
+            "applied",
+            "I1",
+            AS_OF,
+            ref2="P",
+            currency="CNY",
+            amount_minor=10_000,
+            due=date(2026, 10, 1),
+            days_late=60,
+        )
+    )
     assert "dunning" not in automatic_causes(build_profile(facts, AS_OF), "C", [], HoldPolicy())
 
 
@@ -102,6 +127,13 @@ def test_credit_check_decisions() -> None:
     assert e.decision == "reject" and "cash before delivery" in e.reasons[0]
     d = decide(grade="D", holds={}, amount_minor=1, **base)  # type: ignore[arg-type]
     assert d.decision == "review"
-    unknown = decide(known=False, grade=None, holds={}, limit_minor=None, exposure_minor=0,
-                     amount_minor=1, currency="CNY")  # fmt: skip
+    unknown = decide(
+        known=False,
+        grade=None,
+        holds={},
+        limit_minor=None,
+        exposure_minor=0,
+        amount_minor=1,
+        currency="CNY",
+    )
     assert unknown.decision == "review"

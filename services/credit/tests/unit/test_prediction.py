@@ -17,8 +17,12 @@ from datetime import date, timedelta
 from credit.domain.prediction import Prior, choose_prior, habit, own_payments, predicted_on
 from credit.domain.profile import Fact
 
-SEGMENTS = {"prompt": (-2.0, 3.0), "steady": (5.0, 6.0), "slow": (25.0, 10.0),
-            "troubled": (50.0, 20.0)}  # fmt: skip
+SEGMENTS = {
+    "prompt": (-2.0, 3.0),
+    "steady": (5.0, 6.0),
+    "slow": (25.0, 10.0),
+    "troubled": (50.0, 20.0),
+}
 START = date(2025, 12, 1)
 CUTOFF = date(2026, 9, 1)
 

@@ -13,23 +13,59 @@ from credit.domain.profile import Fact, build_profile
 AS_OF = date(2026, 11, 30)
 
 FACTS = [
-    Fact("invoice", "I1", date(2026, 9, 1), ref2="N1", currency="CNY", amount_minor=10_000,
-         due=date(2026, 10, 1)),
-    Fact("invoice", "I2", date(2026, 10, 1), ref2="N2", currency="CNY", amount_minor=20_000,
-         due=date(2026, 10, 31)),
-    Fact("invoice", "I3", date(2026, 10, 5), ref2="N3", currency="USD", amount_minor=5_000,
-         due=date(2026, 11, 4)),
-    Fact("applied", "I1", date(2026, 10, 11), ref2="P1", currency="CNY", amount_minor=10_000,
-         due=date(2026, 10, 1), days_late=10),
-    Fact("applied", "I2", date(2026, 11, 10), ref2="P2", currency="CNY", amount_minor=5_000,
-         due=date(2026, 10, 31), days_late=10),
+    Fact(
+        "invoice",
+        "I1",
+        date(2026, 9, 1),
+        ref2="N1",
+        currency="CNY",
+        amount_minor=10_000,
+        due=date(2026, 10, 1),
+    ),
+    Fact(
+        "invoice",
+        "I2",
+        date(2026, 10, 1),
+        ref2="N2",
+        currency="CNY",
+        amount_minor=20_000,
+        due=date(2026, 10, 31),
+    ),
+    Fact(
+        "invoice",
+        "I3",
+        date(2026, 10, 5),
+        ref2="N3",
+        currency="USD",
+        amount_minor=5_000,
+        due=date(2026, 11, 4),
+    ),
+    Fact(
+        "applied",
+        "I1",
+        date(2026, 10, 11),
+        ref2="P1",
+        currency="CNY",
+        amount_minor=10_000,
+        due=date(2026, 10, 1),
+        days_late=10,
+    ),
+    Fact(
+        "applied",
+        "I2",
+        date(2026, 11, 10),
+        ref2="P2",
+        currency="CNY",
+        amount_minor=5_000,
+        due=date(2026, 10, 31),
+        days_late=10,
+    ),
     Fact("reversed", "P2", date(2026, 11, 12), currency="CNY", amount_minor=5_000, ids=("I2",)),
     Fact("adjusted", "I2", date(2026, 11, 13), ref2="CN1", currency="CNY", amount_minor=1_000),
-    Fact("dispute_opened", "D1", date(2026, 11, 14), ref2="I3", currency="USD",
-         amount_minor=1_000),
+    Fact("dispute_opened", "D1", date(2026, 11, 14), ref2="I3", currency="USD", amount_minor=1_000),
     Fact("promise_made", "PR1", date(2026, 11, 20), currency="CNY", amount_minor=1_000),
     Fact("promise_broken", "PR1", date(2026, 11, 25), currency="CNY", amount_minor=1_000),
-]  # fmt: skip
+]
 
 
 def test_residuals_overdue_and_reversal() -> None:

@@ -11,14 +11,29 @@ AS_OF = date(2026, 11, 30)
 
 
 def invoice(n: int, issued: date, amount: int = 100_000, terms: int = 30) -> Fact:
-    return Fact("invoice", f"INV-{n}", issued, ref2=f"N{n}", currency="CNY",
-                amount_minor=amount, due=issued + timedelta(days=terms))  # fmt: skip
+    return Fact(
+        "invoice",
+        f"INV-{n}",
+        issued,
+        ref2=f"N{n}",
+        currency="CNY",
+        amount_minor=amount,
+        due=issued + timedelta(days=terms),
+    )
 
 
 def paid(n: int, issued: date, late: int, amount: int = 100_000, terms: int = 30) -> Fact:
     due = issued + timedelta(days=terms)
-    return Fact("applied", f"INV-{n}", due + timedelta(days=late), ref2=f"P{n}",
-                currency="CNY", amount_minor=amount, due=due, days_late=late)  # fmt: skip
+    return Fact(
+        "applied",
+        f"INV-{n}",
+        due + timedelta(days=late),
+        ref2=f"P{n}",
+        currency="CNY",
+        amount_minor=amount,
+        due=due,
+        days_late=late,
+    )
 
 
 def book(late: int, months: int = 12) -> list[Fact]:
@@ -44,12 +59,20 @@ def test_a_prompt_payer_scores_above_a_late_one() -> None:
 def test_a_broken_promise_lowers_the_score_and_is_named() -> None:
     facts = book(late=0)
     before = score(build_profile(facts, AS_OF))
-    broken = Fact("promise_broken", "PR-1", AS_OF - timedelta(days=10), currency="CNY",
-                  amount_minor=50_000, due=AS_OF - timedelta(days=12))  # fmt: skip
+    broken = Fact(
+        "promise_broken",
+        "PR-1",
+        AS_OF - timedelta(days=10),
+        currency="CNY",
+        amount_minor=50_000,
+        due=AS_OF - timedelta(days=12),
+    )
     once = score(build_profile([*facts, broken], AS_OF))
-    twice = score(build_profile(
-        [*facts, broken, Fact("promise_broken", "PR-2", AS_OF - timedelta(days=5))], AS_OF
-    ))  # fmt: skip
+    twice = score(
+        build_profile(
+            [*facts, broken, Fact("promise_broken", "PR-2", AS_OF - timedelta(days=5))], AS_OF
+        )
+    )
     assert before.score - once.score == 75
     assert once.score - twice.score == 75
     assert twice.reasons[0].text == "2 broken promises in 90 days"
@@ -75,8 +98,17 @@ def test_a_new_customer_is_grade_c_and_points_add_up() -> None:
 
 def test_grade_bands() -> None:
     assert [grade_for(s) for s in (1000, 850, 849, 700, 699, 550, 549, 400, 399, 0)] == [
-        "A", "A", "B", "B", "C", "C", "D", "D", "E", "E",
-    ]  # fmt: skip
+        "A",
+        "A",
+        "B",
+        "B",
+        "C",
+        "C",
+        "D",
+        "D",
+        "E",
+        "E",
+    ]
 
 
 def test_a_worsening_trend_costs_points() -> None:
@@ -84,8 +116,18 @@ def test_a_worsening_trend_costs_points() -> None:
     worse = [f for f in steady if not (f.kind == "applied" and f.on > AS_OF - timedelta(90))]
     for f in steady:
         if f.kind == "applied" and f.on > AS_OF - timedelta(90):
-            worse.append(Fact("applied", f.ref, f.on, ref2=f.ref2, currency="CNY",
-                              amount_minor=f.amount_minor, due=f.due, days_late=30))  # fmt: skip
+            worse.append(
+                Fact(
+                    "applied",
+                    f.ref,
+                    f.on,
+                    ref2=f.ref2,
+                    currency="CNY",
+                    amount_minor=f.amount_minor,
+                    due=f.due,
+                    days_late=30,
+                )
+            )
     trend = {f.code: f for f in score(build_profile(worse, AS_OF)).factors}["trend"]
     assert trend.points == 0
     assert trend.reason.startswith("paying later")

@@ -46,9 +46,14 @@ def receiver() -> Iterator[Receiver]:
 
 def _event(tenant: str, customer: str, sequence: int, kind: str = "invoice_issued") -> Envelope:
     return Envelope(
-        source="huikuan/ledger", type=f"ledger.{kind}.v1", subject=customer, time=T0,
-        tenant=tenant, sequence=sequence, data={"invoice_id": f"I-{sequence}"},
-    )  # fmt: skip
+        source="huikuan/ledger",
+        type=f"ledger.{kind}.v1",
+        subject=customer,
+        time=T0,
+        tenant=tenant,
+        sequence=sequence,
+        data={"invoice_id": f"I-{sequence}"},
+    )
 
 
 async def _consume(pool: asyncpg.Pool, *events: Envelope) -> None:
@@ -153,8 +158,10 @@ async def test_one_customers_events_wait_for_the_one_before_others_do_not(
         now += timedelta(seconds=5)
         while await dispatcher.deliver_one(now):
             pass
-    sent = [(json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
-            for r in receiver.at("/order")]  # fmt: skip
+    sent = [
+        (json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+        for r in receiver.at("/order")
+    ]
     assert [s for s in sent if s[0] == "C-1"] == [("C-1", 1, 503), ("C-1", 1, 204), ("C-1", 2, 204)]
     assert ("C-2", 1, 204) in sent
 
@@ -181,8 +188,9 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     assert first["state"] == "failed" and first["next_attempt_at"] is None
     assert first["last_status"] == 503 and first["last_error"] == "the receiver answered 503"
     assert first["last_attempt_at"] == first["created_at"] + BACKOFF.max_age
-    assert first["attempts"] == len([r for r in receiver.at("/down")
-                                     if json.loads(r.body)["sequence"] == 1])  # fmt: skip
+    assert first["attempts"] == len(
+        [r for r in receiver.at("/down") if json.loads(r.body)["sequence"] == 1]
+    )
     # The customer's next event is no longer held back; it is near its age too: it gets a
     # try now and one at the end of its window.
     async with httpx.AsyncClient(timeout=5) as client:
@@ -362,8 +370,10 @@ async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
                   CASE WHEN n = 1 THEN 9 ELSE 0 END
            FROM generate_series(1, 1000) c, generate_series(1, 20) n
            ORDER BY c, n""",
-        dead, now - timedelta(minutes=10), now + timedelta(hours=1),
-    )  # fmt: skip
+        dead,
+        now - timedelta(minutes=10),
+        now + timedelta(hours=1),
+    )
     await pool.execute(
         """INSERT INTO webhook_queue (subscription_id, subject, tenant, next_attempt_at)
            SELECT DISTINCT ON (subject) subscription_id, subject, tenant, next_attempt_at
@@ -390,8 +400,9 @@ async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
     await pool.execute(
         """UPDATE webhook_queue SET next_attempt_at = $2
            WHERE subscription_id = $1 AND subject = 'C-7'""",
-        dead, now - timedelta(minutes=1),
-    )  # fmt: skip
+        dead,
+        now - timedelta(minutes=1),
+    )
     head = await pool.fetchval(
         """SELECT delivery_id FROM webhook_delivery
            WHERE subscription_id = $1 AND subject = 'C-7' ORDER BY position LIMIT 1""",
@@ -502,14 +513,20 @@ async def test_a_suspended_tenants_deliveries_are_held_not_failed_until_it_is_ac
         await _set_active(pool, "t-s", True)
         while await dispatcher.deliver_one(later):
             pass
-    sent = [(json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
-            for r in receiver.at("/held")]  # fmt: skip
+    sent = [
+        (json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+        for r in receiver.at("/held")
+    ]
     assert sorted(sent) == [("C-1", 1, 204), ("C-1", 2, 204), ("C-2", 1, 204)]
     assert [s for s in sent if s[0] == "C-1"] == [("C-1", 1, 204), ("C-1", 2, 204)]
     assert [r["state"] for r in await _deliveries(pool, held)] == ["delivered"] * 3
     assert await pool.fetchval("SELECT count(*) FROM webhook_queue") == 0
-    assert await pool.fetchval("SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1",
-                               other) == 1  # fmt: skip
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1", other
+        )
+        == 1
+    )
 
 
 async def test_the_sweep_removes_only_queue_rows_with_nothing_left_to_send(
@@ -525,12 +542,14 @@ async def test_the_sweep_removes_only_queue_rows_with_nothing_left_to_send(
     await pool.execute(
         """INSERT INTO webhook_queue (subscription_id, subject, tenant, next_attempt_at)
            VALUES ($1, 'C-EMPTY', 't1', $2)""",
-        kept, now,
-    )  # fmt: skip
+        kept,
+        now,
+    )
     await pool.execute(
         "UPDATE webhook_subscription SET disabled_at = $2 WHERE subscription_id = $1",
-        deleted, now,
-    )  # fmt: skip
+        deleted,
+        now,
+    )
     async with pool.acquire() as conn:
         assert await store.sweep_queue(conn, now) == 2
         assert await store.sweep_queue(conn, now) == 0
@@ -567,9 +586,15 @@ async def test_a_delivery_queued_while_its_subscription_is_deleted_ends_failed(
         writing = consumer.transaction()
         await writing.start()
         await store.insert_deliveries(
-            consumer, [(uuid7(), subscription)], "t1", second.id, second.type, "C-1",
-            second.to_bytes(), T0,
-        )  # fmt: skip
+            consumer,
+            [(uuid7(), subscription)],
+            "t1",
+            second.id,
+            second.type,
+            "C-1",
+            second.to_bytes(),
+            T0,
+        )
 
         async def delete() -> bool:
             async with deleter.transaction():
@@ -604,14 +629,20 @@ async def test_a_retry_recorded_after_its_queue_row_went_with_the_subscription_i
         # What the delete committed meanwhile: the subscription gone, its queue rows too.
         await pool.execute(
             "UPDATE webhook_subscription SET disabled_at = $2 WHERE subscription_id = $1",
-            subscription, now,
-        )  # fmt: skip
+            subscription,
+            now,
+        )
         await pool.execute("DELETE FROM webhook_queue WHERE subscription_id = $1", subscription)
         retry = now + timedelta(seconds=10)
         await store.record_attempt(
-            conn, claimed, now=now, status=503, error="the receiver answered 503",
-            delivered=False, next_attempt_at=retry,
-        )  # fmt: skip
+            conn,
+            claimed,
+            now=now,
+            status=503,
+            error="the receiver answered 503",
+            delivered=False,
+            next_attempt_at=retry,
+        )
     queued = await pool.fetch(
         "SELECT subject, next_attempt_at FROM webhook_queue WHERE subscription_id = $1",
         subscription,

@@ -56,8 +56,9 @@ async def test_without_a_grade_the_ledgers_list_is_relayed_untouched() -> None:
     ledger, credit = Fake(_ok(LEDGER_PAGE)), Fake()
     response = await _get(ledger, credit, owner="li", overdue="true", limit="2", cursor="abc")
     assert (response.status_code, response.body) == (200, LEDGER_PAGE)
-    assert ledger.calls == [("/customers", {"owner": "li", "overdue": True, "limit": 2,
-                                            "cursor": "abc"})]  # fmt: skip
+    assert ledger.calls == [
+        ("/customers", {"owner": "li", "overdue": True, "limit": 2, "cursor": "abc"})
+    ]
     assert credit.calls == []
 
 
@@ -69,18 +70,21 @@ async def test_without_a_grade_credit_being_down_does_not_matter() -> None:
 
 async def test_a_grade_takes_credits_page_and_the_ledgers_filters() -> None:
     credit = Fake(_graded("C-2", "C-5", "C-9", next_cursor="WyJDLTkiXQ=="))
-    ledger = Fake(_ok({"items": [{"customer_id": "C-2"}, {"customer_id": "C-9"}],
-                       "next_cursor": None}))  # fmt: skip
-    response = await _get(ledger, credit, grade="B", owner="li", region="east", limit="3",
-                          cursor="WyJDLTEiXQ==")  # fmt: skip
+    ledger = Fake(
+        _ok({"items": [{"customer_id": "C-2"}, {"customer_id": "C-9"}], "next_cursor": None})
+    )
+    response = await _get(
+        ledger, credit, grade="B", owner="li", region="east", limit="3", cursor="WyJDLTEiXQ=="
+    )
     assert response.status_code == 200
     assert json.loads(response.body) == {
         "items": [{"customer_id": "C-2"}, {"customer_id": "C-9"}],  # C-5 is not li's
         "next_cursor": "WyJDLTkiXQ==",
     }
     assert credit.calls == [("/customers", {"grade": "B", "limit": 3, "cursor": "WyJDLTEiXQ=="})]
-    assert ledger.calls == [("/customers", {"owner": "li", "region": "east",
-                                            "ids": ["C-2", "C-5", "C-9"], "limit": 3})]  # fmt: skip
+    assert ledger.calls == [
+        ("/customers", {"owner": "li", "region": "east", "ids": ["C-2", "C-5", "C-9"], "limit": 3})
+    ]
 
 
 async def test_a_grade_nobody_has_asks_the_ledger_nothing() -> None:
@@ -107,8 +111,11 @@ async def test_credit_not_answering_a_grade_query_is_a_503(failure: Reply | Exce
 
 
 async def test_credits_422_for_the_cursor_is_the_answer() -> None:
-    bad = Reply(422, b'{"type":"x","title":"Invalid","status":422,"detail":"cursor"}',
-                "application/problem+json")  # fmt: skip
+    bad = Reply(
+        422,
+        b'{"type":"x","title":"Invalid","status":422,"detail":"cursor"}',
+        "application/problem+json",
+    )
     response = await _get(Fake(), Fake(bad), grade="A", cursor="nope")
     assert response.status_code == 422
     assert response.media_type == "application/problem+json"

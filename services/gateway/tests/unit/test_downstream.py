@@ -25,14 +25,16 @@ class Service:
         self.release = asyncio.Event()
 
     async def echo(self, request: web.Request) -> web.Response:
-        self.seen.append({
-            "method": request.method,
-            "path": request.path,
-            "query": list(request.query.items()),
-            "headers": dict(request.headers),
-            "body": await request.read(),
-            "peer": request.transport.get_extra_info("peername") if request.transport else None,
-        })  # fmt: skip
+        self.seen.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": list(request.query.items()),
+                "headers": dict(request.headers),
+                "body": await request.read(),
+                "peer": request.transport.get_extra_info("peername") if request.transport else None,
+            }
+        )
         return web.Response(body=b'{"ok":true}', content_type="application/json")
 
     async def missing(self, request: web.Request) -> web.Response:

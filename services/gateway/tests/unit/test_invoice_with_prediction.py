@@ -20,8 +20,10 @@ INVOICE = b'{"invoice_id":"INV-1","residual":"99.00","allocations":[]}'
 PREDICTION = b'{"invoice_id":"INV-1","predicted_on":"2026-12-20"}'
 WHO = Principal("t1", None, frozenset({"ledger:read"}))
 REQUEST: Any = SimpleNamespace(
-    app=SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(
-        summary_part_timeout_seconds=2.0))))  # fmt: skip
+    app=SimpleNamespace(
+        state=SimpleNamespace(settings=SimpleNamespace(summary_part_timeout_seconds=2.0))
+    )
+)
 
 
 class Fake:
@@ -62,8 +64,10 @@ async def test_both_are_asked_at_once_and_the_prediction_is_spliced_in() -> None
     response = await _get(ledger, credit, "2026-12-01")
     assert response.status_code == 200
     body = json.loads(response.body)
-    assert body == {**json.loads(INVOICE), "prediction": {
-        "status": "ok", "detail": None, "data": json.loads(PREDICTION)}}  # fmt: skip
+    assert body == {
+        **json.loads(INVOICE),
+        "prediction": {"status": "ok", "detail": None, "data": json.loads(PREDICTION)},
+    }
     assert ledger.calls == [("/invoices/INV-1", {"as_of": "2026-12-01"})]
     assert credit.calls == [("/invoices/INV-1/prediction", {"as_of": "2026-12-01"})]
 
@@ -86,8 +90,9 @@ async def test_credit_degrades_only_its_part(reply: Reply | Exception, status: s
 
 
 async def test_the_ledgers_404_is_the_answer() -> None:
-    missing = Reply(404, b'{"type":"x","title":"Not found","status":404}',
-                    "application/problem+json")  # fmt: skip
+    missing = Reply(
+        404, b'{"type":"x","title":"Not found","status":404}', "application/problem+json"
+    )
     response = await _get(Fake("ledger", missing), Fake("credit", _ok(PREDICTION)))
     assert response.status_code == 404
     assert response.media_type == "application/problem+json"

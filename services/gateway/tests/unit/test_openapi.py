@@ -60,10 +60,18 @@ def test_every_public_call_is_secured_and_documents_its_problems() -> None:
 
 def test_the_main_request_bodies_carry_examples_their_models_accept() -> None:
     document = _document()
-    models = {model.__name__: model for model in (
-        CustomerUpsert, InvoiceCreate, InvoiceBatch, PaymentCreate, PaymentBatch,
-        CreditCheckCreate, PromiseCreate,
-    )}  # fmt: skip
+    models = {
+        model.__name__: model
+        for model in (
+            CustomerUpsert,
+            InvoiceCreate,
+            InvoiceBatch,
+            PaymentCreate,
+            PaymentBatch,
+            CreditCheckCreate,
+            PromiseCreate,
+        )
+    }
     found: set[str] = set()
     for item in document["paths"].values():
         for operation in item.values():
@@ -92,8 +100,14 @@ def test_every_problem_response_has_an_example_of_its_status() -> None:
 
 def test_an_example_its_model_refuses_fails_at_declaration() -> None:
     with pytest.raises(ValidationError):
-        Route("POST", "/invoices", "ledger", "ledger:write", body=InvoiceCreate,
-              example={"invoice_id": "INV-1", "amount": "1.001"})  # fmt: skip
+        Route(
+            "POST",
+            "/invoices",
+            "ledger",
+            "ledger:write",
+            body=InvoiceCreate,
+            example={"invoice_id": "INV-1", "amount": "1.001"},
+        )
 
 
 def test_the_invoice_is_the_ledgers_detail_with_credits_prediction() -> None:

@@ -80,10 +80,17 @@ def _raw(value: bytes, key: bytes | None = None) -> Raw:
 
 
 def _envelope(tenant: str) -> Envelope:
-    return Envelope.model_validate({
-        "source": "huikuan/ledger", "type": "ledger.statement_confirmed.v1", "subject": "C-1",
-        "time": "2026-11-27T00:00:00Z", "tenant": tenant, "sequence": 1, "data": {},
-    })  # fmt: skip
+    return Envelope.model_validate(
+        {
+            "source": "huikuan/ledger",
+            "type": "ledger.statement_confirmed.v1",
+            "subject": "C-1",
+            "time": "2026-11-27T00:00:00Z",
+            "tenant": tenant,
+            "sequence": 1,
+            "data": {},
+        }
+    )
 
 
 def test_a_dead_letter_is_shown_to_its_tenant_only() -> None:
@@ -95,8 +102,10 @@ def test_a_dead_letter_is_shown_to_its_tenant_only() -> None:
     assert mine.event is not None and mine.event.id == str(event.id)
     assert (mine.consumer, mine.error, mine.attempts) == ("credit", "boom", 3)
     assert (mine.original_topic, mine.original_partition, mine.original_offset) == (
-        "ledger.events.v1", 2, 41,
-    )  # fmt: skip
+        "ledger.events.v1",
+        2,
+        41,
+    )
     assert describe(raw, "other") is None
 
 

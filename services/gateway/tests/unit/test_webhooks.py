@@ -67,8 +67,14 @@ def test_secrets_are_random_and_long() -> None:
 def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_all() -> None:
     backoff = Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=5))
     assert [backoff.delay(n, 1.0).total_seconds() for n in range(1, 8)] == [
-        10, 20, 40, 80, 160, 300, 300,
-    ]  # fmt: skip
+        10,
+        20,
+        40,
+        80,
+        160,
+        300,
+        300,
+    ]
     assert backoff.delay(3, 0.0) == timedelta(seconds=20)
     assert timedelta(seconds=20) <= backoff.delay(3, 0.37) <= timedelta(seconds=40)
     assert backoff.delay(10_000, 1.0) == timedelta(minutes=5)
@@ -96,9 +102,14 @@ def test_a_delivery_is_retried_until_its_max_age_then_given_up() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://erp.example.com/hooks", "http://127.0.0.1:8080/x?a=1", "https://[::1]/h",
-     "https://例子.测试/hook", "http://localhost/"],
-)  # fmt: skip
+    [
+        "https://erp.example.com/hooks",
+        "http://127.0.0.1:8080/x?a=1",
+        "https://[::1]/h",
+        "https://例子.测试/hook",
+        "http://localhost/",
+    ],
+)
 def test_good_urls(url: str) -> None:
     assert url_problem(url) is None
 
@@ -150,17 +161,24 @@ def test_urls_at_our_own_network_are_refused(url: str, why: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://erp.example.com/hooks", "http://8.8.8.8:8080/x", "https://[2001:4860:4860::8888]/h",
-     "https://例子.测试/hook", "https://localhost.example.com/h", "https://mylocalhost/h"],
-)  # fmt: skip
+    [
+        "https://erp.example.com/hooks",
+        "http://8.8.8.8:8080/x",
+        "https://[2001:4860:4860::8888]/h",
+        "https://例子.测试/hook",
+        "https://localhost.example.com/h",
+        "https://mylocalhost/h",
+    ],
+)
 def test_urls_at_public_hosts_pass(url: str) -> None:
     assert literal_problem(url) is None
 
 
 def test_event_type_filters() -> None:
     known = ["ledger.invoice_issued.v1", "credit.hold_placed.v1"]
-    assert normalise_event_types(["credit.hold_placed.v1", "ledger.invoice_issued.v1",
-                                  "credit.hold_placed.v1"], known) == sorted(known)  # fmt: skip
+    assert normalise_event_types(
+        ["credit.hold_placed.v1", "ledger.invoice_issued.v1", "credit.hold_placed.v1"], known
+    ) == sorted(known)
     assert normalise_event_types(["*", "credit.hold_placed.v1"], known) == ["*"]
     with pytest.raises(ValueError, match=r"ledger\.nope\.v1"):
         normalise_event_types(["ledger.nope.v1"], known)

@@ -17,10 +17,18 @@ AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 def customer_fields(**changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "name": "华东贸易", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-        "payment_terms_days": 30, "owner": "li", "segment": None, "region": "east",
-        "language": "zh", "timezone": "Asia/Shanghai",
-    }  # fmt: skip
+        "name": "华东贸易",
+        "email": None,
+        "phone": None,
+        "country": "CN",
+        "currency": "CNY",
+        "payment_terms_days": 30,
+        "owner": "li",
+        "segment": None,
+        "region": "east",
+        "language": "zh",
+        "timezone": "Asia/Shanghai",
+    }
     return {**fields, **changes}
 
 
@@ -43,9 +51,16 @@ async def invoice(
     currency: str = "CNY",
 ) -> asyncpg.Record:
     result = await create_invoice(
-        pool, tenant, invoice_id=invoice_id, customer_id=customer_id, number=f"N-{invoice_id}",
-        issue_date=issued, due_date=due, amount=Money.parse(amount, currency), at=AT,
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        number=f"N-{invoice_id}",
+        issue_date=issued,
+        due_date=due,
+        amount=Money.parse(amount, currency),
+        at=AT,
+    )
     return result.row
 
 
@@ -60,14 +75,19 @@ async def payment(
     currency: str = "CNY",
 ) -> Received:
     return await receive_payment(
-        pool, tenant, payment_id=payment_id, customer_id=customer_id,
-        amount=Money.parse(amount, currency), received_on=received, method="bank_transfer",
+        pool,
+        tenant,
+        payment_id=payment_id,
+        customer_id=customer_id,
+        amount=Money.parse(amount, currency),
+        received_on=received,
+        method="bank_transfer",
         reference=None,
-        allocations=None if allocations is None else [
-            (i, Money.parse(a, currency).amount_minor) for i, a in allocations
-        ],
+        allocations=None
+        if allocations is None
+        else [(i, Money.parse(a, currency).amount_minor) for i, a in allocations],
         at=AT,
-    )  # fmt: skip
+    )
 
 
 async def events(pool: asyncpg.Pool, tenant: str) -> list[dict[str, Any]]:

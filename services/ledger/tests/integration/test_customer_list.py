@@ -33,19 +33,55 @@ async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
 
 async def _book(pool: asyncpg.Pool) -> None:
     for n, owner in enumerate(("li", "wang", "li", "li", "wang"), start=1):
-        await upsert_customer(pool, "t1", f"C-{n}", {
-            "name": f"客户 {n}", "email": None, "phone": None, "country": "CN",
-            "currency": "CNY", "payment_terms_days": 30, "owner": owner, "segment": None,
-            "region": None, "language": None, "timezone": None}, AT)  # fmt: skip
-    await upsert_customer(pool, "t2", "C-2", {
-        "name": "other", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-        "payment_terms_days": 30, "owner": "li", "segment": None, "region": None,
-        "language": None, "timezone": None}, AT)  # fmt: skip
+        await upsert_customer(
+            pool,
+            "t1",
+            f"C-{n}",
+            {
+                "name": f"客户 {n}",
+                "email": None,
+                "phone": None,
+                "country": "CN",
+                "currency": "CNY",
+                "payment_terms_days": 30,
+                "owner": owner,
+                "segment": None,
+                "region": None,
+                "language": None,
+                "timezone": None,
+            },
+            AT,
+        )
+    await upsert_customer(
+        pool,
+        "t2",
+        "C-2",
+        {
+            "name": "other",
+            "email": None,
+            "phone": None,
+            "country": "CN",
+            "currency": "CNY",
+            "payment_terms_days": 30,
+            "owner": "li",
+            "segment": None,
+            "region": None,
+            "language": None,
+            "timezone": None,
+        },
+        AT,
+    )
     await create_invoice(
-        pool, "t1", invoice_id="INV-1", customer_id="C-3", number="N-1",
-        issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31),
-        amount=Money.parse("10.00", "CNY"), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        invoice_id="INV-1",
+        customer_id="C-3",
+        number="N-1",
+        issue_date=date(2026, 10, 1),
+        due_date=date(2026, 10, 31),
+        amount=Money.parse("10.00", "CNY"),
+        at=AT,
+    )
 
 
 async def _ids(api: httpx.AsyncClient, params: list[tuple[str, str]]) -> list[str]:

@@ -20,18 +20,30 @@ pytestmark = pytest.mark.integration
 
 AT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 CUSTOMER: dict[str, Any] = {
-    "name": "华东贸易", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-    "payment_terms_days": 30, "owner": "li", "segment": None, "region": "east",
-    "language": "zh", "timezone": "Asia/Shanghai",
-}  # fmt: skip
+    "name": "华东贸易",
+    "email": None,
+    "phone": None,
+    "country": "CN",
+    "currency": "CNY",
+    "payment_terms_days": 30,
+    "owner": "li",
+    "segment": None,
+    "region": "east",
+    "language": "zh",
+    "timezone": "Asia/Shanghai",
+}
 
 
 def _invoice(amount: str = "100.00", **changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "invoice_id": "INV-1", "customer_id": "C-1", "number": "N-1",
-        "issue_date": date(2026, 11, 1), "due_date": None,
-        "amount": Money.parse(amount, "CNY"), "at": AT,
-    }  # fmt: skip
+        "invoice_id": "INV-1",
+        "customer_id": "C-1",
+        "number": "N-1",
+        "issue_date": date(2026, 11, 1),
+        "due_date": None,
+        "amount": Money.parse(amount, "CNY"),
+        "at": AT,
+    }
     return {**fields, **changes}
 
 

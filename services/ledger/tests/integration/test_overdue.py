@@ -26,28 +26,49 @@ RUN = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
 
 def _customer(timezone: str | None = None, owner: str = "li") -> dict[str, Any]:
     return {
-        "name": "华东贸易", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-        "payment_terms_days": 30, "owner": owner, "segment": None, "region": None,
-        "language": None, "timezone": timezone,
-    }  # fmt: skip
+        "name": "华东贸易",
+        "email": None,
+        "phone": None,
+        "country": "CN",
+        "currency": "CNY",
+        "payment_terms_days": 30,
+        "owner": owner,
+        "segment": None,
+        "region": None,
+        "language": None,
+        "timezone": timezone,
+    }
 
 
 async def _invoice(
     pool: asyncpg.Pool, invoice_id: str, due: date, amount: str = "100.00", customer: str = "C-1"
 ) -> None:
     await create_invoice(
-        pool, "t1", invoice_id=invoice_id, customer_id=customer, number=f"N-{invoice_id}",
-        issue_date=date(2026, 11, 1), due_date=due, amount=Money.parse(amount, "CNY"), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        invoice_id=invoice_id,
+        customer_id=customer,
+        number=f"N-{invoice_id}",
+        issue_date=date(2026, 11, 1),
+        due_date=due,
+        amount=Money.parse(amount, "CNY"),
+        at=AT,
+    )
 
 
 async def _pay(pool: asyncpg.Pool, payment_id: str, invoice_id: str, amount: str) -> None:
     await receive_payment(
-        pool, "t1", payment_id=payment_id, customer_id="C-1",
-        amount=Money.parse(amount, "CNY"), received_on=date(2026, 11, 3), method="cash",
-        reference=None, allocations=[(invoice_id, Money.parse(amount, "CNY").amount_minor)],
+        pool,
+        "t1",
+        payment_id=payment_id,
+        customer_id="C-1",
+        amount=Money.parse(amount, "CNY"),
+        received_on=date(2026, 11, 3),
+        method="cash",
+        reference=None,
+        allocations=[(invoice_id, Money.parse(amount, "CNY").amount_minor)],
         at=AT,
-    )  # fmt: skip
+    )
 
 
 async def _overdue_events(pool: asyncpg.Pool) -> list[dict[str, Any]]:
@@ -74,9 +95,14 @@ async def test_only_open_invoices_past_due_are_flagged_once(pool: asyncpg.Pool) 
     await void_invoice(pool, "t1", "VOID", voided_on=date(2026, 11, 2), reason="typo", at=AT)
     await _invoice(pool, "WRITTEN-OFF", date(2026, 11, 5))
     await write_off_invoice(
-        pool, "t1", "WRITTEN-OFF", reason="bankrupt", approver="cfo",
-        written_off_on=date(2026, 11, 6), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        "WRITTEN-OFF",
+        reason="bankrupt",
+        approver="cfo",
+        written_off_on=date(2026, 11, 6),
+        at=AT,
+    )
 
     first = await _scan(pool)
     assert first.flagged == 2
@@ -134,10 +160,17 @@ async def test_a_scan_and_postings_of_the_same_customer_do_not_deadlock(
 
     async def pay(n: int) -> None:
         await receive_payment(
-            pool, "t1", payment_id=f"P-{n}", customer_id="C-1", amount=Money(1000, "CNY"),
-            received_on=date(2026, 11, 20), method="cash", reference=None, allocations=None,
+            pool,
+            "t1",
+            payment_id=f"P-{n}",
+            customer_id="C-1",
+            amount=Money(1000, "CNY"),
+            received_on=date(2026, 11, 20),
+            method="cash",
+            reference=None,
+            allocations=None,
             at=AT,
-        )  # fmt: skip
+        )
 
     results = await asyncio.gather(
         *(pay(n) for n in range(6)), _scan(pool, batch_size=3), _scan(pool, batch_size=4)
@@ -176,10 +209,16 @@ async def test_a_scan_for_one_tenant_leaves_the_others(pool: asyncpg.Pool) -> No
     for tenant in ("t1", "t2"):
         await upsert_customer(pool, tenant, "C-1", _customer(), AT)
         await create_invoice(
-            pool, tenant, invoice_id="INV-1", customer_id="C-1", number="N-1",
-            issue_date=date(2026, 11, 1), due_date=date(2026, 11, 5),
-            amount=Money.parse("1.00", "CNY"), at=AT,
-        )  # fmt: skip
+            pool,
+            tenant,
+            invoice_id="INV-1",
+            customer_id="C-1",
+            number="N-1",
+            issue_date=date(2026, 11, 1),
+            due_date=date(2026, 11, 5),
+            amount=Money.parse("1.00", "CNY"),
+            at=AT,
+        )
     assert (await _scan(pool, tenant="t2")).flagged == 1
     rows = await pool.fetch("SELECT tenant FROM invoice WHERE overdue_at IS NOT NULL")
     assert [r["tenant"] for r in rows] == ["t2"]

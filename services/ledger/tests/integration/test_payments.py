@@ -115,18 +115,21 @@ async def test_the_same_payment_twice_is_one_payment_and_a_different_one_conflic
 async def test_concurrent_payments_never_over_allocate(pool: asyncpg.Pool) -> None:
     await customer(pool, T, "C-1")
     await invoice(pool, T, "I-1", "C-1", "100.00", date(2026, 1, 1))
-    auto = await asyncio.gather(*(
-        payment(pool, T, f"P-{n}", "C-1", "60.00", date(2026, 1, 9)) for n in range(10)
-    ))  # fmt: skip
+    auto = await asyncio.gather(
+        *(payment(pool, T, f"P-{n}", "C-1", "60.00", date(2026, 1, 9)) for n in range(10))
+    )
     assert sum(a["amount_minor"] for r in auto for a in r.allocations) == 10000
     # 600 received, 100 applied: 500 held. I-2 takes 100 of it, I-3 the other 400.
     await invoice(pool, T, "I-2", "C-1", "100.00", date(2026, 1, 1))
     i3 = await invoice(pool, T, "I-3", "C-1", "900.00", date(2026, 1, 1))
     assert i3["residual_minor"] == 50000
-    explicit = await asyncio.gather(*(
-        payment(pool, T, f"Q-{n}", "C-1", "60.00", date(2026, 1, 9), [("I-3", "60.00")])
-        for n in range(20)
-    ), return_exceptions=True)  # fmt: skip
+    explicit = await asyncio.gather(
+        *(
+            payment(pool, T, f"Q-{n}", "C-1", "60.00", date(2026, 1, 9), [("I-3", "60.00")])
+            for n in range(20)
+        ),
+        return_exceptions=True,
+    )
     accepted = [r for r in explicit if not isinstance(r, BaseException)]
     refused = [r for r in explicit if isinstance(r, InvalidInput)]
     assert (len(accepted), len(refused)) == (8, 12)  # 8 x 60 fit in 500, the rest cannot
@@ -187,9 +190,16 @@ async def test_credit_notes_write_offs_and_voids(pool: asyncpg.Pool) -> None:
     await invoice(pool, T, "I-2", "C-1", "100.00", date(2026, 1, 1))
     await invoice(pool, T, "I-3", "C-1", "100.00", date(2026, 1, 1))
     note, created = await add_credit_note(
-        pool, T, "I-1", credit_note_id="CN-1", amount=cny("30.00"), reason="return", note=None,
-        issued_on=date(2026, 1, 5), at=AT,
-    )  # fmt: skip
+        pool,
+        T,
+        "I-1",
+        credit_note_id="CN-1",
+        amount=cny("30.00"),
+        reason="return",
+        note=None,
+        issued_on=date(2026, 1, 5),
+        at=AT,
+    )
     assert created and note["amount_minor"] == 3000
     with pytest.raises(InvalidInput):
         await add_credit_note(
@@ -227,17 +237,24 @@ async def test_credit_notes_write_offs_and_voids(pool: asyncpg.Pool) -> None:
     paid = await payment(pool, T, "P-1", "C-1", "500.00", date(2026, 2, 1))
     assert [a["invoice_id"] for a in paid.allocations] == ["I-3"]  # not the void or written off
     types = [e["type"] for e in await events(pool, T)]
-    for expected in ("ledger.invoice_adjusted.v1", "ledger.invoice_written_off.v1",
-                     "ledger.invoice_voided.v1"):  # fmt: skip
+    for expected in (
+        "ledger.invoice_adjusted.v1",
+        "ledger.invoice_written_off.v1",
+        "ledger.invoice_voided.v1",
+    ):
         assert expected in types
     await check_books(pool, T)
     trial = await pool.fetch(
         "SELECT account, sum(amount_minor) AS s FROM journal_line GROUP BY account ORDER BY 1"
     )
     assert {r["account"]: r["s"] for r in trial} == {
-        "bad_debt": 7000, "cash": 50000, "receivable": 0, "returns": 3000,
-        "revenue": -20000, "unapplied_cash": -40000,
-    }  # fmt: skip
+        "bad_debt": 7000,
+        "cash": 50000,
+        "receivable": 0,
+        "returns": 3000,
+        "revenue": -20000,
+        "unapplied_cash": -40000,
+    }
 
 
 async def test_a_payment_in_one_currency_never_touches_another(pool: asyncpg.Pool) -> None:

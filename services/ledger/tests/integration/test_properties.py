@@ -34,10 +34,17 @@ CUSTOMERS = ("C-1", "C-2")
 
 ops = st.lists(
     st.one_of(
-        st.tuples(st.just("issue"), st.integers(1, 50_000), st.integers(0, 60),
-                  st.sampled_from(CUSTOMERS)),
-        st.tuples(st.just("pay"), st.integers(1, 80_000), st.integers(0, 90),
-                  st.sampled_from(CUSTOMERS), st.booleans(), st.integers(0, 30)),
+        st.tuples(
+            st.just("issue"), st.integers(1, 50_000), st.integers(0, 60), st.sampled_from(CUSTOMERS)
+        ),
+        st.tuples(
+            st.just("pay"),
+            st.integers(1, 80_000),
+            st.integers(0, 90),
+            st.sampled_from(CUSTOMERS),
+            st.booleans(),
+            st.integers(0, 30),
+        ),
         st.tuples(st.just("credit"), st.integers(0, 30), st.integers(1, 100)),
         st.tuples(st.just("write_off"), st.integers(0, 30)),
         st.tuples(st.just("void"), st.integers(0, 30)),
@@ -47,7 +54,7 @@ ops = st.lists(
     ),
     min_size=1,
     max_size=20,
-)  # fmt: skip
+)
 
 
 async def _footprint(pool: asyncpg.Pool, tenant: str) -> tuple[int, ...]:
@@ -63,8 +70,9 @@ async def _footprint(pool: asyncpg.Pool, tenant: str) -> tuple[int, ...]:
     return tuple(row.values())
 
 
-@settings(max_examples=75, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=ops)
 async def test_any_sequence_keeps_the_books_right(pool: asyncpg.Pool, steps: list[Any]) -> None:
     tenant = f"p-{uuid.uuid4().hex[:10]}"
@@ -112,19 +120,31 @@ async def test_any_sequence_keeps_the_books_right(pool: asyncpg.Pool, steps: lis
             ) -> Awaitable[object]:
                 return payment(pool, tenant, p, c, t, d, a)
         elif kind == "credit" and (target_id := pick(invoices, step[1])):
-            residual = await pool.fetchval(
-                "SELECT residual_minor FROM invoice WHERE tenant = $1 AND invoice_id = $2",
-                tenant, target_id,
-            ) or 1  # fmt: skip
+            residual = (
+                await pool.fetchval(
+                    "SELECT residual_minor FROM invoice WHERE tenant = $1 AND invoice_id = $2",
+                    tenant,
+                    target_id,
+                )
+                or 1
+            )
             amount = Money(max(1, residual * step[2] // 100), "CNY")
             note_id = f"CN-{len(done)}"
 
             def request(
                 i: str = target_id, n: str = note_id, m: Money = amount
             ) -> Awaitable[object]:
-                return add_credit_note(pool, tenant, i, credit_note_id=n, amount=m,
-                                       reason="rebate", note=None, issued_on=START + timedelta(
-                                           days=120), at=AT)  # fmt: skip
+                return add_credit_note(
+                    pool,
+                    tenant,
+                    i,
+                    credit_note_id=n,
+                    amount=m,
+                    reason="rebate",
+                    note=None,
+                    issued_on=START + timedelta(days=120),
+                    at=AT,
+                )
         elif kind == "write_off" and (target_id := pick(invoices, step[1])):
 
             def request(i: str = target_id) -> Awaitable[object]:

@@ -45,10 +45,18 @@ JUNE_30 = date(2026, 6, 30)
 
 def _customer(name: str, owner: str | None, region: str | None) -> dict[str, Any]:
     return {
-        "name": name, "email": None, "phone": None, "country": "CN", "currency": "CNY",
-        "payment_terms_days": 30, "owner": owner, "segment": None, "region": region,
-        "language": "zh", "timezone": "Asia/Shanghai",
-    }  # fmt: skip
+        "name": name,
+        "email": None,
+        "phone": None,
+        "country": "CN",
+        "currency": "CNY",
+        "payment_terms_days": 30,
+        "owner": owner,
+        "segment": None,
+        "region": region,
+        "language": "zh",
+        "timezone": "Asia/Shanghai",
+    }
 
 
 async def _invoice(
@@ -62,9 +70,16 @@ async def _invoice(
     tenant: str = T,
 ) -> None:
     await create_invoice(
-        pool, tenant, invoice_id=invoice_id, customer_id=customer_id, number=f"N-{invoice_id}",
-        issue_date=issued, due_date=due, amount=Money.parse(amount, currency), at=AT,
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        number=f"N-{invoice_id}",
+        issue_date=issued,
+        due_date=due,
+        amount=Money.parse(amount, currency),
+        at=AT,
+    )
 
 
 async def _pay(
@@ -76,10 +91,17 @@ async def _pay(
     allocations: list[tuple[str, int]],
 ) -> None:
     await receive_payment(
-        pool, T, payment_id=payment_id, customer_id=customer_id,
-        amount=Money.parse(amount, "CNY"), received_on=on, method="bank_transfer",
-        reference=None, allocations=allocations, at=AT,
-    )  # fmt: skip
+        pool,
+        T,
+        payment_id=payment_id,
+        customer_id=customer_id,
+        amount=Money.parse(amount, "CNY"),
+        received_on=on,
+        method="bank_transfer",
+        reference=None,
+        allocations=allocations,
+        at=AT,
+    )
 
 
 async def _book(pool: asyncpg.Pool, *, with_back_dated_payment: bool = True) -> None:
@@ -100,13 +122,25 @@ async def _book(pool: asyncpg.Pool, *, with_back_dated_payment: bool = True) -> 
     await _invoice(pool, "I-11", "C-1", "700.00", date(2026, 6, 10), date(2026, 7, 10))
     await void_invoice(pool, T, "I-11", voided_on=date(2026, 6, 20), reason="duplicate", at=AT)
     await add_credit_note(
-        pool, T, "I-3", credit_note_id="CN-1", amount=Money.parse("100.00", "CNY"),
-        reason="return", note=None, issued_on=date(2026, 6, 5), at=AT,
-    )  # fmt: skip
-    await write_off_invoice(
-        pool, T, "I-9", reason="insolvent", approver="cfo", written_off_on=date(2026, 5, 15),
+        pool,
+        T,
+        "I-3",
+        credit_note_id="CN-1",
+        amount=Money.parse("100.00", "CNY"),
+        reason="return",
+        note=None,
+        issued_on=date(2026, 6, 5),
         at=AT,
-    )  # fmt: skip
+    )
+    await write_off_invoice(
+        pool,
+        T,
+        "I-9",
+        reason="insolvent",
+        approver="cfo",
+        written_off_on=date(2026, 5, 15),
+        at=AT,
+    )
     await _pay(pool, "P-1", "C-1", "300.00", date(2026, 6, 10), [("I-2", 30_000)])
     await _pay(pool, "P-2", "C-2", "2000.00", date(2026, 7, 5), [("I-4", 200_000)])
     await _pay(pool, "P-4", "C-2", "50.00", date(2026, 6, 25), [])
@@ -166,8 +200,15 @@ async def test_aging_moves_with_the_as_of_date(pool: asyncpg.Pool) -> None:
     await _book(pool)
     # July 10: P-2 (07-05) has paid I-4
     assert (await _aging(pool, date(2026, 7, 10)))[0].total.amounts == (
-        50_000, 40_000, 140_000, 0, 0, 100_000, 0, 55_000,
-    )  # fmt: skip
+        50_000,
+        40_000,
+        140_000,
+        0,
+        0,
+        100_000,
+        0,
+        55_000,
+    )
     # June 19: P-3 (06-20) not yet, I-11 (void 06-20) still owed, P-4 (06-25) not received
     june_19 = (await _aging(pool, date(2026, 6, 19)))[0]
     assert june_19.total.amounts == (160_000, 140_000, 0, 200_000, 0, 150_000, 55_000, 0)
@@ -214,10 +255,15 @@ async def test_the_sql_agrees_with_the_rules_and_the_journal(pool: asyncpg.Pool)
     for day in sorted(days):
         for as_of in (day - timedelta(days=1), day, day + timedelta(days=1)):
             items = [
-                OpenItem(terms[i]["currency"], terms[i]["customer_id"],
-                         f"Customer {terms[i]['customer_id']}", terms[i]["due_date"], residual)
+                OpenItem(
+                    terms[i]["currency"],
+                    terms[i]["customer_id"],
+                    f"Customer {terms[i]['customer_id']}",
+                    terms[i]["due_date"],
+                    residual,
+                )
                 for i, residual in residuals_as_of(postings, as_of).items()
-            ]  # fmt: skip
+            ]
             held: dict[tuple[str, str], int] = {}
             for r in lines:
                 if r["account"] == "unapplied_cash" and r["effective_date"] <= as_of:
@@ -228,10 +274,13 @@ async def test_the_sql_agrees_with_the_rules_and_the_journal(pool: asyncpg.Pool)
             got = await _aging(pool, as_of)
             assert got == expected, as_of
             receivable = {
-                c: sum(p.amount_minor for p in postings
-                       if p.effective_date <= as_of and terms[p.invoice_id]["currency"] == c)
+                c: sum(
+                    p.amount_minor
+                    for p in postings
+                    if p.effective_date <= as_of and terms[p.invoice_id]["currency"] == c
+                )
                 for c in ("CNY", "USD")
-            }  # fmt: skip
+            }
             assert {t.currency: t.total.total_minor for t in got} == {
                 c: b for c, b in receivable.items() if b
             }
@@ -268,8 +317,11 @@ async def test_dso_cei_and_add_of_the_book(pool: asyncpg.Pool) -> None:
     # opening (March 31): I-4 2000 + I-5 1500 + I-6 300 + I-7 250 + I-9 999 = 5049
     # sales April-June: I-3 800 + I-2 1000 + I-1 500 + I-8 400 (+ I-11 700 - its void 700)
     assert (f.opening_minor, f.sales_minor, f.closing_minor, f.closing_current_minor) == (
-        504_900, 270_000, 585_000, 90_000,
-    )  # fmt: skip
+        504_900,
+        270_000,
+        585_000,
+        90_000,
+    )
     # countback of 5850: June 900 (30 d), May 1000 (31), April 800 (30), March 2000 (31),
     # February, January, December nothing (28 + 31 + 31), November 1150 of 1500 (23 of 30)
     assert cny.dso == 235
@@ -278,15 +330,21 @@ async def test_dso_cei_and_add_of_the_book(pool: asyncpg.Pool) -> None:
     # CEI = (5049 + 2700 - 5850) / (5049 + 2700 - 900) = 1899 / 6849 -> 27.73 %
     assert cny.cei == Fraction(189_900, 684_900) * 100
     assert cny.best_possible_dso == Fraction(900 * 91, 2700)  # 30.33
-    assert [two_places(v) for v in (cny.cei, cny.best_possible_dso,
-                                    cny.average_days_delinquent)] == [
-        Decimal("27.73"), Decimal("30.33"), Decimal("204.67"),
-    ]  # fmt: skip
+    assert [
+        two_places(v) for v in (cny.cei, cny.best_possible_dso, cny.average_days_delinquent)
+    ] == [
+        Decimal("27.73"),
+        Decimal("30.33"),
+        Decimal("204.67"),
+    ]
     # USD: 100 sold in June, nothing collected, all of it past due
     assert usd.figures.currency == "USD"
     assert (usd.dso, usd.cei, usd.best_possible_dso, usd.average_days_delinquent) == (
-        Fraction(30), Fraction(0), Fraction(0), Fraction(30),
-    )  # fmt: skip
+        Fraction(30),
+        Fraction(0),
+        Fraction(0),
+        Fraction(30),
+    )
 
 
 async def test_a_report_on_an_empty_book_is_empty(pool: asyncpg.Pool) -> None:

@@ -31,27 +31,49 @@ pytestmark = pytest.mark.integration
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 NOV = {"period_from": date(2026, 11, 1), "period_to": date(2026, 11, 30)}
 CUSTOMER: dict[str, Any] = {
-    "name": "华东贸易", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-    "payment_terms_days": 30, "owner": "li", "segment": None, "region": None,
-    "language": None, "timezone": None,
-}  # fmt: skip
+    "name": "华东贸易",
+    "email": None,
+    "phone": None,
+    "country": "CN",
+    "currency": "CNY",
+    "payment_terms_days": 30,
+    "owner": "li",
+    "segment": None,
+    "region": None,
+    "language": None,
+    "timezone": None,
+}
 
 
 async def _invoice(
     pool: asyncpg.Pool, invoice_id: str, issued: date, amount: str, currency: str = "CNY"
 ) -> None:
     await create_invoice(
-        pool, "t1", invoice_id=invoice_id, customer_id="C-1", number=f"N-{invoice_id}",
-        issue_date=issued, due_date=None, amount=Money.parse(amount, currency), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        invoice_id=invoice_id,
+        customer_id="C-1",
+        number=f"N-{invoice_id}",
+        issue_date=issued,
+        due_date=None,
+        amount=Money.parse(amount, currency),
+        at=AT,
+    )
 
 
 async def _pay(pool: asyncpg.Pool, payment_id: str, received: date, amount: str) -> None:
     await receive_payment(
-        pool, "t1", payment_id=payment_id, customer_id="C-1",
-        amount=Money.parse(amount, "CNY"), received_on=received, method="bank_transfer",
-        reference=None, allocations=None, at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        payment_id=payment_id,
+        customer_id="C-1",
+        amount=Money.parse(amount, "CNY"),
+        received_on=received,
+        method="bank_transfer",
+        reference=None,
+        allocations=None,
+        at=AT,
+    )
 
 
 async def _book(pool: asyncpg.Pool) -> None:
@@ -61,16 +83,28 @@ async def _book(pool: asyncpg.Pool) -> None:
     await _pay(pool, "PAY-0", date(2026, 10, 20), "300.00")  # -> INV-1
     await _invoice(pool, "INV-4", date(2026, 11, 2), "50.00")
     await write_off_invoice(
-        pool, "t1", "INV-4", reason="dispute lost", approver="cfo",
-        written_off_on=date(2026, 11, 28), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        "INV-4",
+        reason="dispute lost",
+        approver="cfo",
+        written_off_on=date(2026, 11, 28),
+        at=AT,
+    )
     await _invoice(pool, "INV-2", date(2026, 11, 3), "500.00")
     await _invoice(pool, "INV-5", date(2026, 11, 4), "80.00")
     await void_invoice(pool, "t1", "INV-5", voided_on=date(2026, 11, 5), reason="typo", at=AT)
     await add_credit_note(
-        pool, "t1", "INV-1", credit_note_id="CN-1", amount=Money.parse("100.00", "CNY"),
-        reason="return", note=None, issued_on=date(2026, 11, 8), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        "INV-1",
+        credit_note_id="CN-1",
+        amount=Money.parse("100.00", "CNY"),
+        reason="return",
+        note=None,
+        issued_on=date(2026, 11, 8),
+        at=AT,
+    )
     await _invoice(pool, "INV-3", date(2026, 11, 20), "200.00")
     await _pay(pool, "PAY-2", date(2026, 11, 25), "1000.00")  # INV-1 600, INV-2 400
     await _pay(pool, "PAY-3", date(2026, 11, 26), "20.00")  # INV-2 20
@@ -136,9 +170,13 @@ async def test_every_currency_and_the_next_period_follow_on(pool: asyncpg.Pool) 
     assert _amounts(usd) == [("invoice", "INV-U", 30000, 30000)]
 
     december = await statements.statement(
-        pool, "t1", "C-1", currency="CNY", period_from=date(2026, 12, 1),
+        pool,
+        "t1",
+        "C-1",
+        currency="CNY",
+        period_from=date(2026, 12, 1),
         period_to=date(2026, 12, 31),
-    )  # fmt: skip
+    )
     [cny] = december.currencies
     assert cny.opening.balance == 15000
     assert _amounts(cny) == [("invoice", "INV-6", 99900, 114900)]
@@ -163,18 +201,25 @@ async def test_bad_statement_requests(pool: asyncpg.Pool) -> None:
         await statements.statement(pool, "t1", "C-404", currency=None, **NOV)
     with pytest.raises(InvalidInput):
         await statements.statement(
-            pool, "t1", "C-1", currency=None, period_from=date(2026, 12, 1),
+            pool,
+            "t1",
+            "C-1",
+            currency=None,
+            period_from=date(2026, 12, 1),
             period_to=date(2026, 11, 30),
-        )  # fmt: skip
+        )
 
 
 async def _confirm(
     pool: asyncpg.Pool, confirmation_id: str, theirs: str, **changes: Any
 ) -> statements.Confirmed:
     fields: dict[str, Any] = {
-        **NOV, "confirmation_id": confirmation_id, "note": None, "at": AT,
+        **NOV,
+        "confirmation_id": confirmation_id,
+        "note": None,
+        "at": AT,
         "their_balance": Money.parse(theirs, "CNY"),
-    }  # fmt: skip
+    }
     fields.update(changes)
     customer_id = fields.pop("customer_id", "C-1")
     return await statements.confirm_statement(pool, "t1", customer_id, **fields)
@@ -210,10 +255,16 @@ async def test_confirmations_record_the_difference_once(pool: asyncpg.Pool) -> N
     assert len(events) == 2
     assert events[1]["subject"] == "C-1"
     assert events[1]["data"] == {
-        "confirmation_id": "SC-2", "customer_id": "C-1", "period_from": "2026-11-01",
-        "period_to": "2026-11-30", "currency": "CNY", "our_balance_minor": 15000,
-        "their_balance_minor": 12000, "difference_minor": 3000, "status": "discrepancy",
-    }  # fmt: skip
+        "confirmation_id": "SC-2",
+        "customer_id": "C-1",
+        "period_from": "2026-11-01",
+        "period_to": "2026-11-30",
+        "currency": "CNY",
+        "our_balance_minor": 15000,
+        "their_balance_minor": 12000,
+        "difference_minor": 3000,
+        "status": "discrepancy",
+    }
 
 
 async def test_a_negative_balance_they_claim_and_paging(pool: asyncpg.Pool) -> None:

@@ -26,19 +26,34 @@ AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 def _customer(owner: str | None) -> dict[str, Any]:
     return {
-        "name": "华东贸易", "email": None, "phone": None, "country": "CN", "currency": "CNY",
-        "payment_terms_days": 30, "owner": owner, "segment": None, "region": None,
-        "language": None, "timezone": None,
-    }  # fmt: skip
+        "name": "华东贸易",
+        "email": None,
+        "phone": None,
+        "country": "CN",
+        "currency": "CNY",
+        "payment_terms_days": 30,
+        "owner": owner,
+        "segment": None,
+        "region": None,
+        "language": None,
+        "timezone": None,
+    }
 
 
 async def _invoice(
     pool: asyncpg.Pool, invoice_id: str, customer_id: str, currency: str = "CNY"
 ) -> None:
     await create_invoice(
-        pool, "t1", invoice_id=invoice_id, customer_id=customer_id, number=f"N-{invoice_id}",
-        issue_date=date(2026, 11, 1), due_date=None, amount=Money(1_000_000, currency), at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        number=f"N-{invoice_id}",
+        issue_date=date(2026, 11, 1),
+        due_date=None,
+        amount=Money(1_000_000, currency),
+        at=AT,
+    )
 
 
 async def _pay(
@@ -50,10 +65,17 @@ async def _pay(
     currency: str = "CNY",
 ) -> None:
     await receive_payment(
-        pool, "t1", payment_id=payment_id, customer_id=customer_id,
-        amount=Money.parse(amount, currency), received_on=received, method="bank_transfer",
-        reference=None, allocations=None, at=AT,
-    )  # fmt: skip
+        pool,
+        "t1",
+        payment_id=payment_id,
+        customer_id=customer_id,
+        amount=Money.parse(amount, currency),
+        received_on=received,
+        method="bank_transfer",
+        reference=None,
+        allocations=None,
+        at=AT,
+    )
 
 
 async def _book(pool: asyncpg.Pool) -> None:

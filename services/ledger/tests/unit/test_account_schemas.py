@@ -64,9 +64,12 @@ def test_the_statement_query_speaks_from_and_to() -> None:
 )
 def test_their_balance_is_signed_and_fits_the_currency(balance: str, ok: bool) -> None:
     body = {
-        "confirmation_id": "SC-1", "period_from": "2026-11-01", "period_to": "2026-11-30",
-        "currency": "CNY", "their_balance": balance,
-    }  # fmt: skip
+        "confirmation_id": "SC-1",
+        "period_from": "2026-11-01",
+        "period_to": "2026-11-30",
+        "currency": "CNY",
+        "their_balance": balance,
+    }
     if ok:
         assert ConfirmationCreate.model_validate(body).their_money().currency == "CNY"
     else:

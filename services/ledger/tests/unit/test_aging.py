@@ -47,17 +47,35 @@ def test_the_default_buckets() -> None:
     buckets = Buckets.parse(None)
     assert [b.key for b in buckets.definitions] == DEFAULT_KEYS
     assert [(b.min_days, b.max_days) for b in buckets.definitions] == [
-        (None, 0), (1, 30), (31, 60), (61, 90), (91, 180), (181, 365), (366, 730), (731, None),
-    ]  # fmt: skip
+        (None, 0),
+        (1, 30),
+        (31, 60),
+        (61, 90),
+        (91, 180),
+        (181, 365),
+        (366, 730),
+        (731, None),
+    ]
     assert len(buckets) == 8 and buckets.is_default
 
 
 @pytest.mark.parametrize(
     ("days", "key"),
-    [(-400, "current"), (0, "current"), (1, "1-30"), (30, "1-30"), (31, "31-60"),
-     (90, "61-90"), (91, "91-180"), (365, "181-365"), (366, "366-730"), (730, "366-730"),
-     (731, ">730"), (10_000, ">730")],
-)  # fmt: skip
+    [
+        (-400, "current"),
+        (0, "current"),
+        (1, "1-30"),
+        (30, "1-30"),
+        (31, "31-60"),
+        (90, "61-90"),
+        (91, "91-180"),
+        (365, "181-365"),
+        (366, "366-730"),
+        (730, "366-730"),
+        (731, ">730"),
+        (10_000, ">730"),
+    ],
+)
 def test_bucket_boundaries(days: int, key: str) -> None:
     buckets = Buckets()
     assert buckets.definitions[buckets.index(days)].key == key
@@ -78,9 +96,21 @@ def test_custom_buckets() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "30,,60", "30,30", "60,30", "0,30", "-5", "30.5", "abc", "1e3", "40000",
-             ",".join(str(n) for n in range(1, 26))],
-)  # fmt: skip
+    "text",
+    [
+        "",
+        "30,,60",
+        "30,30",
+        "60,30",
+        "0,30",
+        "-5",
+        "30.5",
+        "abc",
+        "1e3",
+        "40000",
+        ",".join(str(n) for n in range(1, 26)),
+    ],
+)
 def test_bad_buckets_are_refused_naming_the_parameter(text: str) -> None:
     with pytest.raises(ReportInputError) as caught:
         Buckets.parse(text)
@@ -94,10 +124,16 @@ def test_rates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "buckets"),
-    [(None, (30, 60)), ("0,1,5", (30, 60)), ("0,1,5,10,200", (30, 60, 90)),
-     ("0,1,5,x", (30, 60)), ("0,1,5,-1", (30, 60)), ("0,1,5,1.00001", (30, 60)),
-     ("0,1,5,10,25,50,80", (30, 60, 90, 180, 365, 730))],
-)  # fmt: skip
+    [
+        (None, (30, 60)),
+        ("0,1,5", (30, 60)),
+        ("0,1,5,10,200", (30, 60, 90)),
+        ("0,1,5,x", (30, 60)),
+        ("0,1,5,-1", (30, 60)),
+        ("0,1,5,1.00001", (30, 60)),
+        ("0,1,5,10,25,50,80", (30, 60, 90, 180, 365, 730)),
+    ],
+)
 def test_bad_rates_are_refused_naming_the_parameter(
     text: str | None, buckets: tuple[int, ...]
 ) -> None:
@@ -153,12 +189,17 @@ TERMS = {
 def _book() -> list[journal.Entry]:
     """The journal of the book, in the order it was posted (P-3 last: back-dated)."""
     issued = [
-        ("I-1", "C-1", 50_000, date(2026, 6, 1)), ("I-2", "C-1", 100_000, date(2026, 5, 1)),
-        ("I-3", "C-2", 80_000, date(2026, 4, 15)), ("I-4", "C-2", 200_000, date(2026, 3, 1)),
-        ("I-5", "C-3", 150_000, date(2025, 11, 1)), ("I-6", "C-1", 30_000, date(2024, 5, 30)),
-        ("I-7", "C-2", 25_000, date(2024, 6, 1)), ("I-8", "C-3", 40_000, date(2026, 6, 15)),
-        ("I-9", "C-3", 99_900, date(2025, 1, 1)), ("I-11", "C-1", 70_000, date(2026, 6, 10)),
-    ]  # fmt: skip
+        ("I-1", "C-1", 50_000, date(2026, 6, 1)),
+        ("I-2", "C-1", 100_000, date(2026, 5, 1)),
+        ("I-3", "C-2", 80_000, date(2026, 4, 15)),
+        ("I-4", "C-2", 200_000, date(2026, 3, 1)),
+        ("I-5", "C-3", 150_000, date(2025, 11, 1)),
+        ("I-6", "C-1", 30_000, date(2024, 5, 30)),
+        ("I-7", "C-2", 25_000, date(2024, 6, 1)),
+        ("I-8", "C-3", 40_000, date(2026, 6, 15)),
+        ("I-9", "C-3", 99_900, date(2025, 1, 1)),
+        ("I-11", "C-1", 70_000, date(2026, 6, 10)),
+    ]
     entries = [journal.invoice_issued(c, i, "CNY", a, d) for i, c, a, d in issued]
     entries.append(journal.invoice_issued("C-1", "I-10", "USD", 10_000, date(2026, 6, 1)))
     entries += [
@@ -243,8 +284,10 @@ def test_aging_by_customer_on_june_30() -> None:
 def test_aging_by_owner_and_region() -> None:
     cny = _aging(date(2026, 6, 30), "owner")[0]
     assert [(g.key, g.total_minor, g.invoice_count, g.unapplied_minor) for g in cny.groups] == [
-        ("li", 150_000, 3, 0), ("wang", 295_000, 3, 5_000), (None, 140_000, 2, 0),
-    ]  # fmt: skip
+        ("li", 150_000, 3, 0),
+        ("wang", 295_000, 3, 5_000),
+        (None, 140_000, 2, 0),
+    ]
     cny = _aging(date(2026, 6, 30), "region")[0]
     assert [(g.key, g.total_minor) for g in cny.groups] == [("east", 445_000), (None, 140_000)]
 
@@ -317,9 +360,10 @@ def test_countback_dso() -> None:
     assert result.dso == Fraction(137, 2)
     assert result.complete
     assert [(s.first, s.consumed_minor, s.days) for s in result.steps] == [
-        (date(2026, 6, 1), 300_000, 30), (date(2026, 5, 1), 200_000, 31),
+        (date(2026, 6, 1), 300_000, 30),
+        (date(2026, 5, 1), 200_000, 31),
         (date(2026, 4, 1), 100_000, Fraction(15, 2)),
-    ]  # fmt: skip
+    ]
 
 
 def test_countback_starts_with_the_part_of_the_month_up_to_the_period_end() -> None:
@@ -355,10 +399,15 @@ def test_cei_bpdso_and_add() -> None:
     assert report.cei == Fraction(5500, 95)
     assert report.best_possible_dso == Fraction(2000 * 91, 9000)
     assert report.average_days_delinquent == Fraction(137, 2) - Fraction(2000 * 91, 9000)
-    assert [two_places(v) for v in (report.dso, report.cei, report.best_possible_dso,
-                                    report.average_days_delinquent)] == [
-        Decimal("68.50"), Decimal("57.89"), Decimal("20.22"), Decimal("48.28"),
-    ]  # fmt: skip
+    assert [
+        two_places(v)
+        for v in (report.dso, report.cei, report.best_possible_dso, report.average_days_delinquent)
+    ] == [
+        Decimal("68.50"),
+        Decimal("57.89"),
+        Decimal("20.22"),
+        Decimal("48.28"),
+    ]
 
 
 def test_undefined_ratios_are_none() -> None:
@@ -396,8 +445,11 @@ bounds = st.lists(st.integers(min_value=1, max_value=2000), max_size=8, unique=T
 )
 
 
-@given(st.lists(items, max_size=60), bounds, st.dates(min_value=date(2020, 1, 1),
-                                                      max_value=date(2028, 1, 1)))  # fmt: skip
+@given(
+    st.lists(items, max_size=60),
+    bounds,
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2028, 1, 1)),
+)
 def test_every_item_lands_in_its_bucket_and_nothing_is_lost(
     open_items: list[OpenItem], upper: tuple[int, ...], as_of: date
 ) -> None:

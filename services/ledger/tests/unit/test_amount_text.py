@@ -20,7 +20,11 @@ def test_texts_writes_amounts_as_money_does(currency: str, minor: int) -> None:
 def test_texts_by_hand() -> None:
     cny, jpy, kwd = texts("CNY"), texts("JPY"), texts("KWD")
     assert [cny(0), cny(5), cny(-5), cny(123450), cny(-100)] == [
-        "0.00", "0.05", "-0.05", "1234.50", "-1.00",
-    ]  # fmt: skip
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1234.50",
+        "-1.00",
+    ]
     assert [jpy(0), jpy(-7), jpy(1200)] == ["0", "-7", "1200"]
     assert [kwd(1), kwd(-1234567)] == ["0.001", "-1234.567"]

@@ -10,8 +10,13 @@ import pytest
 from huikuan_runtime.money import Money
 from ledger.domain.invoices import InvoiceRuleError, issue_invoice
 
-BASE: dict[str, Any] = {"invoice_id": "I-1", "customer_id": "C-1", "number": "N-1",
-        "issue_date": date(2026, 1, 31), "amount": Money(10_000, "CNY")}  # fmt: skip
+BASE: dict[str, Any] = {
+    "invoice_id": "I-1",
+    "customer_id": "C-1",
+    "number": "N-1",
+    "issue_date": date(2026, 1, 31),
+    "amount": Money(10_000, "CNY"),
+}
 
 
 def test_without_a_due_date_the_terms_decide() -> None:

@@ -15,10 +15,16 @@ POSTED = datetime(2026, 12, 1, tzinfo=UTC)
 
 def entry(kind: str, receivable: int, unapplied: int, currency: str = "CNY") -> dict[str, Any]:
     return {
-        "kind": kind, "reference": f"R-{kind}", "effective_date": date(2026, 11, 3),
-        "posted_at": POSTED, "currency": currency, "receivable_minor": receivable,
-        "unapplied_minor": unapplied, "invoice_id": None, "payment_id": None,
-    }  # fmt: skip
+        "kind": kind,
+        "reference": f"R-{kind}",
+        "effective_date": date(2026, 11, 3),
+        "posted_at": POSTED,
+        "currency": currency,
+        "receivable_minor": receivable,
+        "unapplied_minor": unapplied,
+        "invoice_id": None,
+        "payment_id": None,
+    }
 
 
 def test_lines_carry_a_running_balance_and_matching_moves_only_the_split() -> None:

@@ -44,14 +44,22 @@ def language_of(language: str | None) -> str:
 
 def context(due: Due, *, customer_id: str, customer_name: str, as_of: date) -> dict[str, Any]:
     return recorded_context(
-        step=due.step.name, currency=due.currency, residual_minor=due.residual_minor,
+        step=due.step.name,
+        currency=due.currency,
+        residual_minor=due.residual_minor,
         invoices=[
-            {"invoice_id": i.invoice_id, "number": i.number, "due_date": i.due_date.isoformat(),
-             "residual": Money(i.residual_minor, i.currency).format()}
+            {
+                "invoice_id": i.invoice_id,
+                "number": i.number,
+                "due_date": i.due_date.isoformat(),
+                "residual": Money(i.residual_minor, i.currency).format(),
+            }
             for i in due.invoices
         ],
-        customer_id=customer_id, customer_name=customer_name, as_of=as_of,
-    )  # fmt: skip
+        customer_id=customer_id,
+        customer_name=customer_name,
+        as_of=as_of,
+    )
 
 
 def recorded_context(

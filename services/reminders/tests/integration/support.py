@@ -44,9 +44,15 @@ class Sink:
 async def feed(pool: asyncpg.Pool, subject: str, payload: BaseModel, tenant: str = TENANT) -> None:
     """Apply one event the way the consumer does: its handler inside a transaction."""
     envelope = Envelope(
-        source="test", type=type_name(payload), subject=subject, time=datetime.now(UTC),
-        tenant=tenant, sequence=1, data=payload.model_dump(mode="json"), id=uuid7(),
-    )  # fmt: skip
+        source="test",
+        type=type_name(payload),
+        subject=subject,
+        time=datetime.now(UTC),
+        tenant=tenant,
+        sequence=1,
+        data=payload.model_dump(mode="json"),
+        id=uuid7(),
+    )
     async with pool.acquire() as conn, conn.transaction():
         await HANDLERS[envelope.type](conn, envelope)
 

@@ -77,11 +77,17 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
 
 def _settings(receivers: tuple[Receiver, Receiver], smtp: Sink, **more: Any) -> Settings:
     return Settings(
-        webhook_url=receivers[1].url, webhook_secret="deployment-secret",
-        smtp_host="127.0.0.1", smtp_port=smtp.port, mail_from="ar@deployment.test",
-        sms_url=None, send_window_start=time(9), send_window_end=time(18),
-        default_timezone="Asia/Shanghai", **more,
-    )  # fmt: skip
+        webhook_url=receivers[1].url,
+        webhook_secret="deployment-secret",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        mail_from="ar@deployment.test",
+        sms_url=None,
+        send_window_start=time(9),
+        send_window_end=time(18),
+        default_timezone="Asia/Shanghai",
+        **more,
+    )
 
 
 @pytest.fixture
@@ -112,16 +118,26 @@ async def test_settings_are_validated_and_secrets_never_come_back(
     fresh = (await t1.get("/dunning/settings")).json()
     assert fresh["webhook_url"] is None and fresh["webhook_secret_set"] is False
     assert fresh["effective"] == {
-        "mail_from": "ar@deployment.test", "webhook": "deployment", "sms": "log",
-        "send_window_start": "09:00", "send_window_end": "18:00",
+        "mail_from": "ar@deployment.test",
+        "webhook": "deployment",
+        "sms": "log",
+        "send_window_start": "09:00",
+        "send_window_end": "18:00",
         "default_timezone": "Asia/Shanghai",
-    }  # fmt: skip
-    r = await t1.put("/dunning/settings", json={
-        "mail_from": "ar@t1.example", "webhook_url": "https://hooks.t1.example/ar",
-        "webhook_secret": T1_SECRET, "sms_url": "http://sms.t1.example/send",
-        "sms_token": T1_TOKEN, "send_window_start": "08:00", "send_window_end": "17:30",
-        "default_timezone": "Europe/London",
-    })  # fmt: skip
+    }
+    r = await t1.put(
+        "/dunning/settings",
+        json={
+            "mail_from": "ar@t1.example",
+            "webhook_url": "https://hooks.t1.example/ar",
+            "webhook_secret": T1_SECRET,
+            "sms_url": "http://sms.t1.example/send",
+            "sms_token": T1_TOKEN,
+            "send_window_start": "08:00",
+            "send_window_end": "17:30",
+            "default_timezone": "Europe/London",
+        },
+    )
     assert r.status_code == 200, r.text
     got = await t1.get("/dunning/settings")
     for answer in (r, got):
@@ -129,15 +145,21 @@ async def test_settings_are_validated_and_secrets_never_come_back(
         assert T1_SECRET not in answer.text and T1_TOKEN not in answer.text
         assert (body["webhook_secret_set"], body["sms_token_set"]) == (True, True)
         assert body["effective"] == {
-            "mail_from": "ar@t1.example", "webhook": "tenant", "sms": "tenant",
-            "send_window_start": "08:00", "send_window_end": "17:30",
+            "mail_from": "ar@t1.example",
+            "webhook": "tenant",
+            "sms": "tenant",
+            "send_window_start": "08:00",
+            "send_window_end": "17:30",
             "default_timezone": "Europe/London",
-        }  # fmt: skip
+        }
     # Only what is sent changes; the secrets stay set.
     r = await t1.put("/dunning/settings", json={"send_window_end": "16:00"})
     assert r.status_code == 200, r.text
-    assert (r.json()["send_window_end"], r.json()["webhook_url"], r.json()["webhook_secret_set"]
-            ) == ("16:00", "https://hooks.t1.example/ar", True)  # fmt: skip
+    assert (
+        r.json()["send_window_end"],
+        r.json()["webhook_url"],
+        r.json()["webhook_secret_set"],
+    ) == ("16:00", "https://hooks.t1.example/ar", True)
     # The other tenant sees none of it.
     assert (await t2.get("/dunning/settings")).json() == fresh
 
@@ -172,24 +194,50 @@ async def test_settings_are_validated_and_secrets_never_come_back(
     assert await pool.fetch("SELECT * FROM channel_settings ORDER BY tenant") == stored
 
     # Null clears: back to the deployment's.
-    r = await t1.put("/dunning/settings", json={"webhook_url": None, "webhook_secret": None,
-                                                "sms_url": None, "sms_token": None})  # fmt: skip
+    r = await t1.put(
+        "/dunning/settings",
+        json={"webhook_url": None, "webhook_secret": None, "sms_url": None, "sms_token": None},
+    )
     assert r.status_code == 200, r.text
-    assert (r.json()["webhook_secret_set"], r.json()["effective"]["webhook"],
-            r.json()["effective"]["sms"]) == (False, "deployment", "log")  # fmt: skip
+    assert (
+        r.json()["webhook_secret_set"],
+        r.json()["effective"]["webhook"],
+        r.json()["effective"]["sms"],
+    ) == (False, "deployment", "log")
     assert T1_SECRET not in caplog.text and T1_TOKEN not in caplog.text
 
 
 async def _customer(pool: asyncpg.Pool, tenant: str, timezone: str | None = None) -> None:
-    await feed(pool, "C-1", CustomerUpserted(
-        customer_id="C-1", name=f"Customer of {tenant}", email=f"ar@c1.{tenant}.example",
-        country="CN", currency="CNY", payment_terms_days=30, owner="li", language="en",
-        timezone=timezone,
-    ), tenant=tenant)  # fmt: skip
-    await feed(pool, "C-1", InvoiceIssued(
-        invoice_id="I-1", customer_id="C-1", number="N-I-1", issue_date=DUE - timedelta(days=30),
-        due_date=DUE, currency="CNY", amount_minor=1_000,
-    ), tenant=tenant)  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        CustomerUpserted(
+            customer_id="C-1",
+            name=f"Customer of {tenant}",
+            email=f"ar@c1.{tenant}.example",
+            country="CN",
+            currency="CNY",
+            payment_terms_days=30,
+            owner="li",
+            language="en",
+            timezone=timezone,
+        ),
+        tenant=tenant,
+    )
+    await feed(
+        pool,
+        "C-1",
+        InvoiceIssued(
+            invoice_id="I-1",
+            customer_id="C-1",
+            number="N-I-1",
+            issue_date=DUE - timedelta(days=30),
+            due_date=DUE,
+            currency="CNY",
+            amount_minor=1_000,
+        ),
+        tenant=tenant,
+    )
 
 
 async def test_a_tenants_own_webhook_and_sender_carry_its_reminders(
@@ -208,9 +256,16 @@ async def test_a_tenants_own_webhook_and_sender_carry_its_reminders(
     for tenant in ("t1", "t2"):
         await _customer(pool, tenant)
         async with pool.acquire() as conn, conn.transaction():
-            await policy_service.save(conn, tenant, "hooks", [], [
-                Step("overdue_notice", 1, ("webhook", "email"), "overdue_notice"),
-            ], AT)  # fmt: skip
+            await policy_service.save(
+                conn,
+                tenant,
+                "hooks",
+                [],
+                [
+                    Step("overdue_notice", 1, ("webhook", "email"), "overdue_notice"),
+                ],
+                AT,
+            )
             await book.set_pin(conn, tenant, "C-1", "hooks")
     for client in (t1, t2):
         done = await client.post("/dunning/runs", json={"as_of": str(DUE + timedelta(days=1))})
@@ -226,8 +281,10 @@ async def test_a_tenants_own_webhook_and_sender_carry_its_reminders(
         "deployment-secret", headers["X-Huikuan-Timestamp"], body
     )
     senders = sorted((m["To"], m["From"]) for m in smtp.messages)
-    assert senders == [("ar@c1.t1.example", "ar@t1.example"),
-                       ("ar@c1.t2.example", "ar@deployment.test")]  # fmt: skip
+    assert senders == [
+        ("ar@c1.t1.example", "ar@t1.example"),
+        ("ar@c1.t2.example", "ar@deployment.test"),
+    ]
 
 
 async def test_a_tenants_urls_must_point_at_public_addresses(
@@ -240,11 +297,13 @@ async def test_a_tenants_urls_must_point_at_public_addresses(
     async with internal_client(app, "t1") as t1:
         for body, field in [
             ({"webhook_url": own.url, "webhook_secret": T1_SECRET}, "webhook_url"),
-            ({"webhook_url": "http://169.254.169.254/latest", "webhook_secret": T1_SECRET},
-             "webhook_url"),
+            (
+                {"webhook_url": "http://169.254.169.254/latest", "webhook_secret": T1_SECRET},
+                "webhook_url",
+            ),
             ({"sms_url": "http://localhost:8001/ops/status"}, "sms_url"),
             ({"sms_url": "http://[::1]/send"}, "sms_url"),
-        ]:  # fmt: skip
+        ]:
             r = await t1.put("/dunning/settings", json=body)
             assert r.status_code == 422, (body, r.text)
             assert [e["field"] for e in r.json()["errors"]] == [field]
@@ -254,13 +313,21 @@ async def test_a_tenants_urls_must_point_at_public_addresses(
         await pool.execute(
             """INSERT INTO channel_settings (tenant, webhook_url, webhook_secret, updated_at)
                VALUES ('t1', $1, $2, now())""",
-            own.url, T1_SECRET,
-        )  # fmt: skip
+            own.url,
+            T1_SECRET,
+        )
         await _customer(pool, "t1")
         async with pool.acquire() as conn, conn.transaction():
-            await policy_service.save(conn, "t1", "hooks", [], [
-                Step("overdue_notice", 1, ("webhook",), "overdue_notice"),
-            ], AT)  # fmt: skip
+            await policy_service.save(
+                conn,
+                "t1",
+                "hooks",
+                [],
+                [
+                    Step("overdue_notice", 1, ("webhook",), "overdue_notice"),
+                ],
+                AT,
+            )
             await book.set_pin(conn, "t1", "C-1", "hooks")
         done = await t1.post("/dunning/runs", json={"as_of": str(DUE + timedelta(days=1))})
         assert done.status_code == 200, done.text
@@ -274,9 +341,14 @@ async def test_the_scheduler_honours_each_tenants_window_and_time_zone(
     apps: tuple[httpx.AsyncClient, httpx.AsyncClient], pool: asyncpg.Pool
 ) -> None:
     t1, _ = apps
-    r = await t1.put("/dunning/settings", json={
-        "send_window_start": "07:00", "send_window_end": "09:00",
-        "default_timezone": "Europe/London"})  # fmt: skip
+    r = await t1.put(
+        "/dunning/settings",
+        json={
+            "send_window_start": "07:00",
+            "send_window_end": "09:00",
+            "default_timezone": "Europe/London",
+        },
+    )
     assert r.status_code == 200, r.text
     await _customer(pool, "t1")  # no time zone of its own: the tenant's default
     await _customer(pool, "t2")  # the deployment's: Asia/Shanghai, 09:00-18:00

@@ -73,24 +73,50 @@ def failing_endpoint() -> Iterator[tuple[str, Endpoint]]:
 
 
 async def customer(pool: asyncpg.Pool, cid: str) -> None:
-    await feed(pool, cid, CustomerUpserted(
-        customer_id=cid, name=cid, email=f"{cid.lower()}@example.com", country="CN",
-        currency="CNY", payment_terms_days=30, owner="li", language="en",
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        CustomerUpserted(
+            customer_id=cid,
+            name=cid,
+            email=f"{cid.lower()}@example.com",
+            country="CN",
+            currency="CNY",
+            payment_terms_days=30,
+            owner="li",
+            language="en",
+        ),
+    )
 
 
 async def invoice(pool: asyncpg.Pool, cid: str, iid: str, due: date, amount: int) -> None:
-    await feed(pool, cid, InvoiceIssued(
-        invoice_id=iid, customer_id=cid, number=f"N-{iid}", issue_date=due - timedelta(days=30),
-        due_date=due, currency="CNY", amount_minor=amount,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        InvoiceIssued(
+            invoice_id=iid,
+            customer_id=cid,
+            number=f"N-{iid}",
+            issue_date=due - timedelta(days=30),
+            due_date=due,
+            currency="CNY",
+            amount_minor=amount,
+        ),
+    )
 
 
 async def pin_webhook_policy(pool: asyncpg.Pool, cid: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await policy_service.save(conn, TENANT, "hooks", [], [
-            Step("overdue_notice", 1, ("webhook",), "overdue_notice"),
-        ], AT)  # fmt: skip
+        await policy_service.save(
+            conn,
+            TENANT,
+            "hooks",
+            [],
+            [
+                Step("overdue_notice", 1, ("webhook",), "overdue_notice"),
+            ],
+            AT,
+        )
         await book.set_pin(conn, TENANT, cid, "hooks")
 
 
@@ -148,10 +174,19 @@ async def test_webhook_delivered_when_the_endpoint_answers(
 async def _promise(pool: asyncpg.Pool, amount: int, promised: date, made: date) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await promise_service.make(
-            conn, TENANT, "C-1", promise_id="PR-1", currency="CNY", amount_minor=amount,
-            promised_date=promised, invoice_ids=None, taken_by="li", made_on=made,
-            grace_days=3, at=AT,
-        )  # fmt: skip
+            conn,
+            TENANT,
+            "C-1",
+            promise_id="PR-1",
+            currency="CNY",
+            amount_minor=amount,
+            promised_date=promised,
+            invoice_ids=None,
+            taken_by="li",
+            made_on=made,
+            grace_days=3,
+            at=AT,
+        )
 
 
 async def test_a_kept_promise(pool: asyncpg.Pool) -> None:
@@ -160,11 +195,21 @@ async def test_a_kept_promise(pool: asyncpg.Pool) -> None:
     await _promise(pool, 10_000, DUE + timedelta(days=10), DUE + timedelta(days=2))
     # Paused: no overdue notice while the promise holds.
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=3), at=AT)).reminders == 0
-    await feed(pool, "C-1", PaymentApplied(
-        payment_id="P-1", invoice_id="I-1", customer_id="C-1", currency="CNY",
-        amount_minor=10_000, applied_on=DUE + timedelta(days=9), due_date=DUE, days_late=9,
-        invoice_residual_minor=0,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        PaymentApplied(
+            payment_id="P-1",
+            invoice_id="I-1",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=10_000,
+            applied_on=DUE + timedelta(days=9),
+            due_date=DUE,
+            days_late=9,
+            invoice_residual_minor=0,
+        ),
+    )
     [kept] = await outbox(pool, "reminders.promise_kept.v1")
     assert kept.data["kept_on"] == str(DUE + timedelta(days=9))
     assert await pool.fetchval("SELECT status FROM promise") == "kept"
@@ -176,11 +221,21 @@ async def test_a_broken_promise_escalates_at_once(pool: asyncpg.Pool) -> None:
     await invoice(pool, "C-1", "I-1", DUE, 10_000)
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)).reminders == 1
     await _promise(pool, 10_000, DUE + timedelta(days=5), DUE + timedelta(days=2))
-    await feed(pool, "C-1", PaymentApplied(
-        payment_id="P-1", invoice_id="I-1", customer_id="C-1", currency="CNY",
-        amount_minor=4_000, applied_on=DUE + timedelta(days=5), due_date=DUE, days_late=5,
-        invoice_residual_minor=6_000,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        PaymentApplied(
+            payment_id="P-1",
+            invoice_id="I-1",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=4_000,
+            applied_on=DUE + timedelta(days=5),
+            due_date=DUE,
+            days_late=5,
+            invoice_residual_minor=6_000,
+        ),
+    )
     # Paused through promised date + 3 days of grace (day +8): nothing, not even day +7's step.
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=8), at=AT)).reminders == 0
     # Day +9 (Wednesday): broken; time says second_notice, the break escalates one further.
@@ -196,10 +251,18 @@ async def test_a_broken_promise_escalates_at_once(pool: asyncpg.Pool) -> None:
 async def test_credit_hold_step_escalates_and_grade_chooses_the_policy(pool: asyncpg.Pool) -> None:
     await customer(pool, "C-1")
     await invoice(pool, "C-1", "I-1", DUE, 10_000)
-    await feed(pool, "C-1", ScoreChanged(
-        customer_id="C-1", new_score=200, new_grade="E", scorecard_version="v1", reasons=[],
-        as_of=DUE,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        ScoreChanged(
+            customer_id="C-1",
+            new_score=200,
+            new_grade="E",
+            scorecard_version="v1",
+            reasons=[],
+            as_of=DUE,
+        ),
+    )
     await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)
     [escalated] = await outbox(pool, "reminders.dunning_escalated.v1")
     assert escalated.data["action"] == "request_credit_hold"
@@ -211,19 +274,48 @@ async def test_disputed_invoice_is_paused_alone_and_reversal_reopens(pool: async
     await customer(pool, "C-1")
     await invoice(pool, "C-1", "I-1", DUE, 1_000)
     await invoice(pool, "C-1", "I-2", DUE, 2_000)
-    await feed(pool, "C-1", DisputeOpened(
-        dispute_id="D-1", invoice_id="I-1", customer_id="C-1", reason="quality",
-        currency="CNY", amount_minor=1_000, opened_on=DUE,
-    ))  # fmt: skip
-    await feed(pool, "C-1", PaymentApplied(
-        payment_id="P-1", invoice_id="I-2", customer_id="C-1", currency="CNY",
-        amount_minor=2_000, applied_on=DUE, due_date=DUE, days_late=0, invoice_residual_minor=0,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        DisputeOpened(
+            dispute_id="D-1",
+            invoice_id="I-1",
+            customer_id="C-1",
+            reason="quality",
+            currency="CNY",
+            amount_minor=1_000,
+            opened_on=DUE,
+        ),
+    )
+    await feed(
+        pool,
+        "C-1",
+        PaymentApplied(
+            payment_id="P-1",
+            invoice_id="I-2",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=2_000,
+            applied_on=DUE,
+            due_date=DUE,
+            days_late=0,
+            invoice_residual_minor=0,
+        ),
+    )
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)).reminders == 0
-    await feed(pool, "C-1", PaymentReversed(
-        payment_id="P-1", customer_id="C-1", currency="CNY", amount_minor=2_000,
-        reversed_on=DUE + timedelta(days=2), reason="bounced", reopened_invoice_ids=["I-2"],
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        PaymentReversed(
+            payment_id="P-1",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=2_000,
+            reversed_on=DUE + timedelta(days=2),
+            reason="bounced",
+            reopened_invoice_ids=["I-2"],
+        ),
+    )
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=2), at=AT)).reminders == 1
     row = await pool.fetchrow("SELECT invoices, residual_minor FROM reminder")
     assert [i["invoice_id"] for i in row["invoices"]] == ["I-2"]
@@ -273,15 +365,30 @@ async def test_sms_goes_to_the_http_provider(
 ) -> None:
     url, endpoint = failing_endpoint
     endpoint.status = 200
-    await feed(pool, "C-1", CustomerUpserted(
-        customer_id="C-1", name="C-1", phone="+86 138 0000 0000", currency="CNY",
-        payment_terms_days=30, language="zh",
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        CustomerUpserted(
+            customer_id="C-1",
+            name="C-1",
+            phone="+86 138 0000 0000",
+            currency="CNY",
+            payment_terms_days=30,
+            language="zh",
+        ),
+    )
     await invoice(pool, "C-1", "I-1", DUE, 1_000)
     async with pool.acquire() as conn, conn.transaction():
-        await policy_service.save(conn, TENANT, "texts", [], [
-            Step("overdue_notice", 1, ("sms", "letter"), "overdue_notice"),
-        ], AT)  # fmt: skip
+        await policy_service.save(
+            conn,
+            TENANT,
+            "texts",
+            [],
+            [
+                Step("overdue_notice", 1, ("sms", "letter"), "overdue_notice"),
+            ],
+            AT,
+        )
         await book.set_pin(conn, TENANT, "C-1", "texts")
     await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)
     channels: dict[str, Channel] = {"sms": SmsChannel(url, "tok"), "letter": LetterChannel()}

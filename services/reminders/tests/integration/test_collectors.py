@@ -44,14 +44,14 @@ async def test_collectors_are_paged_and_a_loop_of_managers_is_refused(
     assert r.status_code == 201, r.text
     r = await api.put("/collectors/li", json={"name": "Li Wei", "manager": "wang"})
     assert r.status_code == 201, r.text
-    r = await api.put("/collectors/zhao", json={"name": "Zhao", "email": "zhao@example.com",
-                                                "manager": "li"})  # fmt: skip
+    r = await api.put(
+        "/collectors/zhao", json={"name": "Zhao", "email": "zhao@example.com", "manager": "li"}
+    )
     assert r.status_code == 201, r.text
     r = await api.put("/collectors/li", json={"name": "Li Wei 李伟", "manager": "wang"})
     assert r.status_code == 200 and r.json()["name"] == "Li Wei 李伟", r.text
     got = (await api.get("/collectors/zhao")).json()
-    assert (got["collector_id"], got["email"], got["manager"]) == ("zhao", "zhao@example.com",
-                                                                   "li")  # fmt: skip
+    assert (got["collector_id"], got["email"], got["manager"]) == ("zhao", "zhao@example.com", "li")
 
     before = await pool.fetch("SELECT * FROM collector ORDER BY collector_id")
     refused = [
@@ -72,8 +72,11 @@ async def test_collectors_are_paged_and_a_loop_of_managers_is_refused(
 
     seen, cursor = [], None
     while True:
-        page = (await api.get("/collectors", params={"limit": 2, **(
-            {"cursor": cursor} if cursor else {})})).json()  # fmt: skip
+        page = (
+            await api.get(
+                "/collectors", params={"limit": 2, **({"cursor": cursor} if cursor else {})}
+            )
+        ).json()
         seen += [c["collector_id"] for c in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -89,24 +92,43 @@ async def test_collectors_are_paged_and_a_loop_of_managers_is_refused(
 
 
 async def _customer(pool: asyncpg.Pool, cid: str, owner: str) -> None:
-    await feed(pool, cid, CustomerUpserted(
-        customer_id=cid, name=cid, email=f"{cid.lower()}@example.com", country="CN",
-        currency="CNY", payment_terms_days=30, owner=owner, language="en",
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        CustomerUpserted(
+            customer_id=cid,
+            name=cid,
+            email=f"{cid.lower()}@example.com",
+            country="CN",
+            currency="CNY",
+            payment_terms_days=30,
+            owner=owner,
+            language="en",
+        ),
+    )
     # Day +15 of the standard policy on DUE: the call task for the owner.
-    await feed(pool, cid, InvoiceIssued(
-        invoice_id=f"I-{cid}", customer_id=cid, number=f"N-{cid}",
-        issue_date=DUE - timedelta(days=45), due_date=DUE - timedelta(days=15),
-        currency="CNY", amount_minor=10_000,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        InvoiceIssued(
+            invoice_id=f"I-{cid}",
+            customer_id=cid,
+            number=f"N-{cid}",
+            issue_date=DUE - timedelta(days=45),
+            due_date=DUE - timedelta(days=15),
+            currency="CNY",
+            amount_minor=10_000,
+        ),
+    )
 
 
 async def test_an_overdue_task_reaches_the_managers_worklist(
     api: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:
     assert (await api.put("/collectors/wang", json={"name": "Wang"})).status_code == 201
-    assert (await api.put("/collectors/li", json={"name": "Li", "manager": "wang"})
-            ).status_code == 201  # fmt: skip
+    assert (
+        await api.put("/collectors/li", json={"name": "Li", "manager": "wang"})
+    ).status_code == 201
     await _customer(pool, "C-1", "li")
     await _customer(pool, "C-2", "zhao")  # not in the directory: no manager known
     await run(pool, tenant=TENANT, as_of=DUE, at=AT)
@@ -120,8 +142,9 @@ async def test_an_overdue_task_reaches_the_managers_worklist(
     on = DUE + timedelta(days=4)
     for _ in range(2):  # the second run finds them escalated already: once only
         await run(pool, tenant=TENANT, as_of=on, at=AT)
-    escalated = {e.data["customer_id"]: e.data
-                 for e in await outbox(pool, "reminders.dunning_escalated.v1")}  # fmt: skip
+    escalated = {
+        e.data["customer_id"]: e.data for e in await outbox(pool, "reminders.dunning_escalated.v1")
+    }
     assert len(await outbox(pool, "reminders.dunning_escalated.v1")) == 2
     assert escalated["C-1"]["action"] == "escalate_to_manager"
     assert escalated["C-1"]["escalated_to"] == "wang"
@@ -133,18 +156,23 @@ async def test_an_overdue_task_reaches_the_managers_worklist(
     [task] = boss["items"]
     assert (task["customer_id"], task["owner"], task["kind"]) == ("C-1", "li", "call")
     assert (task["escalated"], task["escalated_to"], task["escalated_on"]) == (
-        True, "wang", str(on))  # fmt: skip
+        True,
+        "wang",
+        str(on),
+    )
     own = (await api.get("/worklist", params={"owner": "li", "date": str(on)})).json()["items"]
     assert [(t["task_id"], t["escalated_to"]) for t in own] == [(task["task_id"], "wang")]
     zhao = (await api.get("/worklist", params={"owner": "zhao", "date": str(on)})).json()
     [alone] = zhao["items"]
     assert (alone["escalated"], alone["escalated_to"]) == (True, None)
     # Done by the manager: off both lists.
-    done = await api.post(f"/tasks/{task['task_id']}/complete", json={
-        "outcome": "reached", "completed_on": str(on)})  # fmt: skip
+    done = await api.post(
+        f"/tasks/{task['task_id']}/complete", json={"outcome": "reached", "completed_on": str(on)}
+    )
     assert done.status_code == 200, done.text
-    assert (await api.get("/worklist", params={"owner": "wang", "date": str(on)})
-            ).json()["items"] == []  # fmt: skip
+    assert (await api.get("/worklist", params={"owner": "wang", "date": str(on)})).json()[
+        "items"
+    ] == []
 
 
 async def test_a_task_completed_while_a_run_reaches_it_is_not_escalated(

@@ -27,18 +27,37 @@ AT = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 
 
 async def customer(pool: asyncpg.Pool, cid: str, *, language: str = "zh") -> None:
-    await feed(pool, cid, CustomerUpserted(
-        customer_id=cid, name=f"客户 {cid}", email=f"{cid.lower()}@example.com", country="CN",
-        currency="CNY", payment_terms_days=30, owner="li", language=language,
-        timezone="Asia/Shanghai",
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        CustomerUpserted(
+            customer_id=cid,
+            name=f"客户 {cid}",
+            email=f"{cid.lower()}@example.com",
+            country="CN",
+            currency="CNY",
+            payment_terms_days=30,
+            owner="li",
+            language=language,
+            timezone="Asia/Shanghai",
+        ),
+    )
 
 
 async def invoice(pool: asyncpg.Pool, cid: str, iid: str, due: date, amount: int) -> None:
-    await feed(pool, cid, InvoiceIssued(
-        invoice_id=iid, customer_id=cid, number=f"N-{iid}", issue_date=due - timedelta(days=30),
-        due_date=due, currency="CNY", amount_minor=amount,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        cid,
+        InvoiceIssued(
+            invoice_id=iid,
+            customer_id=cid,
+            number=f"N-{iid}",
+            issue_date=due - timedelta(days=30),
+            due_date=due,
+            currency="CNY",
+            amount_minor=amount,
+        ),
+    )
 
 
 def email(sink: Sink) -> dict[str, Channel]:
@@ -60,9 +79,9 @@ async def test_two_schedulers_send_each_reminder_exactly_once(
     # Three business days: the friendly reminder, the overdue notice, the second notice.
     for on in (DUE - timedelta(days=7), DUE + timedelta(days=2), DUE + timedelta(days=8)):
         clock = FixedClock(AT)
-        await asyncio.gather(*(
-            run(p, tenant=TENANT, as_of=on, at=AT, config=config) for p in (a, b, a, b)
-        ))  # fmt: skip
+        await asyncio.gather(
+            *(run(p, tenant=TENANT, as_of=on, at=AT, config=config) for p in (a, b, a, b))
+        )
         await asyncio.gather(*(deliver_due(p, email(smtp), now=clock.now) for p in (a, b, a, b)))
     # Day -7 only the first invoice is at the friendly step; days +2 and +8 both invoices
     # are at the same step: one consolidated reminder per customer per date.
@@ -116,11 +135,21 @@ async def test_consolidated_reminder_chases_residuals_in_the_customers_language(
     await customer(pool, "C-EN", language="en")
     await invoice(pool, "C-EN", "I-1", DUE, 100_000)
     await invoice(pool, "C-EN", "I-2", DUE - timedelta(days=1), 20_000)
-    await feed(pool, "C-EN", PaymentApplied(
-        payment_id="P-1", invoice_id="I-1", customer_id="C-EN", currency="CNY",
-        amount_minor=40_000, applied_on=DUE, due_date=DUE, days_late=0,
-        invoice_residual_minor=60_000,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-EN",
+        PaymentApplied(
+            payment_id="P-1",
+            invoice_id="I-1",
+            customer_id="C-EN",
+            currency="CNY",
+            amount_minor=40_000,
+            applied_on=DUE,
+            due_date=DUE,
+            days_late=0,
+            invoice_residual_minor=60_000,
+        ),
+    )
     await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=2), at=AT)
     await deliver_due(pool, email(smtp), now=FixedClock(AT).now)
     [mail] = smtp.messages
@@ -140,10 +169,21 @@ async def test_payment_in_full_cancels_what_is_pending(pool: asyncpg.Pool, smtp:
     await customer(pool, "C-1")
     await invoice(pool, "C-1", "I-1", DUE, 1_000)
     await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)
-    await feed(pool, "C-1", PaymentApplied(
-        payment_id="P-1", invoice_id="I-1", customer_id="C-1", currency="CNY",
-        amount_minor=1_000, applied_on=DUE, due_date=DUE, days_late=0, invoice_residual_minor=0,
-    ))  # fmt: skip
+    await feed(
+        pool,
+        "C-1",
+        PaymentApplied(
+            payment_id="P-1",
+            invoice_id="I-1",
+            customer_id="C-1",
+            currency="CNY",
+            amount_minor=1_000,
+            applied_on=DUE,
+            due_date=DUE,
+            days_late=0,
+            invoice_residual_minor=0,
+        ),
+    )
     result = await deliver_due(pool, email(smtp), now=FixedClock(AT).now)
     assert (result.sent, result.cancelled) == (0, 1)
     assert smtp.messages == []

@@ -80,14 +80,31 @@ async def test_two_scheduler_processes_and_a_kill_send_each_reminder_once(
 ) -> None:
     for k in range(CUSTOMERS):
         cid = f"C-{k:03d}"
-        await feed(pool, cid, CustomerUpserted(
-            customer_id=cid, name=cid, email=f"{cid.lower()}@example.com", country="CN",
-            currency="CNY", payment_terms_days=30,
-        ))  # fmt: skip
-        await feed(pool, cid, InvoiceIssued(
-            invoice_id=f"I-{k}", customer_id=cid, number=f"N-{k}", issue_date=DUE,
-            due_date=DUE, currency="CNY", amount_minor=1_000 + k,
-        ))  # fmt: skip
+        await feed(
+            pool,
+            cid,
+            CustomerUpserted(
+                customer_id=cid,
+                name=cid,
+                email=f"{cid.lower()}@example.com",
+                country="CN",
+                currency="CNY",
+                payment_terms_days=30,
+            ),
+        )
+        await feed(
+            pool,
+            cid,
+            InvoiceIssued(
+                invoice_id=f"I-{k}",
+                customer_id=cid,
+                number=f"N-{k}",
+                issue_date=DUE,
+                due_date=DUE,
+                currency="CNY",
+                amount_minor=1_000 + k,
+            ),
+        )
     log = tmp_path / "schedule.log"
     a = _scheduler(schema, slow_smtp, log)
     b = _scheduler(schema, slow_smtp, log)

@@ -28,27 +28,38 @@ PAUSED_UNTIL = START + timedelta(days=40)
 AT = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 # (customer, grade, pinned policy, paused until)
 CUSTOMERS = [
-    ("C-A", "A", None, None), ("C-B", "B", None, None), ("C-C", "C", None, None),
-    ("C-D", "D", None, None), ("C-E", "E", None, None), ("C-N", None, None, None),
-    ("C-PIN", "E", "house", None), ("C-PAUSE", "C", None, PAUSED_UNTIL),
+    ("C-A", "A", None, None),
+    ("C-B", "B", None, None),
+    ("C-C", "C", None, None),
+    ("C-D", "D", None, None),
+    ("C-E", "E", None, None),
+    ("C-N", None, None, None),
+    ("C-PIN", "E", "house", None),
+    ("C-PAUSE", "C", None, PAUSED_UNTIL),
     ("C-PROM", "A", None, None),
-]  # fmt: skip
+]
 HOUSE = [
     Step("nudge", -3, ("sms",), "friendly_reminder"),
-    Step("notice", 4, ("email", "webhook"), "overdue_notice",
-         overrides={"en": {"subject": "Pay {{ total }}", "body": "Dear {{ customer_name }}"}}),
+    Step(
+        "notice",
+        4,
+        ("email", "webhook"),
+        "overdue_notice",
+        overrides={"en": {"subject": "Pay {{ total }}", "body": "Dear {{ customer_name }}"}},
+    ),
     Step("ring", 12, ("call",), "second_notice", "create_task"),
     Step("hold", 25, ("email",), "final_notice", "request_credit_hold"),
     Step("lawyer", 50, ("legal", "letter"), "final_notice", "legal_escalation"),
-]  # fmt: skip
+]
 
 
 def _invoices(cid: str) -> list[OpenInvoice]:
     out = [
-        OpenInvoice(f"{cid}-{k}", f"N-{cid}-{k}", START + timedelta(days=9 * k), "CNY",
-                    10_000 + 100 * k)
+        OpenInvoice(
+            f"{cid}-{k}", f"N-{cid}-{k}", START + timedelta(days=9 * k), "CNY", 10_000 + 100 * k
+        )
         for k in range(5)
-    ]  # fmt: skip
+    ]
     out.append(OpenInvoice(f"{cid}-U", f"N-{cid}-U", START + timedelta(days=9), "USD", 777))
     out.append(OpenInvoice(f"{cid}-D", f"N-{cid}-D", START, "CNY", 500, disputed=True))
     out.append(OpenInvoice(f"{cid}-P", f"N-{cid}-P", START, "CNY", 0))  # paid
@@ -61,9 +72,11 @@ async def _seed(conn: asyncpg.Connection) -> tuple[dict[str, list[OpenInvoice]],
         """INSERT INTO contact (tenant, customer_id, name, email, phone, language, timezone,
                                 country, owner)
            VALUES ($1, $2, $2, $3, '+86100', $4, 'Asia/Shanghai', 'CN', 'li')""",
-        [(TENANT, cid, f"{cid.lower()}@example.com", "en" if k % 2 else "zh")
-         for k, (cid, *_) in enumerate(CUSTOMERS)],
-    )  # fmt: skip
+        [
+            (TENANT, cid, f"{cid.lower()}@example.com", "en" if k % 2 else "zh")
+            for k, (cid, *_) in enumerate(CUSTOMERS)
+        ],
+    )
     await conn.executemany(
         """INSERT INTO dunning_customer (tenant, customer_id, grade, pinned_policy,
                                          paused_until)
@@ -74,25 +87,51 @@ async def _seed(conn: asyncpg.Connection) -> tuple[dict[str, list[OpenInvoice]],
         """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number, due_date,
                                        currency, residual_minor, disputed)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        [(TENANT, i.invoice_id, cid, i.number, i.due_date, i.currency, i.residual_minor,
-          i.disputed) for cid, invs in invoices.items() for i in invs],
-    )  # fmt: skip
+        [
+            (
+                TENANT,
+                i.invoice_id,
+                cid,
+                i.number,
+                i.due_date,
+                i.currency,
+                i.residual_minor,
+                i.disputed,
+            )
+            for cid, invs in invoices.items()
+            for i in invs
+        ],
+    )
     # Closed (voided) invoices are never chased.
     await conn.execute(
         """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number, due_date,
                                        currency, residual_minor, closed)
            VALUES ($1, 'C-A-X', 'C-A', 'N-X', $2, 'CNY', 0, true)""",
-        TENANT, START,
-    )  # fmt: skip
-    promise = Promise("PR-1", "CNY", 20_300, START + timedelta(days=30), 3,
-                      START + timedelta(days=5), ("C-PROM-1", "C-PROM-2"))  # fmt: skip
+        TENANT,
+        START,
+    )
+    promise = Promise(
+        "PR-1",
+        "CNY",
+        20_300,
+        START + timedelta(days=30),
+        3,
+        START + timedelta(days=5),
+        ("C-PROM-1", "C-PROM-2"),
+    )
     await conn.execute(
         """INSERT INTO promise (tenant, promise_id, customer_id, currency, amount_minor,
                                 promised_date, grace_days, made_on, invoice_ids, taken_by)
            VALUES ($1, $2, 'C-PROM', $3, $4, $5, $6, $7, $8, 'li')""",
-        TENANT, promise.promise_id, promise.currency, promise.amount_minor,
-        promise.promised_date, promise.grace_days, promise.made_on, list(promise.invoice_ids),
-    )  # fmt: skip
+        TENANT,
+        promise.promise_id,
+        promise.currency,
+        promise.amount_minor,
+        promise.promised_date,
+        promise.grace_days,
+        promise.made_on,
+        list(promise.invoice_ids),
+    )
     return invoices, promise
 
 
@@ -133,21 +172,36 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
             continue
         for cid, invs in invoices.items():
             policy = chosen[cid]
-            for due in due_steps(policy, invs, taken[cid], on, paused_until=paused[cid],
-                                 promises=promises):  # fmt: skip
+            for due in due_steps(
+                policy, invs, taken[cid], on, paused_until=paused[cid], promises=promises
+            ):
                 taken[cid] |= {(i.invoice_id, i.cycle, due.step.name) for i in due.invoices}
-                expected.add((on, cid, due.step.name, due.currency,
-                               tuple(i.invoice_id for i in due.invoices),
-                               Money(due.residual_minor, due.currency).format()))  # fmt: skip
+                expected.add(
+                    (
+                        on,
+                        cid,
+                        due.step.name,
+                        due.currency,
+                        tuple(i.invoice_id for i in due.invoices),
+                        Money(due.residual_minor, due.currency).format(),
+                    )
+                )
                 keys |= {idempotency_key(TENANT, cid, due, ch) for ch in due.step.channels}
 
     reminders = await pool.fetch("SELECT * FROM reminder")
     tasks = await pool.fetch("SELECT * FROM task")
     got: set[Decision] = set()
     for r in reminders:
-        got.add((r["as_of"], r["customer_id"], r["step"], r["currency"],
-                 tuple(i["invoice_id"] for i in r["invoices"]),
-                 Money(r["residual_minor"], r["currency"]).format()))  # fmt: skip
+        got.add(
+            (
+                r["as_of"],
+                r["customer_id"],
+                r["step"],
+                r["currency"],
+                tuple(i["invoice_id"] for i in r["invoices"]),
+                Money(r["residual_minor"], r["currency"]).format(),
+            )
+        )
     for t in tasks:
         got.add(
             (
@@ -161,11 +215,15 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
         )
     assert got == expected
     assert {r["idempotency_key"] for r in reminders} | {t["idempotency_key"] for t in tasks} == keys
-    steps = await pool.fetch("SELECT i.customer_id, s.invoice_id, s.cycle, s.step "
-                             "FROM invoice_step s JOIN chased_invoice i "
-                             "USING (tenant, invoice_id)")  # fmt: skip
-    assert {cid: {(s["invoice_id"], s["cycle"], s["step"]) for s in steps
-                  if s["customer_id"] == cid} for cid in invoices} == taken  # fmt: skip
+    steps = await pool.fetch(
+        "SELECT i.customer_id, s.invoice_id, s.cycle, s.step "
+        "FROM invoice_step s JOIN chased_invoice i "
+        "USING (tenant, invoice_id)"
+    )
+    assert {
+        cid: {(s["invoice_id"], s["cycle"], s["step"]) for s in steps if s["customer_id"] == cid}
+        for cid in invoices
+    } == taken
 
     # What the cases were for: each of them shaped the decisions.
     assert not [e for e in expected if e[1] == "C-PAUSE" and e[0] <= PAUSED_UNTIL]
@@ -184,12 +242,14 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
     escalated = [e for e in events if e.type == "reminders.dunning_escalated.v1"]
     holds = [e for e in escalated if e.data["action"] != "escalate_to_manager"]
     assert {e.data["step"] for e in escalated} == {t["step"] for t in tasks} | {
-        e.data["step"] for e in holds}  # fmt: skip
+        e.data["step"] for e in holds
+    }
     assert {(e.subject, e.data["step"]) for e in holds} == {
         (d[1], d[2]) for d in expected if d[2] in ("credit_hold", "hold", "legal", "lawyer")
     }
     assert [e.type for e in events if e.subject == "C-PROM"].count(
-        "reminders.promise_broken.v1") == 1  # fmt: skip
+        "reminders.promise_broken.v1"
+    ) == 1
     for cid in invoices:
         mine = [e.sequence for e in events if e.subject == cid]
         assert mine == list(range(1, len(mine) + 1))
@@ -226,8 +286,12 @@ async def test_without_as_of_each_customer_is_judged_in_its_own_zone_and_window(
             await conn.execute(
                 """INSERT INTO contact (tenant, customer_id, name, email, timezone, country)
                    VALUES ($1, $2, $2, $3, $4, $5)""",
-                TENANT, cid, f"{cid.lower()}@example.com", tz, country,
-            )  # fmt: skip
+                TENANT,
+                cid,
+                f"{cid.lower()}@example.com",
+                tz,
+                country,
+            )
             await conn.execute(
                 "INSERT INTO dunning_customer (tenant, customer_id) VALUES ($1, $2)", TENANT, cid
             )
@@ -235,8 +299,11 @@ async def test_without_as_of_each_customer_is_judged_in_its_own_zone_and_window(
                 """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number,
                                                due_date, currency, residual_minor)
                    VALUES ($1, $2, $3, $2, $4, 'CNY', 1000)""",
-                TENANT, f"I-{cid}", cid, date(2026, 3, 18),
-            )  # fmt: skip
+                TENANT,
+                f"I-{cid}",
+                cid,
+                date(2026, 3, 18),
+            )
     result = await run(pool, tenant=TENANT, as_of=None, at=at, config=RunConfig(batch_size=3))
     assert (result.customers, result.skipped_not_business_time) == (7, 3)
     rows = await pool.fetch("SELECT customer_id, as_of, step FROM reminder ORDER BY 1")
@@ -255,23 +322,31 @@ async def test_events_written_by_the_statement_escape_what_callers_chose(
         await conn.execute(
             """INSERT INTO contact (tenant, customer_id, name, email, owner, country)
                VALUES ($1, $2, $2, 'x@example.com', $3, 'CN')""",
-            TENANT, cid, owner,
-        )  # fmt: skip
+            TENANT,
+            cid,
+            owner,
+        )
         await conn.execute(
             "INSERT INTO dunning_customer (tenant, customer_id, grade) VALUES ($1, $2, 'E')",
-            TENANT, cid,
-        )  # fmt: skip
+            TENANT,
+            cid,
+        )
         await conn.execute(
             """INSERT INTO chased_invoice (tenant, invoice_id, customer_id, number, due_date,
                                            currency, residual_minor)
                VALUES ($1, $2, $3, 'N-1', $4, 'JPY', 12345)""",
-            TENANT, iid, cid, START,
-        )  # fmt: skip
+            TENANT,
+            iid,
+            cid,
+            START,
+        )
     result = await run(pool, tenant=TENANT, as_of=START + timedelta(days=2), at=AT)
     assert (result.reminders, result.tasks, result.escalations) == (1, 1, 1)
     events = await outbox(pool)
     assert {e.type for e in events} == {
-        "reminders.task_created.v1", "reminders.dunning_escalated.v1"}  # fmt: skip
+        "reminders.task_created.v1",
+        "reminders.dunning_escalated.v1",
+    }
     for e in events:
         parse_data(e)
         assert e.subject == cid and e.data["invoice_ids"] == [iid]
@@ -282,5 +357,6 @@ async def test_events_written_by_the_statement_escape_what_callers_chose(
         "1 invoice(s), 12345 JPY outstanding, up to 2 days overdue (dunning step 'credit_hold')"
     )
     [r] = await pool.fetch("SELECT invoices FROM reminder")
-    assert r["invoices"] == [{"invoice_id": iid, "number": "N-1", "due_date": str(START),
-                              "residual": "12345"}]  # fmt: skip
+    assert r["invoices"] == [
+        {"invoice_id": iid, "number": "N-1", "due_date": str(START), "residual": "12345"}
+    ]

@@ -10,8 +10,10 @@ from reminders.render import context, render
 
 
 def _due(step: Step) -> Due:
-    invs = (OpenInvoice("I-1", "2026-0001", date(2026, 3, 1), "CNY", 61_725),
-            OpenInvoice("I-2", "2026-0002", date(2026, 3, 5), "CNY", 10_000))  # fmt: skip
+    invs = (
+        OpenInvoice("I-1", "2026-0001", date(2026, 3, 1), "CNY", 61_725),
+        OpenInvoice("I-2", "2026-0002", date(2026, 3, 5), "CNY", 10_000),
+    )
     return Due(step, "CNY", invs)
 
 

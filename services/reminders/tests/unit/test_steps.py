@@ -36,9 +36,15 @@ def timeline(policy: Policy, inv: OpenInvoice, days: int = 120) -> list[tuple[in
 def test_standard_policy_is_the_issues_good_practice() -> None:
     inv = OpenInvoice("I-1", "N-1", DUE, "CNY", 10_000)
     assert timeline(SHIPPED["standard"], inv) == [
-        (-7, "friendly_reminder"), (1, "overdue_notice"), (7, "second_notice"), (15, "call"),
-        (30, "warning_letter"), (45, "credit_hold"), (60, "visit"), (90, "legal"),
-    ]  # fmt: skip
+        (-7, "friendly_reminder"),
+        (1, "overdue_notice"),
+        (7, "second_notice"),
+        (15, "call"),
+        (30, "warning_letter"),
+        (45, "credit_hold"),
+        (60, "visit"),
+        (90, "legal"),
+    ]
 
 
 @pytest.mark.parametrize("grade", [*GRADES, None])
@@ -79,11 +85,13 @@ def test_one_consolidated_reminder_per_step_chasing_residuals() -> None:
         OpenInvoice("I-5", "N-5", DUE, "USD", 300),
     ]
     dues = due_steps(SHIPPED["standard"], invs, set(), DUE + timedelta(days=3))
-    assert [(d.step.name, d.currency, [i.invoice_id for i in d.invoices], d.residual_minor)
-            for d in dues] == [
+    assert [
+        (d.step.name, d.currency, [i.invoice_id for i in d.invoices], d.residual_minor)
+        for d in dues
+    ] == [
         ("overdue_notice", "CNY", ["I-2", "I-1"], 1200),
         ("overdue_notice", "USD", ["I-5"], 300),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_new_cycle_chases_the_same_step_again() -> None:
@@ -135,7 +143,9 @@ def test_next_action() -> None:
     p = SHIPPED["standard"]
     inv = OpenInvoice("I-1", "N-1", DUE, "CNY", 500)
     step, on = next_action(p, inv, {("I-1", 1, "overdue_notice")}, DUE + timedelta(days=2)) or (
-        None, None)  # fmt: skip
+        None,
+        None,
+    )
     assert step is not None and step.name == "second_notice"
     assert on == DUE + timedelta(days=7)
 

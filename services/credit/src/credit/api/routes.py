@@ -162,8 +162,9 @@ async def list_by_grade(
     if key is not None and not isinstance(key[0], str):
         raise pagination.invalid_cursor()
     async with pool.acquire() as conn:
-        rows = await views.by_grade(conn, tenant, query.grade, query.limit + 1,
-                                    key[0] if key else None)  # fmt: skip
+        rows = await views.by_grade(
+            conn, tenant, query.grade, query.limit + 1, key[0] if key else None
+        )
     page = rows[: query.limit]
     return GradedCustomerPage(
         items=[GradedCustomer.model_validate(dict(r)) for r in page],
@@ -180,9 +181,16 @@ async def put_limit(
     now = clock.now()
     minor = None if body.limit is None else Money.parse(body.limit, body.currency).amount_minor
     await manual.set_limit(
-        pool, tenant, customer_id, currency=body.currency, minor=minor, reason=body.reason,
-        set_by=body.set_by, today=now.date(), at=now,
-    )  # fmt: skip
+        pool,
+        tenant,
+        customer_id,
+        currency=body.currency,
+        minor=minor,
+        reason=body.reason,
+        set_by=body.set_by,
+        today=now.date(),
+        at=now,
+    )
     return await _view(pool, tenant, customer_id)
 
 
@@ -192,9 +200,14 @@ async def post_hold(
 ) -> CreditPublic:
     now = clock.now()
     await manual.place_hold(
-        pool, tenant, customer_id, reason=body.reason, placed_by=body.placed_by,
-        today=now.date(), at=now,
-    )  # fmt: skip
+        pool,
+        tenant,
+        customer_id,
+        reason=body.reason,
+        placed_by=body.placed_by,
+        today=now.date(),
+        at=now,
+    )
     return await _view(pool, tenant, customer_id)
 
 
@@ -223,9 +236,15 @@ async def post_credit_check(
     now = clock.now()
     money = body.money()
     out = await checks.check(
-        pool, tenant, body.customer_id, order_id=body.order_id, currency=body.currency,
-        amount_minor=money.amount_minor, today=body.as_of or now.date(), at=now,
-    )  # fmt: skip
+        pool,
+        tenant,
+        body.customer_id,
+        order_id=body.order_id,
+        currency=body.currency,
+        amount_minor=money.amount_minor,
+        today=body.as_of or now.date(),
+        at=now,
+    )
     return CreditCheckPublic(
         check_id=out.check_id,
         customer_id=body.customer_id,
@@ -306,10 +325,15 @@ async def get_invoice_prediction(
     if found is None:
         raise NotFound(f"credit knows no open invoice {invoice_id!r}")
     p, inv = found
-    return InvoiceForecastPublic.model_validate({
-        **_invoice(inv), "customer_id": p.customer_id, "as_of": as_of,
-        "model_version": prediction.VERSION, "habit": _habit(p.habit),
-    })  # fmt: skip
+    return InvoiceForecastPublic.model_validate(
+        {
+            **_invoice(inv),
+            "customer_id": p.customer_id,
+            "as_of": as_of,
+            "model_version": prediction.VERSION,
+            "habit": _habit(p.habit),
+        }
+    )
 
 
 @router.get("/credit/cash-forecast", response_model=CashForecastPublic)

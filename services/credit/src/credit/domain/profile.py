@@ -193,10 +193,17 @@ def build_profile(facts: list[Fact], as_of: date) -> RiskProfile:
         residual = (inv.amount_minor or 0) - paid.get(inv.ref, 0)
         if residual > 0:
             assert currency is not None and inv.due is not None
-            open_invoices.append(OpenInvoice(
-                inv.ref, inv.ref2 or inv.ref, currency, on, inv.due, inv.amount_minor or 0,
-                residual,
-            ))  # fmt: skip
+            open_invoices.append(
+                OpenInvoice(
+                    inv.ref,
+                    inv.ref2 or inv.ref,
+                    currency,
+                    on,
+                    inv.due,
+                    inv.amount_minor or 0,
+                    residual,
+                )
+            )
     open_invoices.sort(key=lambda i: (i.due_date, i.invoice_id))
 
     currencies: dict[str, CurrencyExposure] = {}

@@ -30,19 +30,39 @@ Reading = tuple[type[BaseModel], Callable[[BaseModel], tuple[Fact | None, date]]
 
 
 def _issued(d: L.InvoiceIssued) -> tuple[Fact, date]:
-    return Fact("invoice", d.invoice_id, d.issue_date, ref2=d.number, currency=d.currency,
-                amount_minor=d.amount_minor, due=d.due_date), d.issue_date  # fmt: skip
+    return Fact(
+        "invoice",
+        d.invoice_id,
+        d.issue_date,
+        ref2=d.number,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+        due=d.due_date,
+    ), d.issue_date
 
 
 def _applied(d: L.PaymentApplied) -> tuple[Fact, date]:
-    return Fact("applied", d.invoice_id, d.applied_on, ref2=d.payment_id, currency=d.currency,
-                amount_minor=d.amount_minor, due=d.due_date, days_late=d.days_late,
-                ), d.applied_on  # fmt: skip
+    return Fact(
+        "applied",
+        d.invoice_id,
+        d.applied_on,
+        ref2=d.payment_id,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+        due=d.due_date,
+        days_late=d.days_late,
+    ), d.applied_on
 
 
 def _adjusted(d: L.InvoiceAdjusted) -> tuple[Fact, date]:
-    return Fact("adjusted", d.invoice_id, d.issued_on, ref2=d.credit_note_id,
-                currency=d.currency, amount_minor=d.amount_minor), d.issued_on  # fmt: skip
+    return Fact(
+        "adjusted",
+        d.invoice_id,
+        d.issued_on,
+        ref2=d.credit_note_id,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+    ), d.issued_on
 
 
 def _voided(d: L.InvoiceVoided) -> tuple[Fact, date]:
@@ -50,14 +70,24 @@ def _voided(d: L.InvoiceVoided) -> tuple[Fact, date]:
 
 
 def _written_off(d: L.InvoiceWrittenOff) -> tuple[Fact, date]:
-    return Fact("written_off", d.invoice_id, d.written_off_on, currency=d.currency,
-                amount_minor=d.amount_minor), d.written_off_on  # fmt: skip
+    return Fact(
+        "written_off",
+        d.invoice_id,
+        d.written_off_on,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+    ), d.written_off_on
 
 
 def _reversed(d: L.PaymentReversed) -> tuple[Fact, date]:
-    return Fact("reversed", d.payment_id, d.reversed_on, currency=d.currency,
-                amount_minor=d.amount_minor, ids=tuple(d.reopened_invoice_ids),
-                ), d.reversed_on  # fmt: skip
+    return Fact(
+        "reversed",
+        d.payment_id,
+        d.reversed_on,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+        ids=tuple(d.reopened_invoice_ids),
+    ), d.reversed_on
 
 
 def _settled(d: L.InvoiceSettled) -> tuple[None, date]:
@@ -69,18 +99,31 @@ def _overdue(d: L.InvoiceOverdue) -> tuple[None, date]:
 
 
 def _dispute_opened(d: L.DisputeOpened) -> tuple[Fact, date]:
-    return Fact("dispute_opened", d.dispute_id, d.opened_on, ref2=d.invoice_id,
-                currency=d.currency, amount_minor=d.amount_minor), d.opened_on  # fmt: skip
+    return Fact(
+        "dispute_opened",
+        d.dispute_id,
+        d.opened_on,
+        ref2=d.invoice_id,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+    ), d.opened_on
 
 
 def _dispute_resolved(d: L.DisputeResolved) -> tuple[Fact, date]:
-    return Fact("dispute_resolved", d.dispute_id, d.resolved_on, ref2=d.invoice_id,
-                note=d.outcome), d.resolved_on  # fmt: skip
+    return Fact(
+        "dispute_resolved", d.dispute_id, d.resolved_on, ref2=d.invoice_id, note=d.outcome
+    ), d.resolved_on
 
 
 def _promise_made(d: R.PromiseMade) -> tuple[Fact, date]:
-    return Fact("promise_made", d.promise_id, d.promised_date, currency=d.currency,
-                amount_minor=d.amount_minor, ids=tuple(d.invoice_ids)), d.promised_date  # fmt: skip
+    return Fact(
+        "promise_made",
+        d.promise_id,
+        d.promised_date,
+        currency=d.currency,
+        amount_minor=d.amount_minor,
+        ids=tuple(d.invoice_ids),
+    ), d.promised_date
 
 
 def _promise_kept(d: R.PromiseKept) -> tuple[Fact, date]:
@@ -88,15 +131,26 @@ def _promise_kept(d: R.PromiseKept) -> tuple[Fact, date]:
 
 
 def _promise_broken(d: R.PromiseBroken) -> tuple[Fact, date]:
-    return Fact("promise_broken", d.promise_id, d.judged_on, currency=d.currency,
-                amount_minor=d.shortfall_minor, due=d.promised_date), d.judged_on  # fmt: skip
+    return Fact(
+        "promise_broken",
+        d.promise_id,
+        d.judged_on,
+        currency=d.currency,
+        amount_minor=d.shortfall_minor,
+        due=d.promised_date,
+    ), d.judged_on
 
 
 def _escalated(d: R.DunningEscalated) -> tuple[Fact | None, date]:
     if d.action != "request_credit_hold":
         return None, d.as_of
-    return Fact("dunning_hold", f"{d.policy_id}:{d.step}", d.as_of, ids=tuple(d.invoice_ids),
-                note=f"dunning step {d.step} of {d.policy_id}: {d.reason}"), d.as_of  # fmt: skip
+    return Fact(
+        "dunning_hold",
+        f"{d.policy_id}:{d.step}",
+        d.as_of,
+        ids=tuple(d.invoice_ids),
+        note=f"dunning step {d.step} of {d.policy_id}: {d.reason}",
+    ), d.as_of
 
 
 def _upserted(d: L.CustomerUpserted) -> tuple[None, date]:
@@ -141,11 +195,24 @@ def run_handler(cache: FactCache) -> RunHandler:
             customer_id = str(event.data["customer_id"])
             if isinstance(data, L.CustomerUpserted):
                 await customers.upsert(
-                    conn, event.tenant, customer_id, data.name, data.payment_terms_days,
-                    data.segment, event.time,
-                )  # fmt: skip
-            run.append(Learnt(event.tenant, customer_id, event.id, fact,
-                              max(on, event.time.date()), event.time))  # fmt: skip
+                    conn,
+                    event.tenant,
+                    customer_id,
+                    data.name,
+                    data.payment_terms_days,
+                    data.segment,
+                    event.time,
+                )
+            run.append(
+                Learnt(
+                    event.tenant,
+                    customer_id,
+                    event.id,
+                    fact,
+                    max(on, event.time.date()),
+                    event.time,
+                )
+            )
         if run:
             await learn(conn, run, cache)
 

@@ -58,9 +58,17 @@ async def check(
         if result.decision == "approve":
             expires_on = expiry(today, got.inputs.policy.order_validity_days)
             await approvals.add(
-                conn, tenant, customer_id, check_id, order_id, currency, amount_minor, today,
-                expires_on, at,
-            )  # fmt: skip
+                conn,
+                tenant,
+                customer_id,
+                check_id,
+                order_id,
+                currency,
+                amount_minor,
+                today,
+                expires_on,
+                at,
+            )
         return CheckOutcome(
             str(check_id),
             result,

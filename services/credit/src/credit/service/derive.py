@@ -55,9 +55,11 @@ async def exposures(
 
 
 def exposure_lines(
-    approved: list[Approval], all_facts: list[Fact], profile_currencies: dict[str, int],
+    approved: list[Approval],
+    all_facts: list[Fact],
+    profile_currencies: dict[str, int],
     as_of: date,
-) -> dict[str, tuple[int, int]]:  # fmt: skip
+) -> dict[str, tuple[int, int]]:
     """`exposures` from what was read already."""
     orders = (
         open_approvals(approved, [f for f in all_facts if f.kind == "invoice"], as_of)
@@ -103,21 +105,39 @@ def derive(
     change = None
     if prev is None or prev.score != result.score or prev.grade != result.grade:
         change = scores.Change(
-            customer_id, day, prev.score if prev else None, result.score,
-            prev.grade if prev else None, result.grade, result.version, reasons, at,
-        )  # fmt: skip
-        announce.append(ScoreChanged(
-            customer_id=customer_id,
-            old_score=prev.score if prev else None, new_score=result.score,
-            old_grade=prev.grade if prev else None, new_grade=result.grade,
-            scorecard_version=result.version, reasons=[r.text for r in result.reasons],
-            as_of=day,
-        ))  # fmt: skip
+            customer_id,
+            day,
+            prev.score if prev else None,
+            result.score,
+            prev.grade if prev else None,
+            result.grade,
+            result.version,
+            reasons,
+            at,
+        )
+        announce.append(
+            ScoreChanged(
+                customer_id=customer_id,
+                old_score=prev.score if prev else None,
+                new_score=result.score,
+                old_grade=prev.grade if prev else None,
+                new_grade=result.grade,
+                scorecard_version=result.version,
+                reasons=[r.text for r in result.reasons],
+                as_of=day,
+            )
+        )
     state = scores.State(
-        customer_id, day, result.score, result.grade, result.version,
-        [f.to_json() for f in result.factors], reasons, profile.to_json(),
+        customer_id,
+        day,
+        result.score,
+        result.grade,
+        result.version,
+        [f.to_json() for f in result.factors],
+        reasons,
+        profile.to_json(),
         facts_digest=None,
-    )  # fmt: skip
+    )
     recommended, in_force = _limits(customer_id, got, profile, result.grade, announce)
     placed, released = _holds(
         customer_id, got, all_facts, profile, result.grade, in_force, day, announce
@@ -144,11 +164,16 @@ def _limits(
         old_force = old.in_force_minor if old else None
         current[currency] = new
         if new.in_force_minor != old_force:
-            announce.append(LimitChanged(
-                customer_id=customer_id, currency=currency, old_limit_minor=old_force,
-                new_limit_minor=new.in_force_minor, source="recommended",
-                reason=f"recommended for grade {grade} and recent billing",
-            ))  # fmt: skip
+            announce.append(
+                LimitChanged(
+                    customer_id=customer_id,
+                    currency=currency,
+                    old_limit_minor=old_force,
+                    new_limit_minor=new.in_force_minor,
+                    source="recommended",
+                    reason=f"recommended for grade {grade} and recent billing",
+                )
+            )
     return changed, {c: lim.in_force_minor for c, lim in current.items()}
 
 
@@ -180,14 +205,25 @@ def _holds(
     active = {h.cause: h.detail for h in got.holds.values() if not h.manual}
     place, release = hold_rules.transitions(active, wanted)
     for cause, detail in sorted(release.items()):
-        announce.append(HoldReleased(
-            customer_id=customer_id, cause=cause, detail=f"cause gone: {detail}", manual=False,
-            released_on=day,
-        ))  # fmt: skip
+        announce.append(
+            HoldReleased(
+                customer_id=customer_id,
+                cause=cause,
+                detail=f"cause gone: {detail}",
+                manual=False,
+                released_on=day,
+            )
+        )
     for cause, detail in sorted(place.items()):
-        announce.append(HoldPlaced(
-            customer_id=customer_id, cause=cause, detail=detail, manual=False, placed_on=day,
-        ))  # fmt: skip
+        announce.append(
+            HoldPlaced(
+                customer_id=customer_id,
+                cause=cause,
+                detail=detail,
+                manual=False,
+                placed_on=day,
+            )
+        )
     return place, release
 
 
@@ -231,14 +267,18 @@ class Changes:
             conn, t, [(c, cur, m) for (c, cur), m in self.recommended.items()]
         )
         await holds.replace_automatic(
-            conn, t, sorted(self.released | set(self.placed)),
+            conn,
+            t,
+            sorted(self.released | set(self.placed)),
             [(c, cause, detail, on) for (c, cause), (detail, on) in sorted(self.placed.items())],
-        )  # fmt: skip
+        )
         if self.events:
             await emit_all(
-                conn, t, [(c, payload) for c, payload, _ in self.events],
+                conn,
+                t,
+                [(c, payload) for c, payload, _ in self.events],
                 [at for *_, at in self.events],
-            )  # fmt: skip
+            )
 
 
 async def refresh(

@@ -58,7 +58,9 @@ async def run_periodically(
             tenants = await customers.tenants(conn)
         for tenant in tenants:
             done = await rescore(pool, tenant, as_of=now.date(), at=now)
-            log.info("rescore", extra={"tenant": tenant, "customers": done.customers,
-                                       "changed": done.changed})  # fmt: skip
+            log.info(
+                "rescore",
+                extra={"tenant": tenant, "customers": done.customers, "changed": done.changed},
+            )
 
     await run_every(settings, interval, once, "rescore")

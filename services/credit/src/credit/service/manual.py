@@ -41,18 +41,32 @@ async def set_limit(
         old = (await limits.for_customer(conn, tenant, customer_id)).get(currency)
         old_force = old.in_force_minor if old else None
         await limits.set_manual(
-            conn, tenant, customer_id, currency, minor,
-            reason if minor is not None else None, set_by if minor is not None else None, at,
-        )  # fmt: skip
+            conn,
+            tenant,
+            customer_id,
+            currency,
+            minor,
+            reason if minor is not None else None,
+            set_by if minor is not None else None,
+            at,
+        )
         new = Limit(currency, old.recommended_minor if old else None, minor)
         if new.in_force_minor != old_force or minor is not None:
-            await emit(conn, tenant, customer_id, LimitChanged(
-                customer_id=customer_id, currency=currency, old_limit_minor=old_force,
-                new_limit_minor=new.in_force_minor,
-                source="manual" if minor is not None else "recommended",
-                reason=reason if minor is not None else f"manual limit cleared: {reason}",
-                set_by=set_by,
-            ), at)  # fmt: skip
+            await emit(
+                conn,
+                tenant,
+                customer_id,
+                LimitChanged(
+                    customer_id=customer_id,
+                    currency=currency,
+                    old_limit_minor=old_force,
+                    new_limit_minor=new.in_force_minor,
+                    source="manual" if minor is not None else "recommended",
+                    reason=reason if minor is not None else f"manual limit cleared: {reason}",
+                    set_by=set_by,
+                ),
+                at,
+            )
         await refresh(conn, tenant, customer_id, as_of=today, at=at)
 
 
@@ -74,10 +88,19 @@ async def place_hold(
             conn, tenant, customer_id, MANUAL, manual=True, detail=detail, on=today, by=placed_by
         )
         if placed:
-            await emit(conn, tenant, customer_id, HoldPlaced(
-                customer_id=customer_id, cause=MANUAL, detail=detail, manual=True,
-                placed_on=today,
-            ), at)  # fmt: skip
+            await emit(
+                conn,
+                tenant,
+                customer_id,
+                HoldPlaced(
+                    customer_id=customer_id,
+                    cause=MANUAL,
+                    detail=detail,
+                    manual=True,
+                    placed_on=today,
+                ),
+                at,
+            )
 
 
 async def release_hold(
@@ -88,10 +111,19 @@ async def release_hold(
         await customers.lock(conn, tenant, customer_id)
         await _known(conn, tenant, customer_id)
         if await holds.release(conn, tenant, customer_id, MANUAL):
-            await emit(conn, tenant, customer_id, HoldReleased(
-                customer_id=customer_id, cause=MANUAL, detail="lifted by hand", manual=True,
-                released_on=today,
-            ), at)  # fmt: skip
+            await emit(
+                conn,
+                tenant,
+                customer_id,
+                HoldReleased(
+                    customer_id=customer_id,
+                    cause=MANUAL,
+                    detail="lifted by hand",
+                    manual=True,
+                    released_on=today,
+                ),
+                at,
+            )
 
 
 async def get_policy(pool: asyncpg.Pool, tenant: str) -> HoldPolicy:

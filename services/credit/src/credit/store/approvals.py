@@ -13,8 +13,9 @@ from credit.domain.orders import Approval
 async def for_customer(conn: asyncpg.Connection, tenant: str, customer_id: str) -> list[Approval]:
     rows = await conn.fetch(
         "SELECT * FROM credit_approval WHERE tenant = $1 AND customer_id = $2",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return [
         Approval(
             r["check_id"],
@@ -44,6 +45,13 @@ async def add(
         """INSERT INTO credit_approval (tenant, check_id, customer_id, order_id, currency,
                                         amount_minor, approved_on, expires_on, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        tenant, check_id, customer_id, order_id, currency, amount_minor, approved_on,
-        expires_on, at,
-    )  # fmt: skip
+        tenant,
+        check_id,
+        customer_id,
+        order_id,
+        currency,
+        amount_minor,
+        approved_on,
+        expires_on,
+        at,
+    )

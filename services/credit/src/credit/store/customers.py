@@ -24,15 +24,21 @@ async def upsert(
            SET name = EXCLUDED.name, payment_terms_days = EXCLUDED.payment_terms_days,
                segment = EXCLUDED.segment,
                first_seen_at = LEAST(customer_profile.first_seen_at, EXCLUDED.first_seen_at)""",
-        tenant, customer_id, name, terms, at, segment,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        name,
+        terms,
+        at,
+        segment,
+    )
 
 
 async def get(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM customer_profile WHERE tenant = $1 AND customer_id = $2",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
 
 
 async def lock(conn: asyncpg.Connection, tenant: str, customer_id: str) -> None:
@@ -47,8 +53,9 @@ async def lock_many(conn: asyncpg.Connection, tenant: str, customer_ids: list[st
     await conn.execute(
         """SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || c, 0))
            FROM unnest($2::text[]) AS x (c)""",
-        tenant, customer_ids,
-    )  # fmt: skip
+        tenant,
+        customer_ids,
+    )
 
 
 async def all_ids(conn: asyncpg.Connection, tenant: str) -> list[str]:

@@ -46,9 +46,20 @@ async def add(
                                     amount_minor, on_date, due_date, days_late, ids, note)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT DO NOTHING RETURNING true""",
-        tenant, event_id, customer_id, fact.kind, fact.ref, fact.ref2, fact.currency,
-        fact.amount_minor, fact.on, fact.due, fact.days_late, list(fact.ids), fact.note,
-    )  # fmt: skip
+        tenant,
+        event_id,
+        customer_id,
+        fact.kind,
+        fact.ref,
+        fact.ref2,
+        fact.currency,
+        fact.amount_minor,
+        fact.on,
+        fact.due,
+        fact.days_late,
+        list(fact.ids),
+        fact.note,
+    )
     return bool(added)
 
 
@@ -69,13 +80,19 @@ async def add_many(
                        $13::text[]) AS x (e, c, k, r, r2, cur, amt, d, due, late, i, n)
            ON CONFLICT DO NOTHING RETURNING event_id""",
         tenant,
-        [e for e, _, _ in learnt], [c for _, c, _ in learnt], [f.kind for *_, f in learnt],
-        [f.ref for *_, f in learnt], [f.ref2 for *_, f in learnt],
-        [f.currency for *_, f in learnt], [f.amount_minor for *_, f in learnt],
-        [f.on for *_, f in learnt], [f.due for *_, f in learnt],
-        [f.days_late for *_, f in learnt], [json.dumps(f.ids) for *_, f in learnt],
+        [e for e, _, _ in learnt],
+        [c for _, c, _ in learnt],
+        [f.kind for *_, f in learnt],
+        [f.ref for *_, f in learnt],
+        [f.ref2 for *_, f in learnt],
+        [f.currency for *_, f in learnt],
+        [f.amount_minor for *_, f in learnt],
+        [f.on for *_, f in learnt],
+        [f.due for *_, f in learnt],
+        [f.days_late for *_, f in learnt],
+        [json.dumps(f.ids) for *_, f in learnt],
         [f.note for *_, f in learnt],
-    )  # fmt: skip
+    )
     return {r["event_id"] for r in rows}
 
 
@@ -86,8 +103,10 @@ async def for_customer(
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM credit_fact
             WHERE tenant = $1 AND customer_id = $2 AND ($3::text IS NULL OR kind = $3)""",
-        tenant, customer_id, kind,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        kind,
+    )
     return [_fact(r) for r in rows]
 
 
@@ -98,8 +117,9 @@ async def for_customers(
     rows = await conn.fetch(
         f"""SELECT customer_id, event_id, {_COLUMNS} FROM credit_fact
             WHERE tenant = $1 AND customer_id = ANY($2::text[])""",
-        tenant, customer_ids,
-    )  # fmt: skip
+        tenant,
+        customer_ids,
+    )
     found: dict[str, list[asyncpg.Record]] = defaultdict(list)
     for r in rows:
         found[r["customer_id"]].append(r)
@@ -120,8 +140,11 @@ async def lateness(
            LEFT JOIN customer_profile p USING (tenant, customer_id)
            WHERE f.tenant = $1 AND f.kind = 'applied' AND f.on_date > $2 AND f.on_date <= $3
              AND ($4::text IS NULL OR p.segment = $4)""",
-        tenant, since, until, segment,
-    )  # fmt: skip
+        tenant,
+        since,
+        until,
+        segment,
+    )
     if row is None or row["n"] == 0:
         return None
     return float(row["mean"]), int(row["n"])
@@ -132,6 +155,7 @@ async def customer_of_invoice(conn: asyncpg.Connection, tenant: str, invoice_id:
     customer_id: str | None = await conn.fetchval(
         """SELECT customer_id FROM credit_fact
            WHERE tenant = $1 AND kind = 'invoice' AND ref = $2 LIMIT 1""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
     return customer_id

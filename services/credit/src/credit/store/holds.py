@@ -10,8 +10,9 @@ import asyncpg
 async def active(conn: asyncpg.Connection, tenant: str, customer_id: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM credit_hold WHERE tenant = $1 AND customer_id = $2 ORDER BY cause""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return rows
 
 
@@ -30,8 +31,14 @@ async def place(
         """INSERT INTO credit_hold (tenant, customer_id, cause, manual, detail, placed_on,
                                     placed_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true""",
-        tenant, customer_id, cause, manual, detail, on, by,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        cause,
+        manual,
+        detail,
+        on,
+        by,
+    )
     return bool(placed)
 
 
@@ -39,8 +46,10 @@ async def release(conn: asyncpg.Connection, tenant: str, customer_id: str, cause
     gone = await conn.fetchval(
         """DELETE FROM credit_hold WHERE tenant = $1 AND customer_id = $2 AND cause = $3
            RETURNING true""",
-        tenant, customer_id, cause,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        cause,
+    )
     return bool(gone)
 
 
@@ -57,14 +66,19 @@ async def replace_automatic(
             """DELETE FROM credit_hold h
                USING unnest($2::text[], $3::text[]) AS x (c, cause)
                WHERE h.tenant = $1 AND h.customer_id = x.c AND h.cause = x.cause""",
-            tenant, [r[0] for r in released], [r[1] for r in released],
-        )  # fmt: skip
+            tenant,
+            [r[0] for r in released],
+            [r[1] for r in released],
+        )
     if placed:
         await conn.execute(
             """INSERT INTO credit_hold (tenant, customer_id, cause, manual, detail, placed_on)
                SELECT $1, c, cause, false, d, o
                FROM unnest($2::text[], $3::text[], $4::text[], $5::date[]) AS x (c, cause, d, o)
                ON CONFLICT DO NOTHING""",
-            tenant, [p[0] for p in placed], [p[1] for p in placed], [p[2] for p in placed],
+            tenant,
+            [p[0] for p in placed],
+            [p[1] for p in placed],
+            [p[2] for p in placed],
             [p[3] for p in placed],
-        )  # fmt: skip
+        )

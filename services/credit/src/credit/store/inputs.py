@@ -83,8 +83,9 @@ async def load_many(
     rows = await conn.fetch(
         f"""SELECT k.customer_id, {_STANDING}
            FROM unnest($2::text[]) AS k (customer_id)""",
-        tenant, customer_ids,
-    )  # fmt: skip
+        tenant,
+        customer_ids,
+    )
     return {row["customer_id"]: _inputs(row) for row in rows}
 
 
@@ -121,8 +122,10 @@ async def for_check(
                             WHERE a.tenant = $1 AND a.customer_id = k.customer_id
                               AND a.order_id IS DISTINCT FROM $3)) AS invoices
             FROM (VALUES ($2::text)) AS k (customer_id)""",
-        tenant, customer_id, order_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        order_id,
+    )
     got = _inputs(row)
     # The statement still sees the approval it dropped (one snapshot): leave it out here.
     if order_id is not None:
@@ -131,33 +134,48 @@ async def for_check(
         got,
         {c: line["open_minor"] for c, line in (row["lines"] or {}).items()},
         [
-            Fact("invoice", x["ref"], date.fromisoformat(x["on"]), ref2=x["ref2"],
-                 currency=x["currency"], amount_minor=x["amount_minor"])
+            Fact(
+                "invoice",
+                x["ref"],
+                date.fromisoformat(x["on"]),
+                ref2=x["ref2"],
+                currency=x["currency"],
+                amount_minor=x["amount_minor"],
+            )
             for x in row["invoices"] or ()
         ],
-    )  # fmt: skip
+    )
 
 
 def _inputs(row: asyncpg.Record) -> Inputs:
     scored = row["scored"]
     digest = scored["digest"] if scored else None
     return Inputs(
-        scored=None if scored is None else Scored(
-            scored["score"], scored["grade"], date.fromisoformat(scored["as_of"])
-        ),
+        scored=None
+        if scored is None
+        else Scored(scored["score"], scored["grade"], date.fromisoformat(scored["as_of"])),
         limits={
-            x["currency"]: Limit(x["currency"], x["recommended_minor"], x["manual_minor"],
-                                 x["manual_reason"], x["manual_set_by"])
+            x["currency"]: Limit(
+                x["currency"],
+                x["recommended_minor"],
+                x["manual_minor"],
+                x["manual_reason"],
+                x["manual_set_by"],
+            )
             for x in row["limits"] or ()
         },
-        holds={x["cause"]: Hold(x["cause"], x["detail"], x["manual"])
-               for x in row["holds"] or ()},
+        holds={x["cause"]: Hold(x["cause"], x["detail"], x["manual"]) for x in row["holds"] or ()},
         approvals=[
-            Approval(uuid.UUID(x["check_id"]), x["order_id"], x["currency"],
-                     x["amount_minor"], date.fromisoformat(x["approved_on"]),
-                     date.fromisoformat(x["expires_on"]))
+            Approval(
+                uuid.UUID(x["check_id"]),
+                x["order_id"],
+                x["currency"],
+                x["amount_minor"],
+                date.fromisoformat(x["approved_on"]),
+                date.fromisoformat(x["expires_on"]),
+            )
             for x in row["approvals"] or ()
         ],
         policy=HoldPolicy() if row["policy"] is None else HoldPolicy(**row["policy"]),
         facts_digest=None if digest is None else uuid.UUID(digest),
-    )  # fmt: skip
+    )

@@ -13,8 +13,9 @@ async def for_customer(conn: asyncpg.Connection, tenant: str, customer_id: str) 
     rows = await conn.fetch(
         """SELECT * FROM credit_limit WHERE tenant = $1 AND customer_id = $2
            ORDER BY currency""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return {
         r["currency"]: Limit(
             r["currency"],
@@ -38,8 +39,11 @@ async def set_recommended(
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[])
            ON CONFLICT (tenant, customer_id, currency)
            DO UPDATE SET recommended_minor = EXCLUDED.recommended_minor""",
-        tenant, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-    )  # fmt: skip
+        tenant,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+    )
 
 
 async def set_manual(
@@ -59,5 +63,11 @@ async def set_manual(
            ON CONFLICT (tenant, customer_id, currency) DO UPDATE SET
                manual_minor = EXCLUDED.manual_minor, manual_reason = EXCLUDED.manual_reason,
                manual_set_by = EXCLUDED.manual_set_by, manual_set_at = EXCLUDED.manual_set_at""",
-        tenant, customer_id, currency, minor, reason, set_by, at,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        currency,
+        minor,
+        reason,
+        set_by,
+        at,
+    )

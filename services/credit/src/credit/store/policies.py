@@ -14,10 +14,13 @@ async def get(conn: asyncpg.Connection, tenant: str) -> HoldPolicy:
     if row is None:
         return HoldPolicy()
     return HoldPolicy(
-        max_days_overdue=row["max_days_overdue"], over_limit=row["over_limit"],
-        grade_e=row["grade_e"], broken_promise=row["broken_promise"], dunning=row["dunning"],
+        max_days_overdue=row["max_days_overdue"],
+        over_limit=row["over_limit"],
+        grade_e=row["grade_e"],
+        broken_promise=row["broken_promise"],
+        dunning=row["dunning"],
         order_validity_days=row["order_validity_days"],
-    )  # fmt: skip
+    )
 
 
 async def put(conn: asyncpg.Connection, tenant: str, policy: HoldPolicy, at: datetime) -> None:
@@ -30,6 +33,12 @@ async def put(conn: asyncpg.Connection, tenant: str, policy: HoldPolicy, at: dat
                grade_e = EXCLUDED.grade_e, broken_promise = EXCLUDED.broken_promise,
                dunning = EXCLUDED.dunning, order_validity_days = EXCLUDED.order_validity_days,
                updated_at = EXCLUDED.updated_at""",
-        tenant, policy.max_days_overdue, policy.over_limit, policy.grade_e,
-        policy.broken_promise, policy.dunning, policy.order_validity_days, at,
-    )  # fmt: skip
+        tenant,
+        policy.max_days_overdue,
+        policy.over_limit,
+        policy.grade_e,
+        policy.broken_promise,
+        policy.dunning,
+        policy.order_validity_days,
+        at,
+    )

@@ -64,12 +64,17 @@ async def save_many(conn: asyncpg.Connection, tenant: str, states: list[State]) 
                scorecard_version = EXCLUDED.scorecard_version, factors = EXCLUDED.factors,
                reasons = EXCLUDED.reasons, profile = EXCLUDED.profile,
                facts_digest = COALESCE(EXCLUDED.facts_digest, credit_state.facts_digest)""",
-        tenant, [s.customer_id for s in states], [s.as_of for s in states],
-        [s.score for s in states], [s.grade for s in states], [s.version for s in states],
-        [json.dumps(s.factors) for s in states], [json.dumps(s.reasons) for s in states],
+        tenant,
+        [s.customer_id for s in states],
+        [s.as_of for s in states],
+        [s.score for s in states],
+        [s.grade for s in states],
+        [s.version for s in states],
+        [json.dumps(s.factors) for s in states],
+        [json.dumps(s.reasons) for s in states],
         [json.dumps(s.profile) for s in states],
         [s.facts_digest for s in states],
-    )  # fmt: skip
+    )
 
 
 async def add_history(conn: asyncpg.Connection, tenant: str, changes: list[Change]) -> None:
@@ -84,12 +89,17 @@ async def add_history(conn: asyncpg.Connection, tenant: str, changes: list[Chang
                        $8::text[], $9::text[], $10::timestamptz[])
                 WITH ORDINALITY AS x (c, d, os, ns, og, ng, v, r, at, n)
            ORDER BY n""",
-        tenant, [c.customer_id for c in changes], [c.as_of for c in changes],
-        [c.old_score for c in changes], [c.new_score for c in changes],
-        [c.old_grade for c in changes], [c.new_grade for c in changes],
-        [c.version for c in changes], [json.dumps(c.reasons) for c in changes],
+        tenant,
+        [c.customer_id for c in changes],
+        [c.as_of for c in changes],
+        [c.old_score for c in changes],
+        [c.new_score for c in changes],
+        [c.old_grade for c in changes],
+        [c.new_grade for c in changes],
+        [c.version for c in changes],
+        [json.dumps(c.reasons) for c in changes],
         [c.at for c in changes],
-    )  # fmt: skip
+    )
 
 
 async def history(
@@ -99,8 +109,11 @@ async def history(
         """SELECT * FROM score_history
            WHERE tenant = $1 AND customer_id = $2 AND ($3::bigint IS NULL OR position < $3)
            ORDER BY position DESC LIMIT $4""",
-        tenant, customer_id, after, limit,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        after,
+        limit,
+    )
     return rows
 
 
@@ -112,6 +125,9 @@ async def by_grade(
         """SELECT customer_id, grade, score, as_of FROM credit_state
            WHERE tenant = $1 AND grade = $2 AND ($3::text IS NULL OR customer_id > $3)
            ORDER BY customer_id LIMIT $4""",
-        tenant, grade, after, limit,
-    )  # fmt: skip
+        tenant,
+        grade,
+        after,
+        limit,
+    )
     return rows

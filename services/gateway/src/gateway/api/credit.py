@@ -11,48 +11,135 @@ from gateway.api.proxy import Route, mount
 router = APIRouter()
 
 ROUTES = (
-    Route("GET", "/customers/{customer_id}/credit", "credit", "credit:read", c.CreditPublic,
-          summary="Score, grade, factors with points, reasons, limits, exposure, available "
-                  "credit and holds", tags=("credit",)),
-    Route("GET", "/customers/{customer_id}/credit/history", "credit", "credit:read",
-          c.ScoreHistoryPage, query=c.HistoryQuery,
-          summary="Every change of the customer's score, newest first", tags=("credit",)),
-    Route("PUT", "/customers/{customer_id}/credit/limit", "credit", "credit:write",
-          c.CreditPublic, body=c.LimitPut,
-          summary="Set a manual limit in a currency (it wins over the recommended one), or "
-                  "clear it with `limit: null`", tags=("credit",)),
-    Route("POST", "/customers/{customer_id}/credit/hold", "credit", "credit:write",
-          c.CreditPublic, body=c.HoldPost,
-          summary="Put the customer on a manual credit hold", tags=("credit",)),
-    Route("DELETE", "/customers/{customer_id}/credit/hold", "credit", "credit:write",
-          c.CreditPublic,
-          summary="Lift the manual hold (automatic holds end when their cause is gone)",
-          tags=("credit",)),
-    Route("GET", "/credit/hold-policy", "credit", "credit:read", c.HoldPolicyPublic,
-          problems=(), summary="The tenant's automatic hold policy", tags=("credit",)),
-    Route("PUT", "/credit/hold-policy", "credit", "credit:write", c.HoldPolicyPublic,
-          body=c.HoldPolicyPublic, problems=(),
-          summary="Set the tenant's automatic hold policy (applies from each customer's next "
-                  "event or rescore)", tags=("credit",)),
-    Route("POST", "/credit-checks", "credit", "credit:check", c.CreditCheckPublic,
-          body=c.CreditCheckCreate, problems=(),
-          example={"customer_id": "C-1001", "order_id": "SO-2026-0310", "currency": "CNY",
-                   "amount": "30000.00", "as_of": "2026-11-20"},
-          summary="Approve, review or reject an order on credit, with reasons and the "
-                  "available credit; an approved order counts in exposure until invoiced or "
-                  "expired", tags=("credit",)),
-    Route("GET", "/customers/{customer_id}/credit/predictions", "credit", "credit:read",
-          c.PaymentPredictionPublic, query=c.PredictionQuery,
-          summary="Predicted payment date of each open invoice, from the customer's own "
-                  "lateness shrunk toward its segment or the tenant", tags=("credit",)),
-    Route("GET", "/reports/cash-forecast", "credit", "credit:read", c.CashForecastPublic,
-          query=c.CashForecastQuery, upstream="/credit/cash-forecast", problems=(),
-          summary="Expected receipts of open receivables per week by predicted payment date, "
-                  "per currency", tags=("reports",)),
-    Route("POST", "/ops/jobs/rescore", "credit", "ops:write", c.RescoreResult,
-          body=c.RescoreRun, upstream="/jobs/rescore", problems=(), tags=("ops",),
-          summary="Rescore every customer of the tenant as of `as_of` (overdue grows with "
-                  "time without any event)"),
-)  # fmt: skip
+    Route(
+        "GET",
+        "/customers/{customer_id}/credit",
+        "credit",
+        "credit:read",
+        c.CreditPublic,
+        summary="Score, grade, factors with points, reasons, limits, exposure, available "
+        "credit and holds",
+        tags=("credit",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}/credit/history",
+        "credit",
+        "credit:read",
+        c.ScoreHistoryPage,
+        query=c.HistoryQuery,
+        summary="Every change of the customer's score, newest first",
+        tags=("credit",),
+    ),
+    Route(
+        "PUT",
+        "/customers/{customer_id}/credit/limit",
+        "credit",
+        "credit:write",
+        c.CreditPublic,
+        body=c.LimitPut,
+        summary="Set a manual limit in a currency (it wins over the recommended one), or "
+        "clear it with `limit: null`",
+        tags=("credit",),
+    ),
+    Route(
+        "POST",
+        "/customers/{customer_id}/credit/hold",
+        "credit",
+        "credit:write",
+        c.CreditPublic,
+        body=c.HoldPost,
+        summary="Put the customer on a manual credit hold",
+        tags=("credit",),
+    ),
+    Route(
+        "DELETE",
+        "/customers/{customer_id}/credit/hold",
+        "credit",
+        "credit:write",
+        c.CreditPublic,
+        summary="Lift the manual hold (automatic holds end when their cause is gone)",
+        tags=("credit",),
+    ),
+    Route(
+        "GET",
+        "/credit/hold-policy",
+        "credit",
+        "credit:read",
+        c.HoldPolicyPublic,
+        problems=(),
+        summary="The tenant's automatic hold policy",
+        tags=("credit",),
+    ),
+    Route(
+        "PUT",
+        "/credit/hold-policy",
+        "credit",
+        "credit:write",
+        c.HoldPolicyPublic,
+        body=c.HoldPolicyPublic,
+        problems=(),
+        summary="Set the tenant's automatic hold policy (applies from each customer's next "
+        "event or rescore)",
+        tags=("credit",),
+    ),
+    Route(
+        "POST",
+        "/credit-checks",
+        "credit",
+        "credit:check",
+        c.CreditCheckPublic,
+        body=c.CreditCheckCreate,
+        problems=(),
+        example={
+            "customer_id": "C-1001",
+            "order_id": "SO-2026-0310",
+            "currency": "CNY",
+            "amount": "30000.00",
+            "as_of": "2026-11-20",
+        },
+        summary="Approve, review or reject an order on credit, with reasons and the "
+        "available credit; an approved order counts in exposure until invoiced or "
+        "expired",
+        tags=("credit",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}/credit/predictions",
+        "credit",
+        "credit:read",
+        c.PaymentPredictionPublic,
+        query=c.PredictionQuery,
+        summary="Predicted payment date of each open invoice, from the customer's own "
+        "lateness shrunk toward its segment or the tenant",
+        tags=("credit",),
+    ),
+    Route(
+        "GET",
+        "/reports/cash-forecast",
+        "credit",
+        "credit:read",
+        c.CashForecastPublic,
+        query=c.CashForecastQuery,
+        upstream="/credit/cash-forecast",
+        problems=(),
+        summary="Expected receipts of open receivables per week by predicted payment date, "
+        "per currency",
+        tags=("reports",),
+    ),
+    Route(
+        "POST",
+        "/ops/jobs/rescore",
+        "credit",
+        "ops:write",
+        c.RescoreResult,
+        body=c.RescoreRun,
+        upstream="/jobs/rescore",
+        problems=(),
+        tags=("ops",),
+        summary="Rescore every customer of the tenant as of `as_of` (overdue grows with "
+        "time without any event)",
+    ),
+)
 
 mount(router, ROUTES)

@@ -68,8 +68,9 @@ async def get_customers(
     items: list[Any] = []
     if ids:
         filters = {k: v for k, v in params.items() if k not in ("limit", "cursor")}
-        found = await ledger.request("GET", "/customers", who.tenant,
-                                     params={**filters, "ids": ids, "limit": len(ids)})  # fmt: skip
+        found = await ledger.request(
+            "GET", "/customers", who.tenant, params={**filters, "ids": ids, "limit": len(ids)}
+        )
         if found.status != 200:
             return relay(found)
         items = found.body["items"]
@@ -127,9 +128,19 @@ async def get_summary(
         raise UpstreamUnavailable(f"the ledger answered {customer.status} for the customer")
     parts = (balances, credit_part, dunning)
     complete = b"true" if all(p.status != "unavailable" for p in parts) else b"false"
-    body = b"".join((
-        b'{"customer":', customer.content, b',"complete":', complete,
-        b',"balances":', balances.json, b',"credit":', credit_part.json,
-        b',"dunning":', dunning.json, b"}",
-    ))  # fmt: skip
+    body = b"".join(
+        (
+            b'{"customer":',
+            customer.content,
+            b',"complete":',
+            complete,
+            b',"balances":',
+            balances.json,
+            b',"credit":',
+            credit_part.json,
+            b',"dunning":',
+            dunning.json,
+            b"}",
+        )
+    )
     return Response(body, media_type="application/json")

@@ -60,9 +60,15 @@ async def get_invoices_invoice_id(
     params = query.model_dump(mode="json", exclude_none=True) or None
     invoice, prediction = await asyncio.gather(
         ledger.request("GET", f"/invoices/{invoice_id}", who.tenant, params=params),
-        fetch(credit, f"/invoices/{invoice_id}/prediction", who.tenant, timeout,
-              missing=NO_PREDICTION, params=params),
-    )  # fmt: skip
+        fetch(
+            credit,
+            f"/invoices/{invoice_id}/prediction",
+            who.tenant,
+            timeout,
+            missing=NO_PREDICTION,
+            params=params,
+        ),
+    )
     if invoice.status != 200:
         return relay(invoice)
     # The ledger's object, its closing brace replaced by the part: bytes spliced, not parsed.

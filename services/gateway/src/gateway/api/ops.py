@@ -339,16 +339,22 @@ async def replay_dead_letter(
             if raw is None or tenant_of(raw, envelope) != who.tenant:
                 raise NotFound(f"no dead letter {dead_letter_id!r}")
             if envelope is None:
-                raise Conflict("this dead letter is not an event envelope; replaying it would "
-                               "only dead-letter it again")  # fmt: skip
+                raise Conflict(
+                    "this dead letter is not an event envelope; replaying it would "
+                    "only dead-letter it again"
+                )
             origin = dict(raw.headers).get("x-dlq-original-topic", b"").decode(errors="replace")
             if origin not in EVENT_TOPICS:
                 raise Conflict(f"the dead letter's original topic {origin!r} is not an event topic")
             partition, offset = await k.publish(origin, raw.key, raw.value, replay_headers(raw))
         result = ReplayResult(
-            id=at.id, event_id=str(envelope.id), event_type=envelope.type,
-            topic=origin, partition=partition, offset=offset,
-        )  # fmt: skip
+            id=at.id,
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            topic=origin,
+            partition=partition,
+            offset=offset,
+        )
         return JSONResponse(result.model_dump(mode="json"))
 
     if idempotency_key is None:

@@ -79,14 +79,16 @@ def _endpoint(route: Route) -> Any:
         payload = body.model_dump(mode="json") if body is not None else None
 
         async def forward() -> Response:
-            return relay(await client.request(
-                route.method,
-                (route.upstream or route.path).format(**{p: values[p] for p in path_params}),
-                who.tenant,
-                json=payload,
-                params=query.model_dump(mode="json", exclude_none=True) if query else None,
-                deadline=route.timeout,
-            ))  # fmt: skip
+            return relay(
+                await client.request(
+                    route.method,
+                    (route.upstream or route.path).format(**{p: values[p] for p in path_params}),
+                    who.tenant,
+                    json=payload,
+                    params=query.model_dump(mode="json", exclude_none=True) if query else None,
+                    deadline=route.timeout,
+                )
+            )
 
         key: str | None = values.get("idempotency_key")
         if key is None:
@@ -115,9 +117,11 @@ def _endpoint(route: Route) -> Any:
         parameters.append(
             inspect.Parameter("idempotency_key", kw, default=None, annotation=IdempotencyKey)
         )
-    parameters.append(inspect.Parameter(
-        "who", kw, annotation=Annotated[Principal, Depends(require_scope(route.scope))]
-    ))  # fmt: skip
+    parameters.append(
+        inspect.Parameter(
+            "who", kw, annotation=Annotated[Principal, Depends(require_scope(route.scope))]
+        )
+    )
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     name = re.sub(r"\W+", "_", f"{route.method}_{route.path}").strip("_").lower()
     endpoint.__name__ = name

@@ -116,8 +116,10 @@ class DeliveryPublic(BaseModel):
     webhook_id: uuid.UUID
     event_id: uuid.UUID = Field(description="the event's `id`; the same on every redelivery")
     event_type: str
-    customer_id: str = Field(description="the event's subject; one customer's deliveries "
-                             "are sent in order, each after the one before it ended")  # fmt: skip
+    customer_id: str = Field(
+        description="the event's subject; one customer's deliveries "
+        "are sent in order, each after the one before it ended"
+    )
     state: DeliveryState
     attempts: int
     created_at: datetime
@@ -233,9 +235,15 @@ async def create_webhook(
         secret = generate_secret()
         async with unit_of_work(pool) as conn:
             row = await store.insert_subscription(
-                conn, uuid7(), who.tenant, body.url, event_types, body.description,
-                secret, clock.now(),
-            )  # fmt: skip
+                conn,
+                uuid7(),
+                who.tenant,
+                body.url,
+                event_types,
+                body.description,
+                secret,
+                clock.now(),
+            )
         created = WebhookCreated(**_webhook(row).model_dump(), secret=secret)
         return JSONResponse(created.model_dump(mode="json"), status_code=201)
 

@@ -23,9 +23,18 @@ Scope = Literal[
     "webhooks:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
-    "ledger:read", "ledger:write", "credit:read", "credit:check", "credit:write",
-    "dunning:read", "dunning:write", "ops:read", "ops:write", "webhooks:read", "webhooks:write",
-)  # fmt: skip
+    "ledger:read",
+    "ledger:write",
+    "credit:read",
+    "credit:check",
+    "credit:write",
+    "dunning:read",
+    "dunning:write",
+    "ops:read",
+    "ops:write",
+    "webhooks:read",
+    "webhooks:write",
+)
 
 KEY_PREFIX = "hk_"
 

@@ -129,15 +129,24 @@ class Dispatcher:
                 )
             )
             await store.record_attempt(
-                conn, row, now=now, status=status, error=error,
-                delivered=delivered, next_attempt_at=retry,
-            )  # fmt: skip
+                conn,
+                row,
+                now=now,
+                status=status,
+                error=error,
+                delivered=delivered,
+                next_attempt_at=retry,
+            )
         if not delivered:
             log.info(
                 "webhook delivery failed",
-                extra={"delivery_id": str(row["delivery_id"]), "status": status,
-                       "error": error, "gave_up": retry is None},
-            )  # fmt: skip
+                extra={
+                    "delivery_id": str(row["delivery_id"]),
+                    "status": status,
+                    "error": error,
+                    "gave_up": retry is None,
+                },
+            )
         return True
 
     async def _sweep(self, now: datetime) -> None:

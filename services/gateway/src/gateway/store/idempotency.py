@@ -14,8 +14,11 @@ async def claim(
     claimed: bool | None = await conn.fetchval(
         """INSERT INTO idempotency_key (tenant, key, fingerprint, created_at)
            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
-        tenant, key, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        key,
+        fingerprint,
+        at,
+    )
     return bool(claimed)
 
 
@@ -38,13 +41,19 @@ async def complete(
         """UPDATE idempotency_key SET status = $3, content_type = $4, body = $5,
                                       completed_at = $6
            WHERE tenant = $1 AND key = $2""",
-        tenant, key, status, content_type, body, at,
-    )  # fmt: skip
+        tenant,
+        key,
+        status,
+        content_type,
+        body,
+        at,
+    )
 
 
 async def release(conn: asyncpg.Connection, tenant: str, key: str) -> None:
     """Give the key back (the request failed on our side; the caller may retry)."""
     await conn.execute(
         "DELETE FROM idempotency_key WHERE tenant = $1 AND key = $2 AND completed_at IS NULL",
-        tenant, key,
-    )  # fmt: skip
+        tenant,
+        key,
+    )

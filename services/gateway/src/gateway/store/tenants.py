@@ -16,8 +16,10 @@ async def insert_tenant(
     return await conn.fetchrow(
         """INSERT INTO tenant (tenant_id, name, created_at) VALUES ($1, $2, $3)
            ON CONFLICT (tenant_id) DO NOTHING RETURNING *""",
-        tenant_id, name, at,
-    )  # fmt: skip
+        tenant_id,
+        name,
+        at,
+    )
 
 
 async def get_tenant(conn: asyncpg.Connection, tenant_id: str) -> asyncpg.Record | None:
@@ -33,8 +35,10 @@ async def set_active(
         """UPDATE tenant
            SET suspended_at = CASE WHEN $2 THEN NULL ELSE coalesce(suspended_at, $3) END
            WHERE tenant_id = $1 RETURNING *""",
-        tenant_id, active, at,
-    )  # fmt: skip
+        tenant_id,
+        active,
+        at,
+    )
 
 
 async def insert_key(
@@ -49,8 +53,14 @@ async def insert_key(
         """INSERT INTO api_key (key_id, tenant_id, name, prefix, key_hash, scopes, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING key_id, tenant_id, name, prefix, scopes, created_at, revoked_at""",
-        key.key_id, tenant_id, name, key.prefix, key.hash, scopes, at,
-    )  # fmt: skip
+        key.key_id,
+        tenant_id,
+        name,
+        key.prefix,
+        key.hash,
+        scopes,
+        at,
+    )
     return row
 
 

@@ -30,8 +30,14 @@ async def insert_subscription(
                 (subscription_id, tenant, url, event_types, description, secret, created_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
             RETURNING {_SUBSCRIPTION}""",
-        subscription_id, tenant, url, list(event_types), description, secret, now,
-    )  # fmt: skip
+        subscription_id,
+        tenant,
+        url,
+        list(event_types),
+        description,
+        secret,
+        now,
+    )
     return row
 
 
@@ -51,8 +57,12 @@ async def rotate_secret(
                 secret = $3
             WHERE tenant = $1 AND subscription_id = $2 AND disabled_at IS NULL
             RETURNING {_SUBSCRIPTION}, previous_secret_until""",
-        tenant, subscription_id, secret, now, overlap,
-    )  # fmt: skip
+        tenant,
+        subscription_id,
+        secret,
+        now,
+        overlap,
+    )
     return row
 
 
@@ -154,8 +164,13 @@ async def insert_deliveries(
         + _QUEUE_UP,
         [delivery_id for delivery_id, _ in deliveries],
         [subscription_id for _, subscription_id in deliveries],
-        tenant, event_id, event_type, subject, payload, now,
-    )  # fmt: skip
+        tenant,
+        event_id,
+        event_type,
+        subject,
+        payload,
+        now,
+    )
 
 
 # Queues the deliveries of the CTE `d` behind their customers' pending ones: a new row,
@@ -197,8 +212,12 @@ async def list_deliveries(
               AND ($3::text IS NULL OR d.state = $3)
               AND ($4::bigint IS NULL OR d.position < $4)
             ORDER BY d.position DESC LIMIT $5""",
-        tenant, subscription_id, state, before, limit,
-    )  # fmt: skip
+        tenant,
+        subscription_id,
+        state,
+        before,
+        limit,
+    )
     return rows
 
 
@@ -318,8 +337,13 @@ async def record_attempt(
                last_error = $4, state = $5::text, next_attempt_at = $6,
                delivered_at = CASE WHEN $5::text = 'delivered' THEN $2::timestamptz END
            WHERE delivery_id = $1""",
-        claimed["delivery_id"], now, status, error, state, next_attempt_at,
-    )  # fmt: skip
+        claimed["delivery_id"],
+        now,
+        status,
+        error,
+        state,
+        next_attempt_at,
+    )
     queue = (claimed["subscription_id"], claimed["subject"])
     if state == "pending":
         # The row is back if it went meanwhile: deleting the subscription skips a delivery
@@ -331,16 +355,18 @@ async def record_attempt(
                WHERE delivery_id = $1
                ON CONFLICT (subscription_id, subject)
                DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at""",
-            claimed["delivery_id"], next_attempt_at,
-        )  # fmt: skip
+            claimed["delivery_id"],
+            next_attempt_at,
+        )
         return
     removed = await _drop_if_empty(conn, *queue, claimed["appended"])
     if not removed:
         await conn.execute(
             """UPDATE webhook_queue SET next_attempt_at = $3
                WHERE subscription_id = $1 AND subject = $2""",
-            *queue, now,
-        )  # fmt: skip
+            *queue,
+            now,
+        )
 
 
 async def sweep_queue(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
@@ -401,8 +427,10 @@ async def _drop_if_empty(
                              WHERE h.subscription_id = $1 AND h.subject = $2
                                AND h.state = 'pending')
            RETURNING true""",
-        subscription_id, subject, appended,
-    )  # fmt: skip
+        subscription_id,
+        subject,
+        appended,
+    )
     return bool(removed)
 
 
@@ -424,5 +452,6 @@ async def _fail_deleted(
                 WHERE subscription_id = $1 AND ($2::text IS NULL OR subject = $2)
                   AND state = 'pending'
                 FOR UPDATE {"SKIP LOCKED" if skip_locked else ""})""",
-        subscription_id, subject,
-    )  # fmt: skip
+        subscription_id,
+        subject,
+    )

@@ -32,10 +32,16 @@ async def list_customers(
     being among `ids`."""
     as_of = query.as_of or clock.now().date()
     rows, next_cursor = await service.list_customers(
-        pool, tenant, owner=query.owner, region=query.region, segment=query.segment,
-        overdue_as_of=as_of if query.overdue else None, ids=query.ids, cursor=query.cursor,
+        pool,
+        tenant,
+        owner=query.owner,
+        region=query.region,
+        segment=query.segment,
+        overdue_as_of=as_of if query.overdue else None,
+        ids=query.ids,
+        cursor=query.cursor,
         limit=query.limit,
-    )  # fmt: skip
+    )
     return CustomerPage(items=[mapping.customer(r) for r in rows], next_cursor=next_cursor)
 
 

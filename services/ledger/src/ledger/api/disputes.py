@@ -31,12 +31,19 @@ def _public(row: asyncpg.Record) -> DisputePublic:
         else None
     )
     return DisputePublic(
-        dispute_id=row["dispute_id"], invoice_id=row["invoice_id"],
-        customer_id=row["customer_id"], currency=currency,
-        amount=text(row["amount_minor"], currency), reason=row["reason"],
-        opened_on=row["opened_on"], status=row["status"], resolved_on=row["resolved_on"],
-        resolution_note=row["resolution_note"], credit_note=credit, created_at=row["created_at"],
-    )  # fmt: skip
+        dispute_id=row["dispute_id"],
+        invoice_id=row["invoice_id"],
+        customer_id=row["customer_id"],
+        currency=currency,
+        amount=text(row["amount_minor"], currency),
+        reason=row["reason"],
+        opened_on=row["opened_on"],
+        status=row["status"],
+        resolved_on=row["resolved_on"],
+        resolution_note=row["resolution_note"],
+        credit_note=credit,
+        created_at=row["created_at"],
+    )
 
 
 @router.post("/invoices/{invoice_id}/disputes", response_model=DisputePublic, status_code=201)
@@ -45,9 +52,15 @@ async def post_dispute(
 ) -> DisputePublic:
     """Dispute (part of) an invoice: it leaves automatic allocation until resolved."""
     result = await service.open_dispute(
-        pool, tenant, invoice_id, dispute_id=body.dispute_id, reason=body.reason,
-        amount=body.money(), opened_on=body.opened_on, at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id,
+        dispute_id=body.dispute_id,
+        reason=body.reason,
+        amount=body.money(),
+        opened_on=body.opened_on,
+        at=clock.now(),
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return _public(result.row)
@@ -69,7 +82,13 @@ async def resolve_dispute(
         else None
     )
     result = await service.resolve_dispute(
-        pool, tenant, dispute_id, outcome=body.outcome, resolved_on=body.resolved_on,
-        note=body.note, given=given, at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        dispute_id,
+        outcome=body.outcome,
+        resolved_on=body.resolved_on,
+        note=body.note,
+        given=given,
+        at=clock.now(),
+    )
     return _public(result.row)

@@ -39,10 +39,16 @@ async def post_invoice(
     body: InvoiceCreate, tenant: TenantId, pool: Pool, response: Response, as_of: AsOf
 ) -> InvoicePublic:
     result = await service.create_invoice(
-        pool, tenant, invoice_id=body.invoice_id, customer_id=body.customer_id,
-        number=body.number, issue_date=body.issue_date, due_date=body.due_date,
-        amount=body.money(), at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id=body.invoice_id,
+        customer_id=body.customer_id,
+        number=body.number,
+        issue_date=body.issue_date,
+        due_date=body.due_date,
+        amount=body.money(),
+        at=clock.now(),
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return mapping.invoice(result.row, as_of)
@@ -55,10 +61,14 @@ async def list_invoices(
     """Invoices in issue order, filtered by customer and status as of a date."""
     as_of = query.as_of or clock.now().date()
     rows, next_cursor = await service.list_invoices(
-        pool, tenant, as_of=as_of, customer_id=query.customer_id,
+        pool,
+        tenant,
+        as_of=as_of,
+        customer_id=query.customer_id,
         statuses=[s.value for s in query.status] if query.status else None,
-        cursor=query.cursor, limit=query.limit,
-    )  # fmt: skip
+        cursor=query.cursor,
+        limit=query.limit,
+    )
     return InvoicePage(
         items=[mapping.invoice(r, as_of, disputed=r["status_as_of"] == "disputed") for r in rows],
         next_cursor=next_cursor,
@@ -68,19 +78,27 @@ async def list_invoices(
 @router.post("/batch", response_model=InvoiceBatchResult)
 async def post_invoice_batch(body: InvoiceBatch, tenant: TenantId, pool: Pool) -> JSONResponse:
     """Issue up to 1,000 invoices at once; each item gets its own result."""
-    results = await batches.issue_batch(pool, tenant, [
-        batches.InvoiceRequest(i.invoice_id, i.customer_id, i.number, i.issue_date, i.due_date,
-                               i.money())
-        for i in body.items
-    ], clock.now())  # fmt: skip
+    results = await batches.issue_batch(
+        pool,
+        tenant,
+        [
+            batches.InvoiceRequest(
+                i.invoice_id, i.customer_id, i.number, i.issue_date, i.due_date, i.money()
+            )
+            for i in body.items
+        ],
+        clock.now(),
+    )
     items = [
         InvoiceBatchItem.model_construct(
-            index=r.index, invoice_id=r.invoice_id, outcome=r.outcome,
+            index=r.index,
+            invoice_id=r.invoice_id,
+            outcome=r.outcome,
             due_date=r.row["due_date"] if r.row is not None else None,
             problem=ProblemDetails.model_validate(r.problem.body()) if r.problem else None,
         )
         for r in results
-    ]  # fmt: skip
+    ]
     result = InvoiceBatchResult.model_construct(
         created=sum(r.outcome == "created" for r in results),
         existing=sum(r.outcome == "existing" for r in results),
@@ -114,9 +132,16 @@ async def post_credit_note(
     invoice_id: IdPath, body: CreditNoteCreate, tenant: TenantId, pool: Pool, response: Response
 ) -> CreditNotePublic:
     row, created = await service.add_credit_note(
-        pool, tenant, invoice_id, credit_note_id=body.credit_note_id, amount=body.money(),
-        reason=body.reason, note=body.note, issued_on=body.issued_on, at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id,
+        credit_note_id=body.credit_note_id,
+        amount=body.money(),
+        reason=body.reason,
+        note=body.note,
+        issued_on=body.issued_on,
+        at=clock.now(),
+    )
     if not created:
         response.status_code = status.HTTP_200_OK
     return mapping.credit_note(row, body.currency)
@@ -127,9 +152,14 @@ async def post_write_off(
     invoice_id: IdPath, body: WriteOffCreate, tenant: TenantId, pool: Pool, response: Response
 ) -> WriteOffPublic:
     written = await service.write_off_invoice(
-        pool, tenant, invoice_id, reason=body.reason, approver=body.approver,
-        written_off_on=body.written_off_on, at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        invoice_id,
+        reason=body.reason,
+        approver=body.approver,
+        written_off_on=body.written_off_on,
+        at=clock.now(),
+    )
     if not written.created:
         response.status_code = status.HTTP_200_OK
     return mapping.write_off(written.row, written.currency)

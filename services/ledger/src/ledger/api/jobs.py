@@ -59,9 +59,14 @@ async def run_overdue_scan(body: OverdueScanRun, tenant: TenantId, pool: Pool) -
     now = clock.now()
     when = body.at if body.at is not None else now
     result = await overdue.scan(
-        pool, tenant=tenant, as_of=body.as_of, when=when, at=now,
-        fallback_zone=body.timezone or "UTC", batch_size=body.batch_size,
-    )  # fmt: skip
+        pool,
+        tenant=tenant,
+        as_of=body.as_of,
+        when=when,
+        at=now,
+        fallback_zone=body.timezone or "UTC",
+        batch_size=body.batch_size,
+    )
     return OverdueScanResult(
         as_of=body.as_of,
         at=when if body.as_of is None else None,

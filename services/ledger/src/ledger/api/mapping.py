@@ -48,44 +48,63 @@ def customer(row: asyncpg.Record) -> CustomerPublic:
 
 def invoice(row: asyncpg.Record, as_of: date, *, disputed: bool = False) -> InvoicePublic:
     status = invoice_status(
-        amount_minor=row["amount_minor"], residual_minor=row["residual_minor"],
-        due_date=row["due_date"], as_of=as_of, voided=row["voided_on"] is not None,
-        written_off=row["written_off_on"] is not None, disputed=disputed,
-    )  # fmt: skip
+        amount_minor=row["amount_minor"],
+        residual_minor=row["residual_minor"],
+        due_date=row["due_date"],
+        as_of=as_of,
+        voided=row["voided_on"] is not None,
+        written_off=row["written_off_on"] is not None,
+        disputed=disputed,
+    )
     open_ = row["residual_minor"] > 0 and row["voided_on"] is None
     return InvoicePublic(
-        invoice_id=row["invoice_id"], customer_id=row["customer_id"], number=row["number"],
-        issue_date=row["issue_date"], due_date=row["due_date"], currency=row["currency"],
+        invoice_id=row["invoice_id"],
+        customer_id=row["customer_id"],
+        number=row["number"],
+        issue_date=row["issue_date"],
+        due_date=row["due_date"],
+        currency=row["currency"],
         amount=text(row["amount_minor"], row["currency"]),
         residual=text(row["residual_minor"], row["currency"]),
-        status=status, as_of=as_of,
+        status=status,
+        as_of=as_of,
         days_overdue=days_overdue(row["due_date"], as_of) if open_ else 0,
         created_at=row["created_at"],
-    )  # fmt: skip
+    )
 
 
 def allocation(row: asyncpg.Record, currency: str) -> AllocationPublic:
     return AllocationPublic(
-        payment_id=row["payment_id"], invoice_id=row["invoice_id"],
-        amount=text(row["amount_minor"], currency), applied_on=row["applied_on"],
-        days_late=row["days_late"], reversed_on=row["reversed_on"],
-    )  # fmt: skip
+        payment_id=row["payment_id"],
+        invoice_id=row["invoice_id"],
+        amount=text(row["amount_minor"], currency),
+        applied_on=row["applied_on"],
+        days_late=row["days_late"],
+        reversed_on=row["reversed_on"],
+    )
 
 
 def credit_note(row: asyncpg.Record, currency: str) -> CreditNotePublic:
     return CreditNotePublic(
-        credit_note_id=row["credit_note_id"], invoice_id=row["invoice_id"], currency=currency,
-        amount=text(row["amount_minor"], currency), reason=row["reason"], note=row["note"],
+        credit_note_id=row["credit_note_id"],
+        invoice_id=row["invoice_id"],
+        currency=currency,
+        amount=text(row["amount_minor"], currency),
+        reason=row["reason"],
+        note=row["note"],
         issued_on=row["issued_on"],
-    )  # fmt: skip
+    )
 
 
 def write_off(row: asyncpg.Record, currency: str) -> WriteOffPublic:
     return WriteOffPublic(
-        invoice_id=row["invoice_id"], currency=currency,
-        amount=text(row["amount_minor"], currency), reason=row["reason"],
-        approver=row["approver"], written_off_on=row["written_off_on"],
-    )  # fmt: skip
+        invoice_id=row["invoice_id"],
+        currency=currency,
+        amount=text(row["amount_minor"], currency),
+        reason=row["reason"],
+        approver=row["approver"],
+        written_off_on=row["written_off_on"],
+    )
 
 
 def invoice_detail(detail: Detail, as_of: date) -> InvoiceDetail:
@@ -93,11 +112,16 @@ def invoice_detail(detail: Detail, as_of: date) -> InvoiceDetail:
     owed, history = 0, []
     for line in detail.history:
         owed += line["amount_minor"]
-        history.append(HistoryLine(
-            kind=line["kind"], reference=line["reference"],
-            effective_date=line["effective_date"], posted_at=line["posted_at"],
-            amount=text(line["amount_minor"], currency), owed_after=text(owed, currency),
-        ))  # fmt: skip
+        history.append(
+            HistoryLine(
+                kind=line["kind"],
+                reference=line["reference"],
+                effective_date=line["effective_date"],
+                posted_at=line["posted_at"],
+                amount=text(line["amount_minor"], currency),
+                owed_after=text(owed, currency),
+            )
+        )
     return InvoiceDetail(
         **invoice(row, as_of, disputed=detail.disputed).model_dump(),
         allocations=[allocation(a, currency) for a in detail.allocations],
@@ -110,10 +134,15 @@ def invoice_detail(detail: Detail, as_of: date) -> InvoiceDetail:
 def payment(received: Received) -> PaymentPublic:
     row, currency = received.row, received.row["currency"]
     return PaymentPublic(
-        payment_id=row["payment_id"], customer_id=row["customer_id"], currency=currency,
+        payment_id=row["payment_id"],
+        customer_id=row["customer_id"],
+        currency=currency,
         amount=text(row["amount_minor"], currency),
-        unapplied=text(row["unapplied_minor"], currency), received_on=row["received_on"],
-        method=row["method"], reference=row["reference"], reversed_on=row["reversed_on"],
+        unapplied=text(row["unapplied_minor"], currency),
+        received_on=row["received_on"],
+        method=row["method"],
+        reference=row["reference"],
+        reversed_on=row["reversed_on"],
         allocations=[allocation(a, currency) for a in received.allocations],
         created_at=row["created_at"],
-    )  # fmt: skip
+    )

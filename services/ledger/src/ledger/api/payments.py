@@ -35,11 +35,17 @@ def _pairs(items: list[AllocationIn] | None, currency: str) -> list[tuple[str, i
 
 async def _receive(body: PaymentCreate, tenant: str, pool: asyncpg.Pool) -> service.Received:
     return await service.receive_payment(
-        pool, tenant, payment_id=body.payment_id, customer_id=body.customer_id,
-        amount=body.money(), received_on=body.received_on, method=body.method,
-        reference=body.reference, allocations=_pairs(body.allocations, body.currency),
+        pool,
+        tenant,
+        payment_id=body.payment_id,
+        customer_id=body.customer_id,
+        amount=body.money(),
+        received_on=body.received_on,
+        method=body.method,
+        reference=body.reference,
+        allocations=_pairs(body.allocations, body.currency),
         at=clock.now(),
-    )  # fmt: skip
+    )
 
 
 @router.post("", response_model=PaymentPublic, status_code=201)
@@ -63,16 +69,23 @@ async def post_payment_batch(
         try:
             result = await _receive(item, tenant, pool)
         except Problem as problem:
-            items.append(PaymentBatchItem(
-                index=index, payment_id=item.payment_id, outcome="rejected",
-                problem=ProblemDetails.model_validate(problem.body()),
-            ))  # fmt: skip
+            items.append(
+                PaymentBatchItem(
+                    index=index,
+                    payment_id=item.payment_id,
+                    outcome="rejected",
+                    problem=ProblemDetails.model_validate(problem.body()),
+                )
+            )
             continue
-        items.append(PaymentBatchItem(
-            index=index, payment_id=item.payment_id,
-            outcome="created" if result.created else "existing",
-            payment=mapping.payment(result),
-        ))  # fmt: skip
+        items.append(
+            PaymentBatchItem(
+                index=index,
+                payment_id=item.payment_id,
+                outcome="created" if result.created else "existing",
+                payment=mapping.payment(result),
+            )
+        )
     return PaymentBatchResult(
         created=sum(i.outcome == "created" for i in items),
         existing=sum(i.outcome == "existing" for i in items),
@@ -92,9 +105,13 @@ async def allocate_payment(
 ) -> PaymentPublic:
     """Match the payment's unapplied cash now: as listed, or oldest due first."""
     result = await service.allocate_held(
-        pool, tenant, payment_id, currency=body.currency,
-        allocations=_pairs(body.allocations, body.currency), at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        payment_id,
+        currency=body.currency,
+        allocations=_pairs(body.allocations, body.currency),
+        at=clock.now(),
+    )
     return mapping.payment(result)
 
 

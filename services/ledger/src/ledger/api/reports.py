@@ -98,12 +98,14 @@ async def get_aging(
     # One row per customer can make thousands of rows, built from our own values: they go
     # out as JSON in the shape of `AgingReport` (the documented answer) without building
     # and validating a model per row first.
-    return JSONResponse({
-        "as_of": as_of.isoformat(),
-        "group_by": query.group_by,
-        "buckets": [b.model_dump(mode="json") for b in _buckets(buckets)],
-        "currencies": [_currency_aging(t, keys) for t in tables],
-    })  # fmt: skip
+    return JSONResponse(
+        {
+            "as_of": as_of.isoformat(),
+            "group_by": query.group_by,
+            "buckets": [b.model_dump(mode="json") for b in _buckets(buckets)],
+            "currencies": [_currency_aging(t, keys) for t in tables],
+        }
+    )
 
 
 @router.get("/provision", response_model=ProvisionReport)

@@ -64,13 +64,18 @@ def _currency(part: service.CurrencyStatement) -> CurrencyStatement:
 def _confirmation(row: asyncpg.Record) -> ConfirmationPublic:
     c = row["currency"]
     return ConfirmationPublic(
-        confirmation_id=row["confirmation_id"], customer_id=row["customer_id"],
-        period_from=row["period_from"], period_to=row["period_to"], currency=c,
+        confirmation_id=row["confirmation_id"],
+        customer_id=row["customer_id"],
+        period_from=row["period_from"],
+        period_to=row["period_to"],
+        currency=c,
         our_balance=text(row["our_balance_minor"], c),
         their_balance=text(row["their_balance_minor"], c),
-        difference=text(row["difference_minor"], c), status=row["status"], note=row["note"],
+        difference=text(row["difference_minor"], c),
+        status=row["status"],
+        note=row["note"],
         created_at=row["created_at"],
-    )  # fmt: skip
+    )
 
 
 @router.get("/{customer_id}/statement", response_model=StatementPublic)
@@ -83,9 +88,13 @@ async def get_statement(
     """Opening position, the period's lines with a running balance, closing position;
     per currency, from the journal by effective date."""
     found = await service.statement(
-        pool, tenant, customer_id, period_from=query.period_from, period_to=query.to,
+        pool,
+        tenant,
+        customer_id,
+        period_from=query.period_from,
+        period_to=query.to,
         currency=query.currency,
-    )  # fmt: skip
+    )
     return StatementPublic(
         customer_id=found.customer_id,
         period_from=found.period_from,
@@ -106,10 +115,16 @@ async def post_confirmation(
 ) -> ConfirmationPublic:
     """Record the balance the customer acknowledges; compared with ours at period_to."""
     result = await service.confirm_statement(
-        pool, tenant, customer_id, confirmation_id=body.confirmation_id,
-        period_from=body.period_from, period_to=body.period_to,
-        their_balance=body.their_money(), note=body.note, at=clock.now(),
-    )  # fmt: skip
+        pool,
+        tenant,
+        customer_id,
+        confirmation_id=body.confirmation_id,
+        period_from=body.period_from,
+        period_to=body.period_to,
+        their_balance=body.their_money(),
+        note=body.note,
+        at=clock.now(),
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return _confirmation(result.row)
@@ -123,9 +138,13 @@ async def list_confirmations(
     pool: Pool,
 ) -> ConfirmationPage:
     page = await service.confirmations(
-        pool, tenant, customer_id, currency=query.currency, limit=query.limit,
+        pool,
+        tenant,
+        customer_id,
+        currency=query.currency,
+        limit=query.limit,
         cursor=query.cursor,
-    )  # fmt: skip
+    )
     return ConfirmationPage(
         items=[_confirmation(r) for r in page.rows], next_cursor=page.next_cursor
     )

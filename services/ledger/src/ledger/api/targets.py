@@ -39,10 +39,13 @@ async def put_target(
     response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
     row = result.row
     return TargetPublic(
-        period=row["period"], owner=row["owner"], currency=row["currency"],
-        amount=text(row["amount_minor"], row["currency"]), created_at=row["created_at"],
+        period=row["period"],
+        owner=row["owner"],
+        currency=row["currency"],
+        amount=text(row["amount_minor"], row["currency"]),
+        created_at=row["created_at"],
         updated_at=row["updated_at"],
-    )  # fmt: skip
+    )
 
 
 @router.get("", response_model=TargetReport)

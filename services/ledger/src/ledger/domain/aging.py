@@ -236,8 +236,12 @@ def age(items: Iterable[OpenItem], as_of: date, buckets: Buckets) -> list[AgingC
     """
     sums: dict[tuple[str, str | None, str | None, int], list[int]] = {}
     for item in items:
-        where = (item.currency, item.key, item.name,
-                 buckets.index(days_past_due(item.due_date, as_of)))  # fmt: skip
+        where = (
+            item.currency,
+            item.key,
+            item.name,
+            buckets.index(days_past_due(item.due_date, as_of)),
+        )
         cell = sums.setdefault(where, [0, 0])
         cell[0] += item.residual_minor
         cell[1] += 1

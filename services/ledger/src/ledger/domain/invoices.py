@@ -31,10 +31,13 @@ class NewInvoice:
     @property
     def fingerprint(self) -> str:
         return fingerprint(
-            customer_id=self.customer_id, number=self.number, issue_date=self.issue_date,
-            due_date=self.due_date, currency=self.amount.currency,
+            customer_id=self.customer_id,
+            number=self.number,
+            issue_date=self.issue_date,
+            due_date=self.due_date,
+            currency=self.amount.currency,
             amount_minor=self.amount.amount_minor,
-        )  # fmt: skip
+        )
 
     def issued(self) -> InvoiceIssued:
         return InvoiceIssued(

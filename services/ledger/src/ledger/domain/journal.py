@@ -81,12 +81,29 @@ def _transfer(
     """A two-line entry moving `amount` from the credited account to the debited one."""
     if amount <= 0:
         raise UnbalancedEntry(f"{kind} {reference}: amount must be positive, got {amount}")
-    return Entry(kind, on, reference, (
-        Line(debit.account, currency, amount, debit.customer_id, debit.invoice_id,
-             debit.payment_id),
-        Line(credit.account, currency, -amount, credit.customer_id, credit.invoice_id,
-             credit.payment_id),
-    ))  # fmt: skip
+    return Entry(
+        kind,
+        on,
+        reference,
+        (
+            Line(
+                debit.account,
+                currency,
+                amount,
+                debit.customer_id,
+                debit.invoice_id,
+                debit.payment_id,
+            ),
+            Line(
+                credit.account,
+                currency,
+                -amount,
+                credit.customer_id,
+                credit.invoice_id,
+                credit.payment_id,
+            ),
+        ),
+    )
 
 
 def _receivable(customer_id: str, invoice_id: str) -> Line:

@@ -66,10 +66,14 @@ async def issue_batch(
                 continue
             try:
                 invoice = issue_invoice(
-                    invoice_id=item.invoice_id, customer_id=item.customer_id,
-                    number=item.number, issue_date=item.issue_date, due_date=item.due_date,
-                    amount=item.amount, payment_terms_days=customer["payment_terms_days"],
-                )  # fmt: skip
+                    invoice_id=item.invoice_id,
+                    customer_id=item.customer_id,
+                    number=item.number,
+                    issue_date=item.issue_date,
+                    due_date=item.due_date,
+                    amount=item.amount,
+                    payment_terms_days=customer["payment_terms_days"],
+                )
             except InvoiceRuleError as exc:
                 rejected[index] = invalid(exc.field, str(exc))
                 continue
@@ -84,13 +88,29 @@ async def issue_batch(
         taken = [i.invoice_id for i in fresh if i.invoice_id not in created]
         existing = {r["invoice_id"]: r for r in await invoices.get_many(conn, tenant, taken)}
         new = [i for i in fresh if i.invoice_id in created]
-        await journal_store.post(conn, tenant, [journal.invoice_issued(
-            i.customer_id, i.invoice_id, i.amount.currency, i.amount.amount_minor, i.issue_date,
-        ) for i in new], at)  # fmt: skip
+        await journal_store.post(
+            conn,
+            tenant,
+            [
+                journal.invoice_issued(
+                    i.customer_id,
+                    i.invoice_id,
+                    i.amount.currency,
+                    i.amount.amount_minor,
+                    i.issue_date,
+                )
+                for i in new
+            ],
+            at,
+        )
         await outbox.record_many(
-            conn, topic=LEDGER_EVENTS, source=SOURCE, tenant=tenant,
-            events=[(i.customer_id, i.issued()) for i in new], at=at,
-        )  # fmt: skip
+            conn,
+            topic=LEDGER_EVENTS,
+            source=SOURCE,
+            tenant=tenant,
+            events=[(i.customer_id, i.issued()) for i in new],
+            at=at,
+        )
         holders = await payments.holding_cash(conn, tenant, sorted({i.customer_id for i in new}))
         for invoice in new:
             if (invoice.customer_id, invoice.amount.currency) in holders:

@@ -72,10 +72,11 @@ async def balances(pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: dat
             for r in await invoices.open_counts(conn, tenant, customer_id, as_of)
         }
     return [
-        Balance(r["currency"], r["receivable_minor"], r["unapplied_minor"],
-                counts.get(r["currency"], 0))
+        Balance(
+            r["currency"], r["receivable_minor"], r["unapplied_minor"], counts.get(r["currency"], 0)
+        )
         for r in sums
-    ]  # fmt: skip
+    ]
 
 
 async def list_customers(

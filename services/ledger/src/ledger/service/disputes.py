@@ -82,8 +82,13 @@ async def open_dispute(
     at: datetime,
 ) -> Result:
     """Open a dispute once: the same request again returns it, a different one is a 409."""
-    print_ = fingerprint(invoice_id=invoice_id, reason=reason, amount=amount.amount_minor,
-                         currency=amount.currency, opened_on=opened_on)  # fmt: skip
+    print_ = fingerprint(
+        invoice_id=invoice_id,
+        reason=reason,
+        amount=amount.amount_minor,
+        currency=amount.currency,
+        opened_on=opened_on,
+    )
 
     async with unit_of_work(pool) as conn:
         invoice = await lock_invoice(conn, tenant, invoice_id)
@@ -107,19 +112,36 @@ async def open_dispute(
                 open_dispute_id=already["dispute_id"],
             )
         inserted = await disputes.insert(
-            conn, tenant, dispute_id=dispute_id, invoice_id=invoice_id, reason=reason,
-            amount=amount.amount_minor, opened_on=opened_on, fingerprint=print_, at=at,
-        )  # fmt: skip
+            conn,
+            tenant,
+            dispute_id=dispute_id,
+            invoice_id=invoice_id,
+            reason=reason,
+            amount=amount.amount_minor,
+            opened_on=opened_on,
+            fingerprint=print_,
+            at=at,
+        )
         if not inserted:  # the id was taken meanwhile, on another invoice
             again = await _same_again(conn, tenant, dispute_id, print_)
             assert again is not None
             return again
         customer_id = invoice["customer_id"]
-        await emit(conn, tenant, customer_id, DisputeOpened(
-            dispute_id=dispute_id, invoice_id=invoice_id, customer_id=customer_id,
-            reason=reason, currency=currency, amount_minor=amount.amount_minor,
-            opened_on=opened_on,
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            DisputeOpened(
+                dispute_id=dispute_id,
+                invoice_id=invoice_id,
+                customer_id=customer_id,
+                reason=reason,
+                currency=currency,
+                amount_minor=amount.amount_minor,
+                opened_on=opened_on,
+            ),
+            at,
+        )
         return Result(await _current(conn, tenant, dispute_id), created=True)
 
 
@@ -176,14 +198,28 @@ async def resolve_dispute(
         if given is not None:
             await _credit(conn, tenant, invoice, dispute, given, resolved_on, at)
         await disputes.resolve(
-            conn, tenant, dispute_id, status=outcome, resolved_on=resolved_on,
-            credit_note_id=given.credit_note_id if given else None, note=note,
-        )  # fmt: skip
-        await emit(conn, tenant, customer_id, DisputeResolved(
-            dispute_id=dispute_id, invoice_id=invoice_id, customer_id=customer_id,
-            outcome=outcome, credit_note_id=given.credit_note_id if given else None,
+            conn,
+            tenant,
+            dispute_id,
+            status=outcome,
             resolved_on=resolved_on,
-        ), at)  # fmt: skip
+            credit_note_id=given.credit_note_id if given else None,
+            note=note,
+        )
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            DisputeResolved(
+                dispute_id=dispute_id,
+                invoice_id=invoice_id,
+                customer_id=customer_id,
+                outcome=outcome,
+                credit_note_id=given.credit_note_id if given else None,
+                resolved_on=resolved_on,
+            ),
+            at,
+        )
         return Result(await _current(conn, tenant, dispute_id), created=True)
 
 
@@ -208,9 +244,16 @@ async def _credit(
         residual = Money(invoice["residual_minor"], currency).format()
         raise invalid("credit_note.amount", f"more than the invoice's residual {residual}")
     _, created = await credit(
-        conn, tenant, invoice, credit_note_id=given.credit_note_id, amount=amount,
-        reason="dispute", note=f"dispute {dispute['dispute_id']}", issued_on=resolved_on, at=at,
-    )  # fmt: skip
+        conn,
+        tenant,
+        invoice,
+        credit_note_id=given.credit_note_id,
+        amount=amount,
+        reason="dispute",
+        note=f"dispute {dispute['dispute_id']}",
+        issued_on=resolved_on,
+        at=at,
+    )
     if not created:
         raise Conflict(f"credit note {given.credit_note_id!r} already exists; use a new id")
 

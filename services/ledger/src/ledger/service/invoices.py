@@ -82,10 +82,14 @@ async def create_invoice(
         customer = await lock_customer(conn, tenant, customer_id)
         try:
             invoice = issue_invoice(
-                invoice_id=invoice_id, customer_id=customer_id, number=number,
-                issue_date=issue_date, due_date=due_date, amount=amount,
+                invoice_id=invoice_id,
+                customer_id=customer_id,
+                number=number,
+                issue_date=issue_date,
+                due_date=due_date,
+                amount=amount,
                 payment_terms_days=customer["payment_terms_days"],
-            )  # fmt: skip
+            )
         except InvoiceRuleError as exc:
             raise invalid(exc.field, str(exc)) from exc
         row = await invoices.insert(conn, tenant, invoice, at)
@@ -98,9 +102,20 @@ async def create_invoice(
                     invoice_id=invoice_id,
                 )
             return Issued(existing, created=False)
-        await journal_store.post(conn, tenant, [journal.invoice_issued(
-            customer_id, invoice_id, amount.currency, amount.amount_minor, invoice.issue_date,
-        )], at)  # fmt: skip
+        await journal_store.post(
+            conn,
+            tenant,
+            [
+                journal.invoice_issued(
+                    customer_id,
+                    invoice_id,
+                    amount.currency,
+                    amount.amount_minor,
+                    invoice.issue_date,
+                )
+            ],
+            at,
+        )
         await emit(conn, tenant, customer_id, invoice.issued(), at)
         await spend_held_cash(conn, tenant, customer_id, Owed.of(row), at)
         current = await invoices.get(conn, tenant, invoice_id)
@@ -139,14 +154,35 @@ async def void_invoice(
             )
         if voided_on < row["issue_date"]:
             raise invalid("voided_on", "cannot be before the issue date")
-        await journal_store.post(conn, tenant, [journal.invoice_voided(
-            row["customer_id"], invoice_id, row["currency"], row["amount_minor"], voided_on,
-        )], at)  # fmt: skip
+        await journal_store.post(
+            conn,
+            tenant,
+            [
+                journal.invoice_voided(
+                    row["customer_id"],
+                    invoice_id,
+                    row["currency"],
+                    row["amount_minor"],
+                    voided_on,
+                )
+            ],
+            at,
+        )
         voided = await invoices.mark_voided(conn, tenant, invoice_id, voided_on, reason)
-        await emit(conn, tenant, row["customer_id"], InvoiceVoided(
-            invoice_id=invoice_id, customer_id=row["customer_id"], currency=row["currency"],
-            amount_minor=row["amount_minor"], voided_on=voided_on, reason=reason,
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            row["customer_id"],
+            InvoiceVoided(
+                invoice_id=invoice_id,
+                customer_id=row["customer_id"],
+                currency=row["currency"],
+                amount_minor=row["amount_minor"],
+                voided_on=voided_on,
+                reason=reason,
+            ),
+            at,
+        )
         return voided
 
 
@@ -217,28 +253,67 @@ async def credit(
         raise invalid("issued_on", "cannot be before the invoice's issue date")
     customer_id = row["customer_id"]
     note_row = await adjustments.insert_credit_note(
-        conn, tenant, credit_note_id=credit_note_id, invoice_id=invoice_id,
-        amount=amount.amount_minor, reason=reason, note=note, issued_on=issued_on,
-        fingerprint=print_, at=at,
-    )  # fmt: skip
+        conn,
+        tenant,
+        credit_note_id=credit_note_id,
+        invoice_id=invoice_id,
+        amount=amount.amount_minor,
+        reason=reason,
+        note=note,
+        issued_on=issued_on,
+        fingerprint=print_,
+        at=at,
+    )
     assert note_row is not None
-    await journal_store.post(conn, tenant, [journal.credit_note(
-        customer_id, invoice_id, amount.currency, amount.amount_minor, issued_on, credit_note_id,
-    )], at)  # fmt: skip
+    await journal_store.post(
+        conn,
+        tenant,
+        [
+            journal.credit_note(
+                customer_id,
+                invoice_id,
+                amount.currency,
+                amount.amount_minor,
+                issued_on,
+                credit_note_id,
+            )
+        ],
+        at,
+    )
     residual = row["residual_minor"] - amount.amount_minor
     await invoices.set_residual(
         conn, tenant, invoice_id, residual, issued_on if residual == 0 else None
     )
-    await emit(conn, tenant, customer_id, InvoiceAdjusted(
-        invoice_id=invoice_id, customer_id=customer_id, credit_note_id=credit_note_id,
-        reason=reason, currency=amount.currency, amount_minor=amount.amount_minor,
-        residual_minor=residual, issued_on=issued_on,
-    ), at)  # fmt: skip
+    await emit(
+        conn,
+        tenant,
+        customer_id,
+        InvoiceAdjusted(
+            invoice_id=invoice_id,
+            customer_id=customer_id,
+            credit_note_id=credit_note_id,
+            reason=reason,
+            currency=amount.currency,
+            amount_minor=amount.amount_minor,
+            residual_minor=residual,
+            issued_on=issued_on,
+        ),
+        at,
+    )
     if residual == 0:
-        await emit(conn, tenant, customer_id, InvoiceSettled(
-            invoice_id=invoice_id, customer_id=customer_id, currency=amount.currency,
-            settled_on=issued_on, days_late=days_late(issued_on, row["due_date"]),
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            InvoiceSettled(
+                invoice_id=invoice_id,
+                customer_id=customer_id,
+                currency=amount.currency,
+                settled_on=issued_on,
+                days_late=days_late(issued_on, row["due_date"]),
+            ),
+            at,
+        )
     return note_row, True
 
 
@@ -267,19 +342,48 @@ async def write_off_invoice(
         if written_off_on < row["issue_date"]:
             raise invalid("written_off_on", "cannot be before the invoice's issue date")
         amount, customer_id = row["residual_minor"], row["customer_id"]
-        await journal_store.post(conn, tenant, [journal.write_off(
-            customer_id, invoice_id, row["currency"], amount, written_off_on, invoice_id,
-        )], at)  # fmt: skip
+        await journal_store.post(
+            conn,
+            tenant,
+            [
+                journal.write_off(
+                    customer_id,
+                    invoice_id,
+                    row["currency"],
+                    amount,
+                    written_off_on,
+                    invoice_id,
+                )
+            ],
+            at,
+        )
         written = await adjustments.insert_write_off(
-            conn, tenant, invoice_id=invoice_id, amount=amount, reason=reason,
-            approver=approver, on=written_off_on, fingerprint=print_, at=at,
-        )  # fmt: skip
+            conn,
+            tenant,
+            invoice_id=invoice_id,
+            amount=amount,
+            reason=reason,
+            approver=approver,
+            on=written_off_on,
+            fingerprint=print_,
+            at=at,
+        )
         await invoices.mark_written_off(conn, tenant, invoice_id, written_off_on)
-        await emit(conn, tenant, customer_id, InvoiceWrittenOff(
-            invoice_id=invoice_id, customer_id=customer_id, currency=row["currency"],
-            amount_minor=amount, reason=reason, approver=approver,
-            written_off_on=written_off_on,
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            InvoiceWrittenOff(
+                invoice_id=invoice_id,
+                customer_id=customer_id,
+                currency=row["currency"],
+                amount_minor=amount,
+                reason=reason,
+                approver=approver,
+                written_off_on=written_off_on,
+            ),
+            at,
+        )
         return WrittenOff(written, row["currency"], created=True)
 
 

@@ -101,11 +101,19 @@ async def _batch(
         )
         per_tenant: dict[str, list[tuple[str, BaseModel]]] = defaultdict(list)
         for row in sorted(flagged, key=lambda r: (r["tenant"], r["customer_id"], r["invoice_id"])):
-            per_tenant[row["tenant"]].append((row["customer_id"], InvoiceOverdue(
-                invoice_id=row["invoice_id"], customer_id=row["customer_id"],
-                due_date=row["due_date"], currency=row["currency"],
-                residual_minor=row["residual_minor"], as_of=row["as_of"],
-            )))  # fmt: skip
+            per_tenant[row["tenant"]].append(
+                (
+                    row["customer_id"],
+                    InvoiceOverdue(
+                        invoice_id=row["invoice_id"],
+                        customer_id=row["customer_id"],
+                        due_date=row["due_date"],
+                        currency=row["currency"],
+                        residual_minor=row["residual_minor"],
+                        as_of=row["as_of"],
+                    ),
+                )
+            )
         for tenant, events in per_tenant.items():
             await outbox.record_many(
                 conn, topic=LEDGER_EVENTS, source=SOURCE, tenant=tenant, events=events, at=at

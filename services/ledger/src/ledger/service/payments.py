@@ -43,10 +43,16 @@ async def _allocate(
     rows = await invoices.lock_open(conn, tenant, customer_id, held.currency)
     owed = {r["invoice_id"]: Owed.of(r) for r in rows}
     open_invoices = {
-        r["invoice_id"]: OpenInvoice(r["invoice_id"], r["currency"], r["issue_date"],
-                                     r["due_date"], r["residual_minor"], r["disputed"])
+        r["invoice_id"]: OpenInvoice(
+            r["invoice_id"],
+            r["currency"],
+            r["issue_date"],
+            r["due_date"],
+            r["residual_minor"],
+            r["disputed"],
+        )
         for r in rows
-    }  # fmt: skip
+    }
     try:
         plan = (
             allocation.oldest_due_first(held.unapplied, open_invoices.values())
@@ -73,16 +79,29 @@ async def receive_payment(
     at: datetime,
 ) -> Received:
     """Record money received and match it; what is left stays as unapplied cash."""
-    print_ = fingerprint(customer_id=customer_id, currency=amount.currency,
-                         amount=amount.amount_minor, received_on=received_on, method=method,
-                         reference=reference, allocations=allocations)  # fmt: skip
+    print_ = fingerprint(
+        customer_id=customer_id,
+        currency=amount.currency,
+        amount=amount.amount_minor,
+        received_on=received_on,
+        method=method,
+        reference=reference,
+        allocations=allocations,
+    )
     async with unit_of_work(pool) as conn:
         await lock_customer(conn, tenant, customer_id)
         row = await payments.insert(
-            conn, tenant, payment_id=payment_id, customer_id=customer_id, amount=amount,
-            received_on=received_on, method=method, reference=reference, fingerprint=print_,
+            conn,
+            tenant,
+            payment_id=payment_id,
+            customer_id=customer_id,
+            amount=amount,
+            received_on=received_on,
+            method=method,
+            reference=reference,
+            fingerprint=print_,
             at=at,
-        )  # fmt: skip
+        )
         if row is None:
             existing = await payments.get(conn, tenant, payment_id)
             assert existing is not None
@@ -91,16 +110,40 @@ async def receive_payment(
                     f"payment {payment_id!r} already exists with different content",
                     payment_id=payment_id,
                 )
-            return Received(existing, await payments.allocations_of_payment(
-                conn, tenant, payment_id), created=False)  # fmt: skip
-        await journal_store.post(conn, tenant, [journal.payment_received(
-            customer_id, payment_id, amount.currency, amount.amount_minor, received_on,
-        )], at)  # fmt: skip
-        await emit(conn, tenant, customer_id, PaymentReceived(
-            payment_id=payment_id, customer_id=customer_id, currency=amount.currency,
-            amount_minor=amount.amount_minor, received_on=received_on, method=method,
-            reference=reference,
-        ), at)  # fmt: skip
+            return Received(
+                existing,
+                await payments.allocations_of_payment(conn, tenant, payment_id),
+                created=False,
+            )
+        await journal_store.post(
+            conn,
+            tenant,
+            [
+                journal.payment_received(
+                    customer_id,
+                    payment_id,
+                    amount.currency,
+                    amount.amount_minor,
+                    received_on,
+                )
+            ],
+            at,
+        )
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            PaymentReceived(
+                payment_id=payment_id,
+                customer_id=customer_id,
+                currency=amount.currency,
+                amount_minor=amount.amount_minor,
+                received_on=received_on,
+                method=method,
+                reference=reference,
+            ),
+            at,
+        )
         await _allocate(conn, tenant, customer_id, Held.of(row), allocations, at)
         current = await payments.get(conn, tenant, payment_id)
         assert current is not None
@@ -178,10 +221,17 @@ async def reverse_payment(
             reopened[alloc["invoice_id"]] = (
                 reopened.get(alloc["invoice_id"], 0) + alloc["amount_minor"]
             )
-            entries.append(journal.allocation_reversed(
-                customer_id, payment_id, alloc["invoice_id"], currency, alloc["amount_minor"],
-                reversed_on, reference=payment_id,
-            ))  # fmt: skip
+            entries.append(
+                journal.allocation_reversed(
+                    customer_id,
+                    payment_id,
+                    alloc["invoice_id"],
+                    currency,
+                    alloc["amount_minor"],
+                    reversed_on,
+                    reference=payment_id,
+                )
+            )
         entries.append(
             journal.payment_reversed(
                 customer_id, payment_id, currency, row["amount_minor"], reversed_on
@@ -196,13 +246,26 @@ async def reverse_payment(
             )
         await payments.reverse_allocations(conn, tenant, payment_id, reversed_on)
         reversed_row = await payments.mark_reversed(conn, tenant, payment_id, reversed_on, reason)
-        await emit(conn, tenant, customer_id, PaymentReversed(
-            payment_id=payment_id, customer_id=customer_id, currency=currency,
-            amount_minor=row["amount_minor"], reversed_on=reversed_on, reason=reason,
-            reopened_invoice_ids=sorted(reopened),
-        ), at)  # fmt: skip
-        return Received(reversed_row, await payments.allocations_of_payment(
-            conn, tenant, payment_id), created=True)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            PaymentReversed(
+                payment_id=payment_id,
+                customer_id=customer_id,
+                currency=currency,
+                amount_minor=row["amount_minor"],
+                reversed_on=reversed_on,
+                reason=reason,
+                reopened_invoice_ids=sorted(reopened),
+            ),
+            at,
+        )
+        return Received(
+            reversed_row,
+            await payments.allocations_of_payment(conn, tenant, payment_id),
+            created=True,
+        )
 
 
 async def get_payment(pool: asyncpg.Pool, tenant: str, payment_id: str) -> Received:

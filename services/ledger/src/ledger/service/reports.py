@@ -56,10 +56,9 @@ async def _aging(
     conn: asyncpg.Connection, tenant: str, as_of: date, group_by: Grouping, buckets: Buckets
 ) -> list[AgingCell]:
     return [
-        AgingCell(r["currency"], r["key"], r["name"], r["bucket"], r["amount_minor"],
-                  r["invoices"])
+        AgingCell(r["currency"], r["key"], r["name"], r["bucket"], r["amount_minor"], r["invoices"])
         for r in await store.aging_cells(conn, tenant, as_of, buckets.thresholds, group_by)
-    ]  # fmt: skip
+    ]
 
 
 async def aging(

@@ -70,30 +70,69 @@ async def apply(
         raise ValueError(f"cannot apply {amount} of {held.payment_id} to {owed.invoice_id}")
     on = settlement_date(held.received_on, owed.issue_date)
     late = days_late(on, owed.due_date)
-    await journal_store.post(conn, tenant, [journal.allocation(
-        customer_id, held.payment_id, owed.invoice_id, held.currency, amount, on,
-        reference=held.payment_id,
-    )], at)  # fmt: skip
+    await journal_store.post(
+        conn,
+        tenant,
+        [
+            journal.allocation(
+                customer_id,
+                held.payment_id,
+                owed.invoice_id,
+                held.currency,
+                amount,
+                on,
+                reference=held.payment_id,
+            )
+        ],
+        at,
+    )
     await payments.insert_allocation(
-        conn, tenant, payment_id=held.payment_id, invoice_id=owed.invoice_id, amount=amount,
-        applied_on=on, days_late=late, at=at,
-    )  # fmt: skip
+        conn,
+        tenant,
+        payment_id=held.payment_id,
+        invoice_id=owed.invoice_id,
+        amount=amount,
+        applied_on=on,
+        days_late=late,
+        at=at,
+    )
     held.unapplied -= amount
     owed.residual -= amount
     await payments.set_unapplied(conn, tenant, held.payment_id, held.unapplied)
     await invoices.set_residual(
         conn, tenant, owed.invoice_id, owed.residual, on if owed.residual == 0 else None
     )
-    await emit(conn, tenant, customer_id, PaymentApplied(
-        payment_id=held.payment_id, invoice_id=owed.invoice_id, customer_id=customer_id,
-        currency=held.currency, amount_minor=amount, applied_on=on, due_date=owed.due_date,
-        days_late=late, invoice_residual_minor=owed.residual,
-    ), at)  # fmt: skip
+    await emit(
+        conn,
+        tenant,
+        customer_id,
+        PaymentApplied(
+            payment_id=held.payment_id,
+            invoice_id=owed.invoice_id,
+            customer_id=customer_id,
+            currency=held.currency,
+            amount_minor=amount,
+            applied_on=on,
+            due_date=owed.due_date,
+            days_late=late,
+            invoice_residual_minor=owed.residual,
+        ),
+        at,
+    )
     if owed.residual == 0:
-        await emit(conn, tenant, customer_id, InvoiceSettled(
-            invoice_id=owed.invoice_id, customer_id=customer_id, currency=owed.currency,
-            settled_on=on, days_late=late,
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            InvoiceSettled(
+                invoice_id=owed.invoice_id,
+                customer_id=customer_id,
+                currency=owed.currency,
+                settled_on=on,
+                days_late=late,
+            ),
+            at,
+        )
 
 
 async def spend_held_cash(

@@ -111,13 +111,18 @@ def build(
             kind = EntryKind(entry["kind"])
             if kind in MATCHING:
                 continue
-            lines.append(Line(
-                kind=kind, reference=entry["reference"], effective_date=entry["effective_date"],
-                posted_at=entry["posted_at"], invoice_id=entry["invoice_id"],
-                payment_id=entry["payment_id"],
-                change=entry["receivable_minor"] - entry["unapplied_minor"],
-                balance=receivable - unapplied,
-            ))  # fmt: skip
+            lines.append(
+                Line(
+                    kind=kind,
+                    reference=entry["reference"],
+                    effective_date=entry["effective_date"],
+                    posted_at=entry["posted_at"],
+                    invoice_id=entry["invoice_id"],
+                    payment_id=entry["payment_id"],
+                    change=entry["receivable_minor"] - entry["unapplied_minor"],
+                    balance=receivable - unapplied,
+                )
+            )
         result.append(
             CurrencyStatement(currency, start, tuple(lines), Position(receivable, unapplied))
         )
@@ -151,11 +156,14 @@ async def statement(
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         customer = await _customer(conn, tenant, customer_id)
         opening = (
-            _positions(await store.balances_through(
-                conn, tenant, customer_id, period_from - timedelta(days=1), currency))
+            _positions(
+                await store.balances_through(
+                    conn, tenant, customer_id, period_from - timedelta(days=1), currency
+                )
+            )
             if period_from > date.min
             else {}
-        )  # fmt: skip
+        )
         entries = await store.entries_between(
             conn, tenant, customer_id, period_from, period_to, currency
         )
@@ -195,9 +203,14 @@ async def confirm_statement(
     if period_from > period_to:
         raise invalid("period_from", "must not be after period_to")
     currency = their_balance.currency
-    print_ = fingerprint(customer_id=customer_id, period_from=period_from, period_to=period_to,
-                         currency=currency, their_balance=their_balance.amount_minor,
-                         note=note)  # fmt: skip
+    print_ = fingerprint(
+        customer_id=customer_id,
+        period_from=period_from,
+        period_to=period_to,
+        currency=currency,
+        their_balance=their_balance.amount_minor,
+        note=note,
+    )
 
     def same(existing: asyncpg.Record) -> Confirmed:
         if existing["fingerprint"] != print_:
@@ -220,20 +233,41 @@ async def confirm_statement(
         theirs = their_balance.amount_minor
         status = confirmation_status(ours.balance, theirs)
         row = await store.insert_confirmation(
-            conn, tenant, confirmation_id=confirmation_id, customer_id=customer_id,
-            period_from=period_from, period_to=period_to, currency=currency,
-            our_balance=ours.balance, their_balance=theirs, status=status, note=note,
-            fingerprint=print_, at=at,
-        )  # fmt: skip
+            conn,
+            tenant,
+            confirmation_id=confirmation_id,
+            customer_id=customer_id,
+            period_from=period_from,
+            period_to=period_to,
+            currency=currency,
+            our_balance=ours.balance,
+            their_balance=theirs,
+            status=status,
+            note=note,
+            fingerprint=print_,
+            at=at,
+        )
         if row is None:  # taken meanwhile, for another customer
             existing = await store.get_confirmation(conn, tenant, confirmation_id)
             assert existing is not None
             return same(existing)
-        await emit(conn, tenant, customer_id, StatementConfirmed(
-            confirmation_id=confirmation_id, customer_id=customer_id, period_from=period_from,
-            period_to=period_to, currency=currency, our_balance_minor=ours.balance,
-            their_balance_minor=theirs, difference_minor=ours.balance - theirs, status=status,
-        ), at)  # fmt: skip
+        await emit(
+            conn,
+            tenant,
+            customer_id,
+            StatementConfirmed(
+                confirmation_id=confirmation_id,
+                customer_id=customer_id,
+                period_from=period_from,
+                period_to=period_to,
+                currency=currency,
+                our_balance_minor=ours.balance,
+                their_balance_minor=theirs,
+                difference_minor=ours.balance - theirs,
+                status=status,
+            ),
+            at,
+        )
         return Confirmed(row, created=True)
 
 

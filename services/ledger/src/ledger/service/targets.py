@@ -98,7 +98,8 @@ async def progress(pool: asyncpg.Pool, tenant: str, period: str) -> list[Progres
     async with pool.acquire() as conn:
         rows = await store.progress(conn, tenant, period, first, last)
     return [
-        Progress(r["owner"], r["currency"], r["amount_minor"], r["collected_minor"],
-                 r["updated_at"])
+        Progress(
+            r["owner"], r["currency"], r["amount_minor"], r["collected_minor"], r["updated_at"]
+        )
         for r in rows
-    ]  # fmt: skip
+    ]

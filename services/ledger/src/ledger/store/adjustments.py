@@ -12,8 +12,9 @@ async def get_credit_note(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM credit_note WHERE tenant = $1 AND credit_note_id = $2",
-        tenant, credit_note_id,
-    )  # fmt: skip
+        tenant,
+        credit_note_id,
+    )
 
 
 async def insert_credit_note(
@@ -34,8 +35,16 @@ async def insert_credit_note(
                                     note, issued_on, fingerprint, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (tenant, credit_note_id) DO NOTHING RETURNING *""",
-        tenant, credit_note_id, invoice_id, amount, reason, note, issued_on, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        credit_note_id,
+        invoice_id,
+        amount,
+        reason,
+        note,
+        issued_on,
+        fingerprint,
+        at,
+    )
 
 
 async def credit_notes_of_invoice(
@@ -44,8 +53,9 @@ async def credit_notes_of_invoice(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM credit_note WHERE tenant = $1 AND invoice_id = $2
            ORDER BY issued_on, credit_note_id""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
     return rows
 
 
@@ -73,6 +83,13 @@ async def insert_write_off(
         """INSERT INTO write_off (tenant, invoice_id, amount_minor, reason, approver,
                                   written_off_on, fingerprint, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
-        tenant, invoice_id, amount, reason, approver, on, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        amount,
+        reason,
+        approver,
+        on,
+        fingerprint,
+        at,
+    )
     return row

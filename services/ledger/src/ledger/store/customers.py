@@ -8,9 +8,18 @@ from typing import Any
 import asyncpg
 
 COLUMNS = (
-    "name", "email", "phone", "country", "currency", "payment_terms_days",
-    "owner", "segment", "region", "language", "timezone",
-)  # fmt: skip
+    "name",
+    "email",
+    "phone",
+    "country",
+    "currency",
+    "payment_terms_days",
+    "owner",
+    "segment",
+    "region",
+    "language",
+    "timezone",
+)
 
 
 async def get(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
@@ -68,8 +77,11 @@ async def record_owner(
     await conn.execute(
         """INSERT INTO customer_owner (tenant, customer_id, owner, assigned_at)
            VALUES ($1, $2, $3, $4)""",
-        tenant, customer_id, owner, at,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        owner,
+        at,
+    )
 
 
 async def owner_history(
@@ -78,8 +90,9 @@ async def owner_history(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT owner, assigned_at FROM customer_owner
            WHERE tenant = $1 AND customer_id = $2 ORDER BY assigned_at""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return rows
 
 
@@ -90,8 +103,9 @@ async def lock_many(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM customer WHERE tenant = $1 AND customer_id = ANY($2::text[])
            ORDER BY customer_id FOR UPDATE""",
-        tenant, customer_ids,
-    )  # fmt: skip
+        tenant,
+        customer_ids,
+    )
     return rows
 
 
@@ -120,8 +134,15 @@ async def page(
                    AND i.customer_id = c.customer_id AND i.residual_minor > 0
                    AND i.voided_on IS NULL AND i.written_off_on IS NULL AND i.due_date < $6))
            ORDER BY c.customer_id LIMIT $7""",
-        tenant, owner, region, segment, after, overdue_as_of, limit, ids,
-    )  # fmt: skip
+        tenant,
+        owner,
+        region,
+        segment,
+        after,
+        overdue_as_of,
+        limit,
+        ids,
+    )
     return rows
 
 
@@ -132,5 +153,6 @@ async def lock_pairs(conn: asyncpg.Connection, keys: list[tuple[str, str]]) -> N
            JOIN unnest($1::text[], $2::text[]) AS x(t, id)
              ON c.tenant = x.t AND c.customer_id = x.id
            ORDER BY c.tenant, c.customer_id FOR UPDATE OF c""",
-        [t for t, _ in keys], [c for _, c in keys],
-    )  # fmt: skip
+        [t for t, _ in keys],
+        [c for _, c in keys],
+    )

@@ -24,8 +24,9 @@ async def get(conn: asyncpg.Connection, tenant: str, dispute_id: str) -> asyncpg
 async def lock(conn: asyncpg.Connection, tenant: str, dispute_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM dispute WHERE tenant = $1 AND dispute_id = $2 FOR UPDATE",
-        tenant, dispute_id,
-    )  # fmt: skip
+        tenant,
+        dispute_id,
+    )
 
 
 async def open_on_invoice(
@@ -33,8 +34,9 @@ async def open_on_invoice(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM dispute WHERE tenant = $1 AND invoice_id = $2 AND status = 'open'",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
 
 
 async def insert(
@@ -55,8 +57,15 @@ async def insert(
                                 fingerprint, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (tenant, dispute_id) DO NOTHING RETURNING true""",
-        tenant, dispute_id, invoice_id, reason, amount, opened_on, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        dispute_id,
+        invoice_id,
+        reason,
+        amount,
+        opened_on,
+        fingerprint,
+        at,
+    )
     return bool(inserted)
 
 
@@ -74,5 +83,10 @@ async def resolve(
         """UPDATE dispute SET status = $3, resolved_on = $4, credit_note_id = $5,
                               resolution_note = $6
            WHERE tenant = $1 AND dispute_id = $2 AND status = 'open'""",
-        tenant, dispute_id, status, resolved_on, credit_note_id, note,
-    )  # fmt: skip
+        tenant,
+        dispute_id,
+        status,
+        resolved_on,
+        credit_note_id,
+        note,
+    )

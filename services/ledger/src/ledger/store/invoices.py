@@ -20,8 +20,9 @@ async def get(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg
 async def lock(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM invoice WHERE tenant = $1 AND invoice_id = $2 FOR UPDATE",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
 
 
 async def insert(
@@ -57,8 +58,10 @@ async def lock_open(
             FROM invoice i
             WHERE i.tenant = $1 AND i.customer_id = $2 AND i.currency = $3 AND {OPEN}
             ORDER BY i.invoice_id FOR UPDATE OF i""",
-        tenant, customer_id, currency,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        currency,
+    )
     return rows
 
 
@@ -72,8 +75,11 @@ async def set_residual(
     await conn.execute(
         """UPDATE invoice SET residual_minor = $3, settled_on = $4
            WHERE tenant = $1 AND invoice_id = $2""",
-        tenant, invoice_id, residual, settled_on,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        residual,
+        settled_on,
+    )
 
 
 async def mark_voided(
@@ -82,8 +88,11 @@ async def mark_voided(
     row: asyncpg.Record = await conn.fetchrow(
         """UPDATE invoice SET residual_minor = 0, voided_on = $3, void_reason = $4
            WHERE tenant = $1 AND invoice_id = $2 RETURNING *""",
-        tenant, invoice_id, on, reason,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        on,
+        reason,
+    )
     return row
 
 
@@ -93,8 +102,10 @@ async def mark_written_off(
     await conn.execute(
         """UPDATE invoice SET residual_minor = 0, written_off_on = $3
            WHERE tenant = $1 AND invoice_id = $2""",
-        tenant, invoice_id, on,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        on,
+    )
 
 
 async def open_counts(
@@ -108,8 +119,10 @@ async def open_counts(
                  AND effective_date <= $3
                GROUP BY invoice_id, currency HAVING sum(amount_minor) > 0
            ) owed GROUP BY currency""",
-        tenant, customer_id, as_of,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        as_of,
+    )
     return rows
 
 
@@ -117,8 +130,9 @@ async def has_open_dispute(conn: asyncpg.Connection, tenant: str, invoice_id: st
     found: bool = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM dispute WHERE tenant = $1 AND invoice_id = $2
                           AND status = 'open')""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
     return found
 
 
@@ -154,8 +168,9 @@ async def get_many(
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT * FROM invoice WHERE tenant = $1 AND invoice_id = ANY($2::text[])",
-        tenant, invoice_ids,
-    )  # fmt: skip
+        tenant,
+        invoice_ids,
+    )
     return rows
 
 
@@ -189,9 +204,14 @@ async def page(
             ) x
             WHERE $4::text[] IS NULL OR status_as_of = ANY($4)
             ORDER BY issue_date, invoice_id LIMIT $7""",
-        tenant, as_of, customer_id, statuses, after[0] if after else None,
-        after[1] if after else None, limit,
-    )  # fmt: skip
+        tenant,
+        as_of,
+        customer_id,
+        statuses,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
     return rows
 
 
@@ -213,8 +233,11 @@ async def overdue_candidates(
              AND (i.due_date, i.tenant, i.invoice_id) > ($3::date, $4::text, $5::text)
            ORDER BY i.due_date, i.tenant, i.invoice_id
            LIMIT $6""",
-        before, tenant, *after, limit,
-    )  # fmt: skip
+        before,
+        tenant,
+        *after,
+        limit,
+    )
     return rows
 
 
@@ -231,6 +254,9 @@ async def flag_overdue(
              AND i.due_date < x.d
            RETURNING i.tenant, i.invoice_id, i.customer_id, i.due_date, i.currency,
                      i.residual_minor, x.d AS as_of""",
-        [t for t, _, _ in due], [i for _, i, _ in due], [d for _, _, d in due], at,
-    )  # fmt: skip
+        [t for t, _, _ in due],
+        [i for _, i, _ in due],
+        [d for _, _, d in due],
+        at,
+    )
     return rows

@@ -34,10 +34,21 @@ async def post(
     columns: list[list[object]] = [[] for _ in range(9)]
     for entry_id, entry in zip(ids, entries, strict=True):
         for line_no, line in enumerate(entry.lines, start=1):
-            for column, value in zip(columns, (
-                entry_id, line_no, line.account.value, line.currency, line.amount_minor,
-                entry.effective_date, line.customer_id, line.invoice_id, line.payment_id,
-            ), strict=True):  # fmt: skip
+            for column, value in zip(
+                columns,
+                (
+                    entry_id,
+                    line_no,
+                    line.account.value,
+                    line.currency,
+                    line.amount_minor,
+                    entry.effective_date,
+                    line.customer_id,
+                    line.invoice_id,
+                    line.payment_id,
+                ),
+                strict=True,
+            ):
                 column.append(value)
     await conn.execute(
         """INSERT INTO journal_line (entry_id, line_no, tenant, account, currency, amount_minor,
@@ -61,8 +72,9 @@ async def invoice_history(
            FROM journal_line l JOIN journal_entry e USING (entry_id)
            WHERE l.tenant = $1 AND l.invoice_id = $2 AND l.account = 'receivable'
            ORDER BY e.effective_date, e.entry_id""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
     return rows
 
 
@@ -79,8 +91,10 @@ async def customer_balances(
            FROM journal_line
            WHERE tenant = $1 AND customer_id = $2 AND effective_date <= $3
            GROUP BY currency ORDER BY currency""",
-        tenant, customer_id, as_of,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        as_of,
+    )
     return rows
 
 

@@ -18,8 +18,9 @@ async def get(conn: asyncpg.Connection, tenant: str, payment_id: str) -> asyncpg
 async def lock(conn: asyncpg.Connection, tenant: str, payment_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM payment WHERE tenant = $1 AND payment_id = $2 FOR UPDATE",
-        tenant, payment_id,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+    )
 
 
 async def insert(
@@ -41,9 +42,17 @@ async def insert(
                                 created_at)
            VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (tenant, payment_id) DO NOTHING RETURNING *""",
-        tenant, payment_id, customer_id, amount.currency, amount.amount_minor, received_on,
-        method, reference, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        customer_id,
+        amount.currency,
+        amount.amount_minor,
+        received_on,
+        method,
+        reference,
+        fingerprint,
+        at,
+    )
 
 
 async def lock_unapplied(
@@ -55,8 +64,10 @@ async def lock_unapplied(
            WHERE tenant = $1 AND customer_id = $2 AND currency = $3
              AND unapplied_minor > 0 AND reversed_on IS NULL
            ORDER BY received_on, payment_id FOR UPDATE""",
-        tenant, customer_id, currency,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        currency,
+    )
     return rows
 
 
@@ -65,8 +76,10 @@ async def set_unapplied(
 ) -> None:
     await conn.execute(
         "UPDATE payment SET unapplied_minor = $3 WHERE tenant = $1 AND payment_id = $2",
-        tenant, payment_id, unapplied,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        unapplied,
+    )
 
 
 async def mark_reversed(
@@ -75,8 +88,11 @@ async def mark_reversed(
     row: asyncpg.Record = await conn.fetchrow(
         """UPDATE payment SET unapplied_minor = 0, reversed_on = $3, reversal_reason = $4
            WHERE tenant = $1 AND payment_id = $2 RETURNING *""",
-        tenant, payment_id, on, reason,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        on,
+        reason,
+    )
     return row
 
 
@@ -95,8 +111,14 @@ async def insert_allocation(
         """INSERT INTO allocation (tenant, payment_id, invoice_id, amount_minor, applied_on,
                                    days_late, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        tenant, payment_id, invoice_id, amount, applied_on, days_late, at,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        invoice_id,
+        amount,
+        applied_on,
+        days_late,
+        at,
+    )
 
 
 async def active_allocations_of_payment(
@@ -105,8 +127,9 @@ async def active_allocations_of_payment(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM allocation WHERE tenant = $1 AND payment_id = $2
            AND reversed_on IS NULL ORDER BY allocation_id""",
-        tenant, payment_id,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+    )
     return rows
 
 
@@ -116,8 +139,10 @@ async def reverse_allocations(
     await conn.execute(
         """UPDATE allocation SET reversed_on = $3
            WHERE tenant = $1 AND payment_id = $2 AND reversed_on IS NULL""",
-        tenant, payment_id, on,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        on,
+    )
 
 
 async def allocations_of_invoice(
@@ -127,8 +152,9 @@ async def allocations_of_invoice(
         """SELECT a.*, p.method, p.received_on FROM allocation a
            JOIN payment p ON p.tenant = a.tenant AND p.payment_id = a.payment_id
            WHERE a.tenant = $1 AND a.invoice_id = $2 ORDER BY a.allocation_id""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
     return rows
 
 
@@ -138,8 +164,9 @@ async def allocations_of_payment(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM allocation WHERE tenant = $1 AND payment_id = $2
            ORDER BY allocation_id""",
-        tenant, payment_id,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+    )
     return rows
 
 
@@ -151,6 +178,7 @@ async def holding_cash(
         """SELECT DISTINCT customer_id, currency FROM payment
            WHERE tenant = $1 AND customer_id = ANY($2::text[])
              AND unapplied_minor > 0 AND reversed_on IS NULL""",
-        tenant, customer_ids,
-    )  # fmt: skip
+        tenant,
+        customer_ids,
+    )
     return {(r["customer_id"], r["currency"]) for r in rows}

@@ -101,13 +101,16 @@ async def aging_cells(
                 WHERE o.residual <> 0
                 GROUP BY o.currency, o.customer_id, bucket
             )
-            SELECT x.currency, {_group('$4')}, x.bucket,
+            SELECT x.currency, {_group("$4")}, x.bucket,
                    sum(x.amount_minor)::bigint AS amount_minor, sum(x.invoices)::bigint AS invoices
             FROM cells x
             JOIN customer c ON c.tenant = $1 AND c.customer_id = x.customer_id
             GROUP BY x.currency, key, name, x.bucket""",
-        tenant, as_of, list(thresholds), group_by,
-    )  # fmt: skip
+        tenant,
+        as_of,
+        list(thresholds),
+        group_by,
+    )
     return rows
 
 
@@ -123,13 +126,15 @@ async def unapplied_cash(
                 GROUP BY customer_id, currency
                 HAVING sum(amount_minor) <> 0
             )
-            SELECT h.currency, {_group('$3')},
+            SELECT h.currency, {_group("$3")},
                    sum(h.amount_minor)::bigint AS amount_minor
             FROM held h
             JOIN customer c ON c.tenant = $1 AND c.customer_id = h.customer_id
             GROUP BY h.currency, key, name""",
-        tenant, as_of, group_by,
-    )  # fmt: skip
+        tenant,
+        as_of,
+        group_by,
+    )
     return rows
 
 
@@ -140,8 +145,9 @@ async def receivable(conn: asyncpg.Connection, tenant: str, as_of: date) -> list
            FROM journal_line
            WHERE tenant = $1 AND account = 'receivable' AND effective_date <= $2
            GROUP BY currency""",
-        tenant, as_of,
-    )  # fmt: skip
+        tenant,
+        as_of,
+    )
     return rows
 
 
@@ -154,8 +160,10 @@ async def sales(
            FROM journal_line
            WHERE tenant = $1 AND account = 'revenue' AND effective_date BETWEEN $2 AND $3
            GROUP BY currency""",
-        tenant, first, last,
-    )  # fmt: skip
+        tenant,
+        first,
+        last,
+    )
     return rows
 
 
@@ -169,6 +177,8 @@ async def monthly_sales(
            FROM journal_line
            WHERE tenant = $1 AND account = 'revenue' AND effective_date BETWEEN $2 AND $3
            GROUP BY currency, month""",
-        tenant, first, last,
-    )  # fmt: skip
+        tenant,
+        first,
+        last,
+    )
     return rows

@@ -22,8 +22,11 @@ async def balances_through(
            WHERE tenant = $1 AND customer_id = $2 AND effective_date <= $3
              AND ($4::text IS NULL OR currency = $4)
            GROUP BY currency ORDER BY currency""",
-        tenant, customer_id, through, currency,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        through,
+        currency,
+    )
     return rows
 
 
@@ -49,8 +52,12 @@ async def entries_between(
              AND ($5::text IS NULL OR l.currency = $5)
            GROUP BY e.entry_id, l.currency
            ORDER BY l.currency, e.effective_date, e.entry_id""",
-        tenant, customer_id, first, last, currency,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        first,
+        last,
+        currency,
+    )
     return rows
 
 
@@ -59,8 +66,9 @@ async def get_confirmation(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM statement_confirmation WHERE tenant = $1 AND confirmation_id = $2",
-        tenant, confirmation_id,
-    )  # fmt: skip
+        tenant,
+        confirmation_id,
+    )
 
 
 async def insert_confirmation(
@@ -88,9 +96,19 @@ async def insert_confirmation(
            VALUES ($1, $2, $3, $4, $5, $6, $7::bigint, $8::bigint, $7::bigint - $8::bigint,
                    $9, $10, $11, $12)
            ON CONFLICT (tenant, confirmation_id) DO NOTHING RETURNING *""",
-        tenant, confirmation_id, customer_id, period_from, period_to, currency, our_balance,
-        their_balance, status, note, fingerprint, at,
-    )  # fmt: skip
+        tenant,
+        confirmation_id,
+        customer_id,
+        period_from,
+        period_to,
+        currency,
+        our_balance,
+        their_balance,
+        status,
+        note,
+        fingerprint,
+        at,
+    )
 
 
 async def confirmations_of_customer(
@@ -109,7 +127,11 @@ async def confirmations_of_customer(
              AND ($4::date IS NULL OR (period_to, confirmation_id) < ($4::date, $5::text))
            ORDER BY period_to DESC, confirmation_id DESC
            LIMIT $6""",
-        tenant, customer_id, currency, before[0] if before else None,
-        before[1] if before else None, limit,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        currency,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
     return rows

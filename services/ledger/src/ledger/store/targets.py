@@ -13,8 +13,10 @@ async def lock(
     return await conn.fetchrow(
         """SELECT * FROM collection_target WHERE tenant = $1 AND period = $2 AND owner = $3
            FOR UPDATE""",
-        tenant, period, owner,
-    )  # fmt: skip
+        tenant,
+        period,
+        owner,
+    )
 
 
 async def insert(
@@ -32,8 +34,13 @@ async def insert(
                                           created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $6)
            ON CONFLICT (tenant, period, owner) DO NOTHING RETURNING *""",
-        tenant, period, owner, currency, amount, at,
-    )  # fmt: skip
+        tenant,
+        period,
+        owner,
+        currency,
+        amount,
+        at,
+    )
 
 
 async def update(
@@ -48,8 +55,13 @@ async def update(
     row: asyncpg.Record = await conn.fetchrow(
         """UPDATE collection_target SET currency = $4, amount_minor = $5, updated_at = $6
            WHERE tenant = $1 AND period = $2 AND owner = $3 RETURNING *""",
-        tenant, period, owner, currency, amount, at,
-    )  # fmt: skip
+        tenant,
+        period,
+        owner,
+        currency,
+        amount,
+        at,
+    )
     return row
 
 
@@ -86,6 +98,9 @@ async def progress(
            FROM collection_target t
            WHERE t.tenant = $1 AND t.period = $2
            ORDER BY t.owner""",
-        tenant, period, first, last,
-    )  # fmt: skip
+        tenant,
+        period,
+        first,
+        last,
+    )
     return rows

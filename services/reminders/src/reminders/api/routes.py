@@ -50,9 +50,11 @@ def _now() -> datetime:
 
 def _policy_public(p: Policy) -> s.PolicyPublic:
     return s.PolicyPublic(
-        policy_id=p.policy_id, version=p.version, grades=list(p.grades),
+        policy_id=p.policy_id,
+        version=p.version,
+        grades=list(p.grades),
         steps=[s.StepPublic.model_validate(policy_service.step_to_json(x)) for x in p.steps],
-    )  # fmt: skip
+    )
 
 
 # --- policies -----------------------------------------------------------------------------
@@ -142,12 +144,18 @@ async def get_dunning(
     chased = []
     for inv in invoices:
         step = current_step(policy, inv, on)
-        chased.append(s.ChasedInvoice(
-            invoice_id=inv.invoice_id, number=inv.number, due_date=inv.due_date,
-            currency=inv.currency, residual=Money(inv.residual_minor, inv.currency).format(),
-            step=step.name if step else None, disputed=inv.disputed,
-            promised=inv.invoice_id in held,
-        ))  # fmt: skip
+        chased.append(
+            s.ChasedInvoice(
+                invoice_id=inv.invoice_id,
+                number=inv.number,
+                due_date=inv.due_date,
+                currency=inv.currency,
+                residual=Money(inv.residual_minor, inv.currency).format(),
+                step=step.name if step else None,
+                disputed=inv.disputed,
+                promised=inv.invoice_id in held,
+            )
+        )
     return s.DunningPublic(
         customer_id=customer_id,
         open_invoice_count=len(rows),
@@ -200,12 +208,19 @@ async def resume(customer_id: IdPath, tenant: TenantId, pool: Pool) -> s.PausePu
 
 def _promise_public(r: asyncpg.Record) -> s.PromisePublic:
     return s.PromisePublic(
-        promise_id=r["promise_id"], customer_id=r["customer_id"], currency=r["currency"],
+        promise_id=r["promise_id"],
+        customer_id=r["customer_id"],
+        currency=r["currency"],
         amount=Money(r["amount_minor"], r["currency"]).format(),
-        paid=Money(r["paid_minor"], r["currency"]).format(), promised_date=r["promised_date"],
-        grace_days=r["grace_days"], made_on=r["made_on"], invoice_ids=list(r["invoice_ids"]),
-        taken_by=r["taken_by"], status=r["status"], judged_on=r["judged_on"],
-    )  # fmt: skip
+        paid=Money(r["paid_minor"], r["currency"]).format(),
+        promised_date=r["promised_date"],
+        grace_days=r["grace_days"],
+        made_on=r["made_on"],
+        invoice_ids=list(r["invoice_ids"]),
+        taken_by=r["taken_by"],
+        status=r["status"],
+        judged_on=r["judged_on"],
+    )
 
 
 @router.post("/customers/{customer_id}/promises", response_model=s.PromisePublic, status_code=201)
@@ -215,11 +230,19 @@ async def make_promise(
     at = _now()
     async with unit_of_work(pool) as conn:
         row, created = await promise_service.make(
-            conn, tenant, customer_id, promise_id=body.promise_id, currency=body.currency,
-            amount_minor=body.money().amount_minor, promised_date=body.promised_date,
-            invoice_ids=body.invoice_ids, taken_by=body.taken_by,
-            made_on=body.made_on or at.date(), grace_days=body.grace_days, at=at,
-        )  # fmt: skip
+            conn,
+            tenant,
+            customer_id,
+            promise_id=body.promise_id,
+            currency=body.currency,
+            amount_minor=body.money().amount_minor,
+            promised_date=body.promised_date,
+            invoice_ids=body.invoice_ids,
+            taken_by=body.taken_by,
+            made_on=body.made_on or at.date(),
+            grace_days=body.grace_days,
+            at=at,
+        )
     if not created:
         response.status_code = 200
     return _promise_public(row)
@@ -254,21 +277,41 @@ async def list_reminders(
         texts = [await composer.text(conn, r) for r in rows]
     by_reminder: dict[UUID, list[s.DeliveryAttempt]] = {}
     for a in attempts:
-        by_reminder.setdefault(a["reminder_id"], []).append(s.DeliveryAttempt(
-            attempt=a["attempt"], at=a["at"], ok=a["ok"], error=a["error"]
-        ))  # fmt: skip
+        by_reminder.setdefault(a["reminder_id"], []).append(
+            s.DeliveryAttempt(attempt=a["attempt"], at=a["at"], ok=a["ok"], error=a["error"])
+        )
     items = []
     for r, (subject, body) in zip(rows, texts, strict=True):
-        fields: dict[str, Any] = {k: r[k] for k in (
-            "customer_id", "policy_id", "policy_version", "step", "channel", "recipient",
-            "language", "invoices", "currency", "as_of", "status",
-            "attempts", "last_error", "created_at", "sent_at",
-        )}  # fmt: skip
-        items.append(s.ReminderPublic(
-            reminder_id=str(r["reminder_id"]), subject=subject, body=body,
-            residual=Money(r["residual_minor"], r["currency"]).format(),
-            deliveries=by_reminder.get(r["reminder_id"], []), **fields,
-        ))  # fmt: skip
+        fields: dict[str, Any] = {
+            k: r[k]
+            for k in (
+                "customer_id",
+                "policy_id",
+                "policy_version",
+                "step",
+                "channel",
+                "recipient",
+                "language",
+                "invoices",
+                "currency",
+                "as_of",
+                "status",
+                "attempts",
+                "last_error",
+                "created_at",
+                "sent_at",
+            )
+        }
+        items.append(
+            s.ReminderPublic(
+                reminder_id=str(r["reminder_id"]),
+                subject=subject,
+                body=body,
+                residual=Money(r["residual_minor"], r["currency"]).format(),
+                deliveries=by_reminder.get(r["reminder_id"], []),
+                **fields,
+            )
+        )
     last = rows[-1] if rows and more else None
     cursor = (
         pagination.encode([last["created_at"].isoformat(), str(last["reminder_id"])])
@@ -293,15 +336,25 @@ def _reminder_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
 
 def _task_public(r: asyncpg.Record, on: date) -> s.TaskPublic:
     return s.TaskPublic(
-        task_id=str(r["task_id"]), customer_id=r["customer_id"], kind=r["kind"],
-        owner=r["owner"], step=r["step"], due_on=r["due_on"], invoice_ids=list(r["invoice_ids"]),
-        currency=r["currency"], residual=Money(r["residual_minor"], r["currency"]).format(),
+        task_id=str(r["task_id"]),
+        customer_id=r["customer_id"],
+        kind=r["kind"],
+        owner=r["owner"],
+        step=r["step"],
+        due_on=r["due_on"],
+        invoice_ids=list(r["invoice_ids"]),
+        currency=r["currency"],
+        residual=Money(r["residual_minor"], r["currency"]).format(),
         grade=r["grade"],
         priority=priority(r["residual_minor"], r["grade"], (on - r["due_on"]).days),
-        status=r["status"], outcome=r["outcome"], note=r["note"], completed_on=r["completed_on"],
-        escalated=r["escalated_on"] is not None, escalated_on=r["escalated_on"],
+        status=r["status"],
+        outcome=r["outcome"],
+        note=r["note"],
+        completed_on=r["completed_on"],
+        escalated=r["escalated_on"] is not None,
+        escalated_on=r["escalated_on"],
         escalated_to=r["escalated_to"],
-    )  # fmt: skip
+    )
 
 
 @router.get("/worklist", response_model=s.Worklist)
@@ -333,9 +386,12 @@ async def complete_task(
 
 def _collector_public(r: asyncpg.Record) -> s.CollectorPublic:
     return s.CollectorPublic(
-        collector_id=r["collector_id"], name=r["name"], email=r["email"], manager=r["manager"],
+        collector_id=r["collector_id"],
+        name=r["name"],
+        email=r["email"],
+        manager=r["manager"],
         updated_at=r["updated_at"],
-    )  # fmt: skip
+    )
 
 
 @router.put("/collectors/{owner}", response_model=s.CollectorPublic)
@@ -389,18 +445,24 @@ def _settings_public(row: asyncpg.Record | None, settings: Settings) -> s.Channe
         return "tenant" if is_own else "deployment" if url else "log"
 
     return s.ChannelSettingsPublic(
-        mail_from=r.get("mail_from"), webhook_url=r.get("webhook_url"),
-        webhook_secret_set=bool(r.get("webhook_secret")), sms_url=r.get("sms_url"),
+        mail_from=r.get("mail_from"),
+        webhook_url=r.get("webhook_url"),
+        webhook_secret_set=bool(r.get("webhook_secret")),
+        sms_url=r.get("sms_url"),
         sms_token_set=bool(r.get("sms_token")),
         send_window_start=s.hhmm(r.get("send_window_start")),
         send_window_end=s.hhmm(r.get("send_window_end")),
-        default_timezone=r.get("default_timezone"), updated_at=r.get("updated_at"),
+        default_timezone=r.get("default_timezone"),
+        updated_at=r.get("updated_at"),
         effective=s.EffectiveChannelSettings(
-            mail_from=own.mail_from, webhook=transport(own.webhook_own, own.webhook_url),
-            sms=transport(own.sms_own, own.sms_url), send_window_start=s.hhmm(own.window.start),
-            send_window_end=s.hhmm(own.window.end), default_timezone=own.default_timezone,
+            mail_from=own.mail_from,
+            webhook=transport(own.webhook_own, own.webhook_url),
+            sms=transport(own.sms_own, own.sms_url),
+            send_window_start=s.hhmm(own.window.start),
+            send_window_end=s.hhmm(own.window.end),
+            default_timezone=own.default_timezone,
         ),
-    )  # fmt: skip
+    )
 
 
 @router.get("/dunning/settings", response_model=s.ChannelSettingsPublic)
@@ -435,18 +497,24 @@ async def dunning_run(
     """Decide and record what is due for the tenant as of the date, then deliver what is
     pending. Safe to call concurrently and repeatedly: nothing is sent twice."""
     settings = request.app.state.settings
-    decided = await run(pool, tenant=tenant, as_of=body.as_of, at=_now(),
-                        config=run_config(settings))  # fmt: skip
+    decided = await run(
+        pool, tenant=tenant, as_of=body.as_of, at=_now(), config=run_config(settings)
+    )
     channels = getattr(request.app.state, "channels", None) or TenantChannels(settings)
     request.app.state.channels = channels
     delivered = await deliver_due(
         pool, channels, now=_now, retry=retry_policy(settings), tenant=tenant
     )
     return s.RunPublic(
-        as_of=body.as_of, customers=decided.customers,
+        as_of=body.as_of,
+        customers=decided.customers,
         skipped_not_business_day=decided.skipped_not_business_time,
-        reminders_recorded=decided.reminders, tasks_created=decided.tasks,
-        escalations=decided.escalations, promises_broken=decided.promises_broken,
-        sent=delivered.sent, retrying=delivered.retrying, failed=delivered.failed,
+        reminders_recorded=decided.reminders,
+        tasks_created=decided.tasks,
+        escalations=decided.escalations,
+        promises_broken=decided.promises_broken,
+        sent=delivered.sent,
+        retrying=delivered.retrying,
+        failed=delivered.failed,
         cancelled=delivered.cancelled,
-    )  # fmt: skip
+    )

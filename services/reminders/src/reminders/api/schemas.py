@@ -28,21 +28,24 @@ class StepIn(StrictIn):
         ge=-365, le=3650, description="days from the due date; negative = before"
     )
     channels: list[str] = Field(
-        min_length=1, max_length=7,
+        min_length=1,
+        max_length=7,
         description="email, sms, webhook, letter (messages); call, visit, legal (collector tasks)",
-    )  # fmt: skip
+    )
     template: str = Field(
-        min_length=1, max_length=64,
+        min_length=1,
+        max_length=64,
         description="a shipped template: friendly_reminder, overdue_notice, second_notice, "
-                    "warning_letter, final_notice",
-    )  # fmt: skip
-    action: str = Field("notify", description="notify, create_task, request_credit_hold, "
-                                              "legal_escalation")  # fmt: skip
+        "warning_letter, final_notice",
+    )
+    action: str = Field(
+        "notify", description="notify, create_task, request_credit_hold, legal_escalation"
+    )
     templates: dict[str, dict[str, str]] | None = Field(
         None,
         description="this tenant's own text per language (zh, en): {subject, body} as Jinja2 "
-                    "using customer_name, customer_id, step, as_of, currency, total, invoices",
-    )  # fmt: skip
+        "using customer_name, customer_id, step, as_of, currency, total, invoices",
+    )
 
 
 class StepPublic(BaseModel):
@@ -217,9 +220,10 @@ class ReminderPage(BaseModel):
 
 class WorklistQuery(BaseModel):
     owner: str | None = Field(
-        None, max_length=100,
+        None,
+        max_length=100,
         description="the owner's tasks and the tasks escalated to this collector as manager",
-    )  # fmt: skip
+    )
     date: dt.date | None = Field(None, description="defaults to today (UTC)")
 
 
@@ -333,15 +337,19 @@ def _http_url(url: str) -> str:
 
 
 HttpUrl = Annotated[
-    str, Field(max_length=2000, examples=["https://hooks.example.com/huikuan"]),
+    str,
+    Field(max_length=2000, examples=["https://hooks.example.com/huikuan"]),
     AfterValidator(_http_url),
-]  # fmt: skip
+]
 # A local time of day, no offset (JSON Schema's "time" format would demand one).
 LocalTime = Annotated[
     str,
-    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"],
-          description="local time of day, HH:MM"),
-]  # fmt: skip
+    Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        examples=["09:00"],
+        description="local time of day, HH:MM",
+    ),
+]
 
 
 def hhmm(t: time | None) -> str | None:
@@ -366,14 +374,20 @@ class ChannelSettingsPut(StrictIn):
         None, description="where this tenant's webhook reminders are POSTed (needs webhook_secret)"
     )
     webhook_secret: str | None = Field(
-        None, min_length=16, max_length=256, json_schema_extra=_WRITE_ONLY,
+        None,
+        min_length=16,
+        max_length=256,
+        json_schema_extra=_WRITE_ONLY,
         description="HMAC-SHA256 key of the X-Huikuan-Signature header; write-only",
-    )  # fmt: skip
+    )
     sms_url: HttpUrl | None = Field(None, description="this tenant's SMS provider")
     sms_token: str | None = Field(
-        None, min_length=1, max_length=1000, json_schema_extra=_WRITE_ONLY,
+        None,
+        min_length=1,
+        max_length=1000,
+        json_schema_extra=_WRITE_ONLY,
         description="bearer token for sms_url; write-only",
-    )  # fmt: skip
+    )
     send_window_start: LocalTime | None = Field(
         None, description="the scheduler contacts customers from this local time"
     )

@@ -41,9 +41,14 @@ class EmailChannel:
         mail.set_content(message.body)
         try:
             await aiosmtplib.send(
-                mail, hostname=self.host, port=self.port, username=self.username,
-                password=self.password, start_tls=self.start_tls, timeout=self.timeout,
-            )  # fmt: skip
+                mail,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                start_tls=self.start_tls,
+                timeout=self.timeout,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"recipient refused: {exc}", permanent=True) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:

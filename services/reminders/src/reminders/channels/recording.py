@@ -36,7 +36,12 @@ class LoggingChannel:
 
     async def deliver(self, message: Message) -> None:
         log.info(
-            "reminder delivered to the log (no %s transport configured)", self.name,
-            extra={"reminder_id": message.reminder_id, "customer_id": message.customer_id,
-                   "recipient": message.recipient, "subject": message.subject},
-        )  # fmt: skip
+            "reminder delivered to the log (no %s transport configured)",
+            self.name,
+            extra={
+                "reminder_id": message.reminder_id,
+                "customer_id": message.customer_id,
+                "recipient": message.recipient,
+                "subject": message.subject,
+            },
+        )

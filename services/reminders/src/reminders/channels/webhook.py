@@ -37,11 +37,19 @@ class WebhookChannel:
         self.guard = guard
 
     async def deliver(self, message: Message) -> None:
-        body = json.dumps({
-            "reminder_id": message.reminder_id, "tenant": message.tenant,
-            "customer_id": message.customer_id, "language": message.language,
-            "subject": message.subject, "body": message.body, **message.data,
-        }, ensure_ascii=False, sort_keys=True).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "reminder_id": message.reminder_id,
+                "tenant": message.tenant,
+                "customer_id": message.customer_id,
+                "language": message.language,
+                "subject": message.subject,
+                "body": message.body,
+                **message.data,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode()
         timestamp = str(int(self.clock()))
         headers = {
             "Content-Type": "application/json",

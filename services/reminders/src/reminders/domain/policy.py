@@ -82,29 +82,37 @@ def validate_steps(steps: Sequence[Step], grades: Iterable[str]) -> list[PolicyE
             errors.append(PolicyError(f"{where}.name", f"step name {s.name!r} is used twice"))
         seen_names.add(s.name)
         if s.offset_days in seen_offsets:
-            errors.append(PolicyError(
-                f"{where}.offset_days",
-                f"offset {s.offset_days} overlaps step {seen_offsets[s.offset_days]!r}",
-            ))  # fmt: skip
+            errors.append(
+                PolicyError(
+                    f"{where}.offset_days",
+                    f"offset {s.offset_days} overlaps step {seen_offsets[s.offset_days]!r}",
+                )
+            )
         seen_offsets.setdefault(s.offset_days, s.name)
         if not s.channels:
             errors.append(PolicyError(f"{where}.channels", "a step needs at least one channel"))
         for c in s.channels:
             if c not in CHANNELS:
-                errors.append(PolicyError(
-                    f"{where}.channels",
-                    f"unknown channel {c!r}; known: {', '.join(sorted(CHANNELS))}",
-                ))  # fmt: skip
+                errors.append(
+                    PolicyError(
+                        f"{where}.channels",
+                        f"unknown channel {c!r}; known: {', '.join(sorted(CHANNELS))}",
+                    )
+                )
         if s.action not in ACTIONS:
-            errors.append(PolicyError(
-                f"{where}.action",
-                f"unknown action {s.action!r}; known: {', '.join(sorted(ACTIONS))}",
-            ))  # fmt: skip
+            errors.append(
+                PolicyError(
+                    f"{where}.action",
+                    f"unknown action {s.action!r}; known: {', '.join(sorted(ACTIONS))}",
+                )
+            )
         if s.template not in TEMPLATES and not s.overrides:
-            errors.append(PolicyError(
-                f"{where}.template",
-                f"unknown template {s.template!r}; known: {', '.join(sorted(TEMPLATES))}",
-            ))  # fmt: skip
+            errors.append(
+                PolicyError(
+                    f"{where}.template",
+                    f"unknown template {s.template!r}; known: {', '.join(sorted(TEMPLATES))}",
+                )
+            )
         for lang, parts in s.overrides.items():
             if lang not in LANGUAGES:
                 errors.append(
@@ -120,11 +128,13 @@ def validate_steps(steps: Sequence[Step], grades: Iterable[str]) -> list[PolicyE
                     errors.append(PolicyError(f"{where}.templates.{lang}.{part}", str(exc)))
                     continue
                 for name in sorted(unknown):
-                    errors.append(PolicyError(
-                        f"{where}.templates.{lang}.{part}",
-                        f"unknown template variable {name!r}; known: "
-                        + ", ".join(sorted(TEMPLATE_VARIABLES)),
-                    ))  # fmt: skip
+                    errors.append(
+                        PolicyError(
+                            f"{where}.templates.{lang}.{part}",
+                            f"unknown template variable {name!r}; known: "
+                            + ", ".join(sorted(TEMPLATE_VARIABLES)),
+                        )
+                    )
     return errors
 
 
@@ -135,43 +145,63 @@ def _steps(*rows: tuple[str, int, tuple[str, ...], str, str]) -> tuple[Step, ...
 # The shipped defaults. `standard` is the good practice of the issue; worse grades start
 # earlier and escalate sooner; grade E gets no credit: a credit hold the day after due.
 SHIPPED: dict[str, Policy] = {
-    "standard": Policy("standard", 0, ("A", "B"), _steps(
-        ("friendly_reminder", -7, ("email",), "friendly_reminder", "notify"),
-        ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
-        ("second_notice", 7, ("email",), "second_notice", "notify"),
-        ("call", 15, ("call",), "second_notice", "create_task"),
-        ("warning_letter", 30, ("letter", "email"), "warning_letter", "notify"),
-        ("credit_hold", 45, ("email",), "final_notice", "request_credit_hold"),
-        ("visit", 60, ("visit",), "final_notice", "create_task"),
-        ("legal", 90, ("legal",), "final_notice", "legal_escalation"),
-    )),
-    "firm": Policy("firm", 0, ("C",), _steps(
-        ("friendly_reminder", -10, ("email",), "friendly_reminder", "notify"),
-        ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
-        ("second_notice", 5, ("email",), "second_notice", "notify"),
-        ("call", 10, ("call",), "second_notice", "create_task"),
-        ("warning_letter", 20, ("letter", "email"), "warning_letter", "notify"),
-        ("credit_hold", 30, ("email",), "final_notice", "request_credit_hold"),
-        ("visit", 45, ("visit",), "final_notice", "create_task"),
-        ("legal", 60, ("legal",), "final_notice", "legal_escalation"),
-    )),
-    "strict": Policy("strict", 0, ("D",), _steps(
-        ("friendly_reminder", -14, ("email",), "friendly_reminder", "notify"),
-        ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
-        ("call", 3, ("call",), "second_notice", "create_task"),
-        ("warning_letter", 7, ("letter", "email"), "warning_letter", "notify"),
-        ("credit_hold", 14, ("email",), "final_notice", "request_credit_hold"),
-        ("visit", 21, ("visit",), "final_notice", "create_task"),
-        ("legal", 45, ("legal",), "final_notice", "legal_escalation"),
-    )),
-    "cash_only": Policy("cash_only", 0, ("E",), _steps(
-        ("friendly_reminder", -7, ("email",), "friendly_reminder", "notify"),
-        ("credit_hold", 1, ("email", "call"), "final_notice", "request_credit_hold"),
-        ("warning_letter", 5, ("letter", "email"), "warning_letter", "notify"),
-        ("visit", 10, ("visit",), "final_notice", "create_task"),
-        ("legal", 30, ("legal",), "final_notice", "legal_escalation"),
-    )),
-}  # fmt: skip
+    "standard": Policy(
+        "standard",
+        0,
+        ("A", "B"),
+        _steps(
+            ("friendly_reminder", -7, ("email",), "friendly_reminder", "notify"),
+            ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
+            ("second_notice", 7, ("email",), "second_notice", "notify"),
+            ("call", 15, ("call",), "second_notice", "create_task"),
+            ("warning_letter", 30, ("letter", "email"), "warning_letter", "notify"),
+            ("credit_hold", 45, ("email",), "final_notice", "request_credit_hold"),
+            ("visit", 60, ("visit",), "final_notice", "create_task"),
+            ("legal", 90, ("legal",), "final_notice", "legal_escalation"),
+        ),
+    ),
+    "firm": Policy(
+        "firm",
+        0,
+        ("C",),
+        _steps(
+            ("friendly_reminder", -10, ("email",), "friendly_reminder", "notify"),
+            ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
+            ("second_notice", 5, ("email",), "second_notice", "notify"),
+            ("call", 10, ("call",), "second_notice", "create_task"),
+            ("warning_letter", 20, ("letter", "email"), "warning_letter", "notify"),
+            ("credit_hold", 30, ("email",), "final_notice", "request_credit_hold"),
+            ("visit", 45, ("visit",), "final_notice", "create_task"),
+            ("legal", 60, ("legal",), "final_notice", "legal_escalation"),
+        ),
+    ),
+    "strict": Policy(
+        "strict",
+        0,
+        ("D",),
+        _steps(
+            ("friendly_reminder", -14, ("email",), "friendly_reminder", "notify"),
+            ("overdue_notice", 1, ("email",), "overdue_notice", "notify"),
+            ("call", 3, ("call",), "second_notice", "create_task"),
+            ("warning_letter", 7, ("letter", "email"), "warning_letter", "notify"),
+            ("credit_hold", 14, ("email",), "final_notice", "request_credit_hold"),
+            ("visit", 21, ("visit",), "final_notice", "create_task"),
+            ("legal", 45, ("legal",), "final_notice", "legal_escalation"),
+        ),
+    ),
+    "cash_only": Policy(
+        "cash_only",
+        0,
+        ("E",),
+        _steps(
+            ("friendly_reminder", -7, ("email",), "friendly_reminder", "notify"),
+            ("credit_hold", 1, ("email", "call"), "final_notice", "request_credit_hold"),
+            ("warning_letter", 5, ("letter", "email"), "warning_letter", "notify"),
+            ("visit", 10, ("visit",), "final_notice", "create_task"),
+            ("legal", 30, ("legal",), "final_notice", "legal_escalation"),
+        ),
+    ),
+}
 
 
 def choose(policies: Mapping[str, Policy], grade: str | None, pinned: str | None) -> Policy:

@@ -50,11 +50,16 @@ async def on_payment_applied(conn: asyncpg.Connection, event: Envelope) -> None:
         if row["paid_minor"] >= row["amount_minor"]:
             await dunning.judge_promise(conn, event.tenant, row["promise_id"], "kept", p.applied_on)
             await outbox.record(
-                conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=event.tenant,
-                subject=p.customer_id, at=event.time,
-                payload=PromiseKept(promise_id=row["promise_id"], customer_id=p.customer_id,
-                                    kept_on=p.applied_on),
-            )  # fmt: skip
+                conn,
+                topic=REMINDERS_EVENTS,
+                source=SOURCE,
+                tenant=event.tenant,
+                subject=p.customer_id,
+                at=event.time,
+                payload=PromiseKept(
+                    promise_id=row["promise_id"], customer_id=p.customer_id, kept_on=p.applied_on
+                ),
+            )
 
 
 async def on_invoice_adjusted(conn: asyncpg.Connection, event: Envelope) -> None:

@@ -90,28 +90,55 @@ async def save(
     window = effective(settings, merged).window
     if not window.start < window.end:
         field = "send_window_end" if "send_window_end" in changes else "send_window_start"
-        errors.append({"field": field, "message": f"the send window must start before it ends "
-                       f"({window.start:%H:%M} to {window.end:%H:%M})"})  # fmt: skip
+        errors.append(
+            {
+                "field": field,
+                "message": f"the send window must start before it ends "
+                f"({window.start:%H:%M} to {window.end:%H:%M})",
+            }
+        )
     if merged["webhook_url"] and not merged["webhook_secret"]:
-        errors.append({"field": "webhook_secret", "message": "required with webhook_url: a "
-                       "tenant's webhooks are signed with the tenant's own secret"})  # fmt: skip
+        errors.append(
+            {
+                "field": "webhook_secret",
+                "message": "required with webhook_url: a "
+                "tenant's webhooks are signed with the tenant's own secret",
+            }
+        )
     if merged["webhook_secret"] and not merged["webhook_url"]:
-        errors.append({"field": "webhook_url", "message": "webhook_secret is set: give the "
-                       "webhook_url it signs for (or clear both)"})  # fmt: skip
+        errors.append(
+            {
+                "field": "webhook_url",
+                "message": "webhook_secret is set: give the "
+                "webhook_url it signs for (or clear both)",
+            }
+        )
     for f in ("webhook_url", "sms_url"):
         url = changes.get(f)
         if url and not settings.allow_private_addresses and (problem := literal_problem(url)):
-            errors.append({"field": f, "message": f"{problem}: a tenant's {f} must point at "
-                           "a public address"})  # fmt: skip
+            errors.append(
+                {"field": f, "message": f"{problem}: a tenant's {f} must point at a public address"}
+            )
     if sender := changes.get("mail_from"):
         domain, allowed = sender.rpartition("@")[2].lower().rstrip("."), sender_domains(settings)
         if not any(domain == d or domain.endswith("." + d) for d in allowed):
-            errors.append({"field": "mail_from", "message": "a tenant's sender must be at "
-                           f"{' or '.join(allowed)} (REMINDERS_SENDER_DOMAINS)"})  # fmt: skip
+            errors.append(
+                {
+                    "field": "mail_from",
+                    "message": "a tenant's sender must be at "
+                    f"{' or '.join(allowed)} (REMINDERS_SENDER_DOMAINS)",
+                }
+            )
     if merged["sms_token"] and not merged["sms_url"]:
-        errors.append({"field": "sms_url", "message": "sms_token is set: give the sms_url of "
-                       "the provider it is for (or clear both)"})  # fmt: skip
+        errors.append(
+            {
+                "field": "sms_url",
+                "message": "sms_token is set: give the sms_url of "
+                "the provider it is for (or clear both)",
+            }
+        )
     if errors:
-        raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors),
-                           errors=errors)  # fmt: skip
+        raise InvalidInput(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
     return await store.put(conn, tenant, merged, at)

@@ -83,14 +83,20 @@ async def _one(
 ) -> None:
     invoice_ids = [i["invoice_id"] for i in r["invoices"]]
     still = [
-        x for x in await book.residuals(conn, r["tenant"], invoice_ids)
+        x
+        for x in await book.residuals(conn, r["tenant"], invoice_ids)
         if x["residual_minor"] > 0 and not x["closed"] and not x["disputed"]
-    ]  # fmt: skip
+    ]
     if not still:
         await dunning.finish_reminder(
-            conn, r["reminder_id"], status="cancelled", attempts=r["attempts"],
-            next_attempt_at=r["next_attempt_at"], error="paid, closed or disputed", sent_at=None,
-        )  # fmt: skip
+            conn,
+            r["reminder_id"],
+            status="cancelled",
+            attempts=r["attempts"],
+            next_attempt_at=r["next_attempt_at"],
+            error="paid, closed or disputed",
+            sent_at=None,
+        )
         result.cancelled += 1
         return
     # The text is rendered once, before the first attempt, and kept: every attempt sends
@@ -105,44 +111,96 @@ async def _one(
     try:
         if channel is None:
             raise DeliveryError(f"no {r['channel']} channel is configured", permanent=True)
-        await channel.deliver(Message(
-            reminder_id=str(r["reminder_id"]), idempotency_key=r["idempotency_key"],
-            tenant=r["tenant"], customer_id=r["customer_id"], channel=r["channel"],
-            recipient=r["recipient"], language=r["language"], subject=subject, body=body,
-            data={"step": r["step"], "policy_id": r["policy_id"], "currency": r["currency"],
-                  "residual_minor": r["residual_minor"], "invoices": r["invoices"]},
-        ))  # fmt: skip
+        await channel.deliver(
+            Message(
+                reminder_id=str(r["reminder_id"]),
+                idempotency_key=r["idempotency_key"],
+                tenant=r["tenant"],
+                customer_id=r["customer_id"],
+                channel=r["channel"],
+                recipient=r["recipient"],
+                language=r["language"],
+                subject=subject,
+                body=body,
+                data={
+                    "step": r["step"],
+                    "policy_id": r["policy_id"],
+                    "currency": r["currency"],
+                    "residual_minor": r["residual_minor"],
+                    "invoices": r["invoices"],
+                },
+            )
+        )
     except DeliveryError as exc:
         error, permanent = str(exc), exc.permanent
     await dunning.log_attempt(conn, r["reminder_id"], attempt, at, error)
     if error is None:
         await dunning.finish_reminder(
-            conn, r["reminder_id"], status="sent", attempts=attempt, next_attempt_at=at,
-            error=None, sent_at=at, text=(subject, body),
-        )  # fmt: skip
-        await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
-            subject=r["customer_id"], at=at, payload=ReminderSent(
-                reminder_id=str(r["reminder_id"]), customer_id=r["customer_id"],
-                policy_id=r["policy_id"], step=r["step"], channel=r["channel"],
-                invoice_ids=invoice_ids, currency=r["currency"],
-                residual_minor=r["residual_minor"], sent_at=at,
-            ))  # fmt: skip
+            conn,
+            r["reminder_id"],
+            status="sent",
+            attempts=attempt,
+            next_attempt_at=at,
+            error=None,
+            sent_at=at,
+            text=(subject, body),
+        )
+        await outbox.record(
+            conn,
+            topic=REMINDERS_EVENTS,
+            source=SOURCE,
+            tenant=r["tenant"],
+            subject=r["customer_id"],
+            at=at,
+            payload=ReminderSent(
+                reminder_id=str(r["reminder_id"]),
+                customer_id=r["customer_id"],
+                policy_id=r["policy_id"],
+                step=r["step"],
+                channel=r["channel"],
+                invoice_ids=invoice_ids,
+                currency=r["currency"],
+                residual_minor=r["residual_minor"],
+                sent_at=at,
+            ),
+        )
         result.sent += 1
     elif permanent or attempt >= retry.max_attempts:
         await dunning.finish_reminder(
-            conn, r["reminder_id"], status="failed", attempts=attempt, next_attempt_at=at,
-            error=error, sent_at=None, text=(subject, body),
-        )  # fmt: skip
-        await outbox.record(conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=r["tenant"],
-            subject=r["customer_id"], at=at, payload=ReminderFailed(
-                reminder_id=str(r["reminder_id"]), customer_id=r["customer_id"],
-                channel=r["channel"], attempts=attempt, error=error,
-            ))  # fmt: skip
+            conn,
+            r["reminder_id"],
+            status="failed",
+            attempts=attempt,
+            next_attempt_at=at,
+            error=error,
+            sent_at=None,
+            text=(subject, body),
+        )
+        await outbox.record(
+            conn,
+            topic=REMINDERS_EVENTS,
+            source=SOURCE,
+            tenant=r["tenant"],
+            subject=r["customer_id"],
+            at=at,
+            payload=ReminderFailed(
+                reminder_id=str(r["reminder_id"]),
+                customer_id=r["customer_id"],
+                channel=r["channel"],
+                attempts=attempt,
+                error=error,
+            ),
+        )
         result.failed += 1
     else:
         await dunning.finish_reminder(
-            conn, r["reminder_id"], status="pending", attempts=attempt,
-            next_attempt_at=at + retry.delay(attempt), error=error, sent_at=None,
+            conn,
+            r["reminder_id"],
+            status="pending",
+            attempts=attempt,
+            next_attempt_at=at + retry.delay(attempt),
+            error=error,
+            sent_at=None,
             text=(subject, body),
-        )  # fmt: skip
+        )
         result.retrying += 1

@@ -14,26 +14,34 @@ from reminders.store import dunning
 
 def step_to_json(s: Step) -> dict[str, Any]:
     return {
-        "name": s.name, "offset_days": s.offset_days, "channels": list(s.channels),
-        "template": s.template, "action": s.action,
+        "name": s.name,
+        "offset_days": s.offset_days,
+        "channels": list(s.channels),
+        "template": s.template,
+        "action": s.action,
         "templates": {lang: dict(parts) for lang, parts in s.overrides.items()},
-    }  # fmt: skip
+    }
 
 
 def step_from_json(d: dict[str, Any]) -> Step:
     return Step(
-        name=d["name"], offset_days=d["offset_days"], channels=tuple(d["channels"]),
-        template=d["template"], action=d.get("action", "notify"),
+        name=d["name"],
+        offset_days=d["offset_days"],
+        channels=tuple(d["channels"]),
+        template=d["template"],
+        action=d.get("action", "notify"),
         overrides={k: dict(v) for k, v in (d.get("templates") or {}).items()},
-    )  # fmt: skip
+    )
 
 
 def from_row(row: asyncpg.Record) -> Policy:
     steps = row["steps"]
     return Policy(
-        row["policy_id"], row["version"], tuple(row["grades"]),
+        row["policy_id"],
+        row["version"],
+        tuple(row["grades"]),
         tuple(step_from_json(s) for s in steps),
-    )  # fmt: skip
+    )
 
 
 async def policies(conn: asyncpg.Connection, tenant: str) -> dict[str, Policy]:

@@ -46,26 +46,45 @@ async def make(
     if not invoice_ids:
         raise InvalidInput(f"customer {customer_id!r} has no open {currency} invoice to promise")
     created = await dunning.add_promise(
-        conn, tenant=tenant, promise_id=promise_id, customer_id=customer_id, currency=currency,
-        amount_minor=amount_minor, promised_date=promised_date, grace_days=grace_days,
-        made_on=made_on, invoice_ids=invoice_ids, taken_by=taken_by,
-    )  # fmt: skip
+        conn,
+        tenant=tenant,
+        promise_id=promise_id,
+        customer_id=customer_id,
+        currency=currency,
+        amount_minor=amount_minor,
+        promised_date=promised_date,
+        grace_days=grace_days,
+        made_on=made_on,
+        invoice_ids=invoice_ids,
+        taken_by=taken_by,
+    )
     row = await dunning.promise(conn, tenant, promise_id)
     assert row is not None
     same = (
-        row["customer_id"] == customer_id and row["currency"] == currency
-        and row["amount_minor"] == amount_minor and row["promised_date"] == promised_date
+        row["customer_id"] == customer_id
+        and row["currency"] == currency
+        and row["amount_minor"] == amount_minor
+        and row["promised_date"] == promised_date
         and sorted(row["invoice_ids"]) == sorted(invoice_ids)
-    )  # fmt: skip
+    )
     if not created and not same:
         raise Conflict(f"promise {promise_id!r} exists with a different body")
     if created:
         await outbox.record(
-            conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=tenant, subject=customer_id,
-            at=at, payload=PromiseMade(
-                promise_id=promise_id, customer_id=customer_id, currency=currency,
-                amount_minor=amount_minor, promised_date=promised_date,
-                invoice_ids=invoice_ids, taken_by=taken_by,
+            conn,
+            topic=REMINDERS_EVENTS,
+            source=SOURCE,
+            tenant=tenant,
+            subject=customer_id,
+            at=at,
+            payload=PromiseMade(
+                promise_id=promise_id,
+                customer_id=customer_id,
+                currency=currency,
+                amount_minor=amount_minor,
+                promised_date=promised_date,
+                invoice_ids=invoice_ids,
+                taken_by=taken_by,
             ),
-        )  # fmt: skip
+        )
     return row, created

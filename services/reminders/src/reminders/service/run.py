@@ -99,9 +99,16 @@ def idempotency_key(tenant: str, customer_id: str, due: Due, channel: str) -> st
 
 def promise_of(r: asyncpg.Record) -> Promise:
     return Promise(
-        r["promise_id"], r["currency"], r["amount_minor"], r["promised_date"], r["grace_days"],
-        r["made_on"], tuple(r["invoice_ids"]), r["paid_minor"], r["status"],
-    )  # fmt: skip
+        r["promise_id"],
+        r["currency"],
+        r["amount_minor"],
+        r["promised_date"],
+        r["grace_days"],
+        r["made_on"],
+        tuple(r["invoice_ids"]),
+        r["paid_minor"],
+        r["status"],
+    )
 
 
 @dataclass(slots=True)
@@ -137,9 +144,12 @@ class _Plan:
                 log.warning(
                     "the tenant's send window is empty: nobody of it is contacted until its "
                     "settings or REMINDERS_SEND_WINDOW_* change",
-                    extra={"tenant": t, "window_start": f"{window.start:%H:%M}",
-                           "window_end": f"{window.end:%H:%M}"},
-                )  # fmt: skip
+                    extra={
+                        "tenant": t,
+                        "window_start": f"{window.start:%H:%M}",
+                        "window_end": f"{window.end:%H:%M}",
+                    },
+                )
 
     async def policy(
         self, conn: asyncpg.Connection, tenant: str, grade: str | None, pinned: str | None
@@ -228,10 +238,15 @@ async def run(
                     await _chunk(conn, plan, claimed, result)
             if claimed:
                 result.chunks += 1
-                log.debug("dunning run chunk", extra={
-                    "chunk": result.chunks, "customers": result.customers,
-                    "reminders": result.reminders, "tasks": result.tasks,
-                })  # fmt: skip
+                log.debug(
+                    "dunning run chunk",
+                    extra={
+                        "chunk": result.chunks,
+                        "customers": result.customers,
+                        "reminders": result.reminders,
+                        "tasks": result.tasks,
+                    },
+                )
                 if progress is not None:
                     progress(result)
 
@@ -258,10 +273,16 @@ async def _chunk(
     tenants = [c["tenant"] for c in claimed]
     ids = [c["customer_id"] for c in claimed]
     await plan.load_calendars(conn, set(tenants))
-    day = {(c["tenant"], c["customer_id"]): plan.day(c["tenant"], c["timezone"], c["country"])
-           for c in claimed}  # fmt: skip
-    chosen = {(c["tenant"], c["customer_id"]): await plan.policy(
-                  conn, c["tenant"], c["grade"], c["pinned_policy"]) for c in claimed}  # fmt: skip
+    day = {
+        (c["tenant"], c["customer_id"]): plan.day(c["tenant"], c["timezone"], c["country"])
+        for c in claimed
+    }
+    chosen = {
+        (c["tenant"], c["customer_id"]): await plan.policy(
+            conn, c["tenant"], c["grade"], c["pinned_policy"]
+        )
+        for c in claimed
+    }
 
     # Promises first: a broken one moves its invoices a step forward, in this same run.
     broken: list[tuple[str, Promise, date]] = []
@@ -270,16 +291,25 @@ async def _chunk(
         p = promise_of(r)
         if judge_promise(p, on) == "broken":
             broken.append((r["tenant"], p, on))
-            add(r["tenant"], r["customer_id"], PromiseBroken(
-                promise_id=p.promise_id, customer_id=r["customer_id"], currency=p.currency,
-                shortfall_minor=p.amount_minor - p.paid_minor, promised_date=p.promised_date,
-                judged_on=on,
-            ))  # fmt: skip
+            add(
+                r["tenant"],
+                r["customer_id"],
+                PromiseBroken(
+                    promise_id=p.promise_id,
+                    customer_id=r["customer_id"],
+                    currency=p.currency,
+                    shortfall_minor=p.amount_minor - p.paid_minor,
+                    promised_date=p.promised_date,
+                    judged_on=on,
+                ),
+            )
     if broken:
         await runs.break_promises(
-            conn, [t for t, _, _ in broken], [p.promise_id for _, p, _ in broken],
+            conn,
+            [t for t, _, _ in broken],
+            [p.promise_id for _, p, _ in broken],
             [on for _, _, on in broken],
-        )  # fmt: skip
+        )
         result.promises_broken += len(broken)
 
     # A collector task left open past its grace goes to the owner's manager (from the
@@ -294,20 +324,29 @@ async def _chunk(
             continue
         manager = t["manager"]
         overdue.append((t["task_id"], on, manager))
-        whom = (f"escalated to manager {manager}" if manager
-                else "no manager recorded for the owner")  # fmt: skip
-        add(t["tenant"], t["customer_id"], DunningEscalated(
-            customer_id=t["customer_id"], policy_id=chosen[key][1].policy_id, step=t["step"],
-            action="escalate_to_manager",
-            reason=f"{t['kind']} task {t['task_id']} for owner {t['owner'] or '(none)'} due "
-                   f"{t['due_on']} is still open on {on}; {whom}",
-            invoice_ids=list(t["invoice_ids"]), as_of=on, escalated_to=manager,
-        ))  # fmt: skip
+        whom = f"escalated to manager {manager}" if manager else "no manager recorded for the owner"
+        add(
+            t["tenant"],
+            t["customer_id"],
+            DunningEscalated(
+                customer_id=t["customer_id"],
+                policy_id=chosen[key][1].policy_id,
+                step=t["step"],
+                action="escalate_to_manager",
+                reason=f"{t['kind']} task {t['task_id']} for owner {t['owner'] or '(none)'} due "
+                f"{t['due_on']} is still open on {on}; {whom}",
+                invoice_ids=list(t["invoice_ids"]),
+                as_of=on,
+                escalated_to=manager,
+            ),
+        )
     if overdue:
         await runs.mark_escalated(
-            conn, [i for i, _, _ in overdue], [on for _, on, _ in overdue],
+            conn,
+            [i for i, _, _ in overdue],
+            [on for _, on, _ in overdue],
             [m for _, _, m in overdue],
-        )  # fmt: skip
+        )
         result.escalations += len(overdue)
 
     for t, evs in events.items():
@@ -338,8 +377,9 @@ async def _chunk(
         chunk.grade.append(c["grade"])
         chunk.language.append(c["language"])
     if chunk.tenant:
-        to = runs.EventsTo(REMINDERS_EVENTS, SOURCE, {"traceparent": traceparent_header()},
-                           outbox.NOTIFY_PREFIX)  # fmt: skip
+        to = runs.EventsTo(
+            REMINDERS_EVENTS, SOURCE, {"traceparent": traceparent_header()}, outbox.NOTIFY_PREFIX
+        )
         done = await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at, to)
         result.reminders += done["reminders"]
         result.tasks += done["tasks"]

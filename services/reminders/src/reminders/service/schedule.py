@@ -39,10 +39,13 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
     if settings.smtp_host:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         channels["email"] = EmailChannel(
-            settings.smtp_host, settings.smtp_port, own.mail_from,
-            username=settings.smtp_username, password=password,
+            settings.smtp_host,
+            settings.smtp_port,
+            own.mail_from,
+            username=settings.smtp_username,
+            password=password,
             start_tls=settings.smtp_start_tls,
-        )  # fmt: skip
+        )
     else:
         channels["email"] = LoggingChannel("email")
     # A tenant's own URLs are checked before every attempt: public addresses only.
@@ -55,9 +58,11 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
         channels["sms"] = LoggingChannel("sms")
     if own.webhook_url:
         channels["webhook"] = WebhookChannel(
-            own.webhook_url, own.webhook_secret, clock=time.time,
+            own.webhook_url,
+            own.webhook_secret,
+            clock=time.time,
             guard=guard if own.webhook_own else None,
-        )  # fmt: skip
+        )
     else:
         channels["webhook"] = LoggingChannel("webhook")
     return channels
@@ -104,13 +109,22 @@ async def run_periodically(settings: Settings, *, clock: Clock | None = None) ->
 
     async def once(pool: asyncpg.Pool) -> None:
         decided = await run(
-            pool, tenant=None, as_of=settings.schedule_as_of, at=clock.now(),
+            pool,
+            tenant=None,
+            as_of=settings.schedule_as_of,
+            at=clock.now(),
             config=run_config(settings),
-        )  # fmt: skip
+        )
         delivered = await deliver_due(pool, channels, now=clock.now, retry=retry_policy(settings))
-        log.info("dunning run", extra={
-            "customers": decided.customers, "reminders": decided.reminders,
-            "tasks": decided.tasks, "sent": delivered.sent, "failed": delivered.failed,
-        })  # fmt: skip
+        log.info(
+            "dunning run",
+            extra={
+                "customers": decided.customers,
+                "reminders": decided.reminders,
+                "tasks": decided.tasks,
+                "sent": delivered.sent,
+                "failed": delivered.failed,
+            },
+        )
 
     await run_every(settings, settings.schedule_interval_seconds, once, "dunning run")

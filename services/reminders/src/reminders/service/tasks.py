@@ -32,13 +32,20 @@ async def complete(
         raise Conflict(f"task {task_id} was already completed as {row['outcome']!r}")
     await dunning.complete_task(conn, task_id, outcome, note, on)
     await outbox.record(
-        conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=tenant, subject=row["customer_id"],
-        at=at, payload=TaskCompleted(
-            task_id=str(task_id), customer_id=row["customer_id"],
+        conn,
+        topic=REMINDERS_EVENTS,
+        source=SOURCE,
+        tenant=tenant,
+        subject=row["customer_id"],
+        at=at,
+        payload=TaskCompleted(
+            task_id=str(task_id),
+            customer_id=row["customer_id"],
             outcome=outcome,
-            note=note, completed_on=on,
+            note=note,
+            completed_on=on,
         ),
-    )  # fmt: skip
+    )
     done = await dunning.task_for_update(conn, tenant, task_id)
     assert done is not None
     return done

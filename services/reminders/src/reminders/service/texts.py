@@ -57,16 +57,29 @@ class Composer:
         if step is None:  # the step is gone from the policy: its name stands in as template
             step = Step(r["step"], 0, (r["channel"],), "overdue_notice")
         values = recorded_context(
-            step=r["step"], currency=r["currency"], residual_minor=r["residual_minor"],
-            invoices=r["invoices"], customer_id=r["customer_id"],
-            customer_name=r.get("customer_name") or await self._name(
-                conn, r["tenant"], r["customer_id"]), as_of=r["as_of"],
-        )  # fmt: skip
+            step=r["step"],
+            currency=r["currency"],
+            residual_minor=r["residual_minor"],
+            invoices=r["invoices"],
+            customer_id=r["customer_id"],
+            customer_name=r.get("customer_name")
+            or await self._name(conn, r["tenant"], r["customer_id"]),
+            as_of=r["as_of"],
+        )
         text: Rendered = render(step, r["language"], values)
         body = text.body
         if r["channel"] == "letter":
-            body = letter_html(Message(
-                "", r["idempotency_key"], r["tenant"], r["customer_id"], r["channel"], None,
-                text.language, text.subject, body,
-            ))  # fmt: skip
+            body = letter_html(
+                Message(
+                    "",
+                    r["idempotency_key"],
+                    r["tenant"],
+                    r["customer_id"],
+                    r["channel"],
+                    None,
+                    text.language,
+                    text.subject,
+                    body,
+                )
+            )
         return text.subject, body

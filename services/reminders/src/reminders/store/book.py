@@ -13,8 +13,9 @@ async def ensure_customer(conn: asyncpg.Connection, tenant: str, customer_id: st
     await conn.execute(
         """INSERT INTO dunning_customer (tenant, customer_id) VALUES ($1, $2)
            ON CONFLICT DO NOTHING""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
 
 
 async def upsert_contact(conn: asyncpg.Connection, tenant: str, c: CustomerUpserted) -> None:
@@ -26,9 +27,16 @@ async def upsert_contact(conn: asyncpg.Connection, tenant: str, c: CustomerUpser
            SET name = EXCLUDED.name, email = EXCLUDED.email, phone = EXCLUDED.phone,
                language = EXCLUDED.language, timezone = EXCLUDED.timezone,
                owner = EXCLUDED.owner, country = EXCLUDED.country""",
-        tenant, c.customer_id, c.name, c.email, c.phone, c.language, c.timezone, c.owner,
+        tenant,
+        c.customer_id,
+        c.name,
+        c.email,
+        c.phone,
+        c.language,
+        c.timezone,
+        c.owner,
         c.country,
-    )  # fmt: skip
+    )
     await ensure_customer(conn, tenant, c.customer_id)
 
 
@@ -38,8 +46,14 @@ async def add_invoice(conn: asyncpg.Connection, tenant: str, i: InvoiceIssued) -
                                        currency, residual_minor)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (tenant, invoice_id) DO NOTHING""",
-        tenant, i.invoice_id, i.customer_id, i.number, i.due_date, i.currency, i.amount_minor,
-    )  # fmt: skip
+        tenant,
+        i.invoice_id,
+        i.customer_id,
+        i.number,
+        i.due_date,
+        i.currency,
+        i.amount_minor,
+    )
     await ensure_customer(conn, tenant, i.customer_id)
 
 
@@ -48,8 +62,10 @@ async def set_residual(
 ) -> None:
     await conn.execute(
         "UPDATE chased_invoice SET residual_minor = $3 WHERE tenant = $1 AND invoice_id = $2",
-        tenant, invoice_id, residual,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        residual,
+    )
 
 
 async def close_invoice(conn: asyncpg.Connection, tenant: str, invoice_id: str) -> None:
@@ -57,8 +73,9 @@ async def close_invoice(conn: asyncpg.Connection, tenant: str, invoice_id: str) 
     await conn.execute(
         """UPDATE chased_invoice SET residual_minor = 0, closed = true
            WHERE tenant = $1 AND invoice_id = $2""",
-        tenant, invoice_id,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+    )
 
 
 async def set_disputed(
@@ -66,8 +83,10 @@ async def set_disputed(
 ) -> None:
     await conn.execute(
         "UPDATE chased_invoice SET disputed = $3 WHERE tenant = $1 AND invoice_id = $2",
-        tenant, invoice_id, disputed,
-    )  # fmt: skip
+        tenant,
+        invoice_id,
+        disputed,
+    )
 
 
 async def record_applied(
@@ -78,8 +97,11 @@ async def record_applied(
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (tenant, payment_id, invoice_id)
            DO UPDATE SET amount_minor = applied_payment.amount_minor + EXCLUDED.amount_minor""",
-        tenant, payment_id, invoice_id, amount_minor,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        invoice_id,
+        amount_minor,
+    )
 
 
 async def reopen_for_reversal(
@@ -95,16 +117,20 @@ async def reopen_for_reversal(
            SET residual_minor = i.residual_minor + g.amount_minor, cycle = i.cycle + 1,
                escalate = 0
            FROM gone g WHERE i.tenant = $1 AND i.invoice_id = g.invoice_id AND NOT i.closed""",
-        tenant, payment_id, invoice_ids,
-    )  # fmt: skip
+        tenant,
+        payment_id,
+        invoice_ids,
+    )
 
 
 async def set_grade(conn: asyncpg.Connection, tenant: str, customer_id: str, grade: str) -> None:
     await conn.execute(
         """INSERT INTO dunning_customer (tenant, customer_id, grade) VALUES ($1, $2, $3)
            ON CONFLICT (tenant, customer_id) DO UPDATE SET grade = EXCLUDED.grade""",
-        tenant, customer_id, grade,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        grade,
+    )
 
 
 async def open_invoices(
@@ -116,8 +142,9 @@ async def open_invoices(
            FROM chased_invoice
            WHERE tenant = $1 AND customer_id = $2 AND residual_minor > 0 AND NOT closed
            ORDER BY due_date, invoice_id""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return rows
 
 
@@ -127,8 +154,9 @@ async def residuals(
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT invoice_id, residual_minor, disputed, closed FROM chased_invoice
            WHERE tenant = $1 AND invoice_id = ANY($2::text[])""",
-        tenant, invoice_ids,
-    )  # fmt: skip
+        tenant,
+        invoice_ids,
+    )
     return rows
 
 
@@ -136,8 +164,9 @@ async def escalate(conn: asyncpg.Connection, tenant: str, invoice_ids: list[str]
     await conn.execute(
         """UPDATE chased_invoice SET escalate = escalate + 1
            WHERE tenant = $1 AND invoice_id = ANY($2::text[])""",
-        tenant, invoice_ids,
-    )  # fmt: skip
+        tenant,
+        invoice_ids,
+    )
 
 
 async def contact(conn: asyncpg.Connection, tenant: str, customer_id: str) -> asyncpg.Record | None:
@@ -151,8 +180,9 @@ async def customer(
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM dunning_customer WHERE tenant = $1 AND customer_id = $2",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
 
 
 async def set_pause(
@@ -164,8 +194,11 @@ async def set_pause(
            ON CONFLICT (tenant, customer_id)
            DO UPDATE SET paused_until = EXCLUDED.paused_until,
                          pause_reason = EXCLUDED.pause_reason""",
-        tenant, customer_id, until, reason,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        until,
+        reason,
+    )
 
 
 async def set_pin(
@@ -175,5 +208,7 @@ async def set_pin(
         """INSERT INTO dunning_customer (tenant, customer_id, pinned_policy) VALUES ($1, $2, $3)
            ON CONFLICT (tenant, customer_id)
            DO UPDATE SET pinned_policy = EXCLUDED.pinned_policy""",
-        tenant, customer_id, policy_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        policy_id,
+    )

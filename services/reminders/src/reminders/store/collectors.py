@@ -26,8 +26,9 @@ async def chain_from(conn: asyncpg.Connection, tenant: str, collector_id: str) -
                WHERE c.manager IS NOT NULL AND up.depth < 10000
            )
            SELECT array_agg(id ORDER BY depth) FROM up""",
-        tenant, collector_id,
-    )  # fmt: skip
+        tenant,
+        collector_id,
+    )
     return list(found or [])
 
 
@@ -48,8 +49,13 @@ async def upsert(
                SET name = EXCLUDED.name, email = EXCLUDED.email, manager = EXCLUDED.manager,
                    updated_at = EXCLUDED.updated_at
            RETURNING collector_id, name, email, manager, updated_at, (xmax = 0) AS created""",
-        tenant, collector_id, name, email, manager, at,
-    )  # fmt: skip
+        tenant,
+        collector_id,
+        name,
+        email,
+        manager,
+        at,
+    )
     assert row is not None
     return row, bool(row["created"])
 
@@ -58,8 +64,9 @@ async def get(conn: asyncpg.Connection, tenant: str, collector_id: str) -> async
     return await conn.fetchrow(
         """SELECT collector_id, name, email, manager, updated_at FROM collector
            WHERE tenant = $1 AND collector_id = $2""",
-        tenant, collector_id,
-    )  # fmt: skip
+        tenant,
+        collector_id,
+    )
 
 
 async def page(
@@ -71,6 +78,9 @@ async def page(
            WHERE tenant = $1 AND ($2::text IS NULL OR collector_id > $2)
              AND ($3::text IS NULL OR manager = $3)
            ORDER BY collector_id LIMIT $4""",
-        tenant, after, manager, limit,
-    )  # fmt: skip
+        tenant,
+        after,
+        manager,
+        limit,
+    )
     return rows

@@ -29,8 +29,10 @@ async def policy_version(
     return await conn.fetchrow(
         """SELECT policy_id, version, grades, steps, created_at FROM dunning_policy
            WHERE tenant = $1 AND policy_id = $2 AND version = $3""",
-        tenant, policy_id, version,
-    )  # fmt: skip
+        tenant,
+        policy_id,
+        version,
+    )
 
 
 async def add_policy_version(
@@ -49,8 +51,13 @@ async def add_policy_version(
            SELECT $1, $2, GREATEST(COALESCE(max(version), 0), $6) + 1, $3, $4::jsonb, $5
            FROM dunning_policy WHERE tenant = $1 AND policy_id = $2
            RETURNING version""",
-        tenant, policy_id, grades, steps, at, first_version - 1,
-    )  # fmt: skip
+        tenant,
+        policy_id,
+        grades,
+        steps,
+        at,
+        first_version - 1,
+    )
     return version
 
 
@@ -67,8 +74,9 @@ async def taken_steps(
            CROSS JOIN LATERAL unnest(t.invoice_ids, t.cycles, t.steps)
                AS x(invoice_id, cycle, step)
            WHERE t.tenant = $1 AND t.customer_id = $2""",
-        tenant, customer_id,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+    )
     return {(r["invoice_id"], r["cycle"], r["step"]) for r in rows}
 
 
@@ -89,8 +97,9 @@ async def claim_pending(
            WHERE r.status = 'pending' AND r.next_attempt_at <= $1
              AND ($2::text IS NULL OR r.tenant = $2)
            ORDER BY r.next_attempt_at, r.reminder_id LIMIT 1 FOR UPDATE OF r SKIP LOCKED""",
-        at, tenant,
-    )  # fmt: skip
+        at,
+        tenant,
+    )
 
 
 async def log_attempt(
@@ -99,8 +108,12 @@ async def log_attempt(
     await conn.execute(
         """INSERT INTO delivery_attempt (reminder_id, attempt, at, ok, error)
            VALUES ($1, $2, $3, $4, $5)""",
-        reminder_id, attempt, at, error is None, error,
-    )  # fmt: skip
+        reminder_id,
+        attempt,
+        at,
+        error is None,
+        error,
+    )
 
 
 async def finish_reminder(
@@ -120,9 +133,15 @@ async def finish_reminder(
                   last_error = $5, sent_at = $6,
                   subject = coalesce(subject, $7), body = coalesce(body, $8)
            WHERE reminder_id = $1""",
-        reminder_id, status, attempts, next_attempt_at, error, sent_at,
-        text[0] if text else None, text[1] if text else None,
-    )  # fmt: skip
+        reminder_id,
+        status,
+        attempts,
+        next_attempt_at,
+        error,
+        sent_at,
+        text[0] if text else None,
+        text[1] if text else None,
+    )
 
 
 async def list_reminders(
@@ -143,9 +162,13 @@ async def list_reminders(
              AND ($3::text IS NULL OR r.status = $3)
              AND ($4::timestamptz IS NULL OR (r.created_at, r.reminder_id) > ($4, $5::uuid))
            ORDER BY r.created_at, r.reminder_id LIMIT $6""",
-        tenant, customer_id, status, after[0] if after else None, after[1] if after else None,
+        tenant,
+        customer_id,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
-    )  # fmt: skip
+    )
     return rows
 
 
@@ -185,8 +208,10 @@ async def promises(
         """SELECT * FROM promise WHERE tenant = $1 AND customer_id = $2
              AND (NOT $3 OR status = 'open')
            ORDER BY made_on, promise_id""",
-        tenant, customer_id, open_only,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        open_only,
+    )
     return rows
 
 
@@ -206,8 +231,13 @@ async def pay_promises(
              AND $3 = ANY(invoice_ids) AND made_on <= $6
              AND $6 <= promised_date + grace_days
            RETURNING *""",
-        tenant, customer_id, invoice_id, currency, amount_minor, applied_on,
-    )  # fmt: skip
+        tenant,
+        customer_id,
+        invoice_id,
+        currency,
+        amount_minor,
+        applied_on,
+    )
     return rows
 
 
@@ -217,8 +247,11 @@ async def judge_promise(
     await conn.execute(
         """UPDATE promise SET status = $3, judged_on = $4
            WHERE tenant = $1 AND promise_id = $2 AND status = 'open'""",
-        tenant, promise_id, status, on,
-    )  # fmt: skip
+        tenant,
+        promise_id,
+        status,
+        on,
+    )
 
 
 # --- tasks --------------------------------------------------------------------------------
@@ -233,8 +266,10 @@ async def worklist(
            UNION ALL
            SELECT * FROM task WHERE tenant = $1 AND status = 'open' AND due_on <= $3
              AND $2::text IS NOT NULL AND escalated_to = $2 AND owner IS DISTINCT FROM $2""",
-        tenant, owner, on,
-    )  # fmt: skip
+        tenant,
+        owner,
+        on,
+    )
     return rows
 
 
@@ -252,5 +287,8 @@ async def complete_task(
     await conn.execute(
         """UPDATE task SET status = 'done', outcome = $2, note = $3, completed_on = $4
            WHERE task_id = $1""",
-        task_id, outcome, note, on,
-    )  # fmt: skip
+        task_id,
+        outcome,
+        note,
+        on,
+    )

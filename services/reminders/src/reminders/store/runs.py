@@ -95,8 +95,11 @@ async def claim_customers(
            ORDER BY c.tenant, c.customer_id
            LIMIT $4
            FOR UPDATE OF c SKIP LOCKED""",
-        tenant, after[0], after[1], limit,
-    )  # fmt: skip
+        tenant,
+        after[0],
+        after[1],
+        limit,
+    )
     return rows
 
 
@@ -108,8 +111,9 @@ async def open_promises_of(
            JOIN promise p ON p.tenant = k.tenant AND p.customer_id = k.customer_id
            WHERE p.status = 'open'
            ORDER BY p.tenant, p.customer_id, p.made_on, p.promise_id""",
-        tenants, customer_ids,
-    )  # fmt: skip
+        tenants,
+        customer_ids,
+    )
     return rows
 
 
@@ -128,8 +132,10 @@ async def break_promises(
                  FROM broken, unnest(invoice_ids) AS invoice_id
                  GROUP BY tenant, invoice_id) b
            WHERE i.tenant = b.tenant AND i.invoice_id = b.invoice_id""",
-        tenants, promise_ids, on,
-    )  # fmt: skip
+        tenants,
+        promise_ids,
+        on,
+    )
 
 
 async def open_tasks_due_before(
@@ -148,8 +154,10 @@ async def open_tasks_due_before(
            WHERE t.status = 'open' AND t.escalated_on IS NULL AND t.due_on < $3
            ORDER BY t.tenant, t.customer_id, t.due_on, t.task_id
            FOR UPDATE OF t""",
-        tenants, customer_ids, before,
-    )  # fmt: skip
+        tenants,
+        customer_ids,
+        before,
+    )
     return rows
 
 
@@ -161,8 +169,10 @@ async def mark_escalated(
         """UPDATE task t SET escalated_on = x.on_date, escalated_to = x.manager
            FROM unnest($1::uuid[], $2::date[], $3::text[]) AS x(task_id, on_date, manager)
            WHERE t.task_id = x.task_id""",
-        task_ids, on, to,
-    )  # fmt: skip
+        task_ids,
+        on,
+        to,
+    )
 
 
 _DECIDE = """
@@ -367,13 +377,34 @@ async def decide_and_record(
     await conn.execute("SET LOCAL enable_seqscan = off")
     row: asyncpg.Record = await conn.fetchrow(
         _DECIDE,
-        chunk.tenant, chunk.customer_id, chunk.pkey, chunk.on, chunk.email, chunk.phone,
-        chunk.owner, chunk.grade, chunk.language,
-        steps.pkey, steps.idx, steps.name, steps.offset_days, steps.messages, steps.tasks,
-        steps.action, steps.policy_id, steps.version, *chunk.first, *chunk.last,
-        exponents[0], exponents[1], at, events.topic, events.source, at.isoformat(),
+        chunk.tenant,
+        chunk.customer_id,
+        chunk.pkey,
+        chunk.on,
+        chunk.email,
+        chunk.phone,
+        chunk.owner,
+        chunk.grade,
+        chunk.language,
+        steps.pkey,
+        steps.idx,
+        steps.name,
+        steps.offset_days,
+        steps.messages,
+        steps.tasks,
+        steps.action,
+        steps.policy_id,
+        steps.version,
+        *chunk.first,
+        *chunk.last,
+        exponents[0],
+        exponents[1],
+        at,
+        events.topic,
+        events.source,
+        at.isoformat(),
         events.headers,
-    )  # fmt: skip
+    )
     if row["events"]:
         await conn.execute("SELECT pg_notify($1 || current_schema(), '')", events.notify_prefix)
     return row

@@ -11,9 +11,15 @@ import asyncpg
 from huikuan_runtime.db import xact_lock
 
 FIELDS = (
-    "mail_from", "webhook_url", "webhook_secret", "sms_url", "sms_token",
-    "send_window_start", "send_window_end", "default_timezone",
-)  # fmt: skip
+    "mail_from",
+    "webhook_url",
+    "webhook_secret",
+    "sms_url",
+    "sms_token",
+    "send_window_start",
+    "send_window_end",
+    "default_timezone",
+)
 
 
 async def lock(conn: asyncpg.Connection, tenant: str) -> None:
@@ -44,7 +50,9 @@ async def put(
             VALUES ($1, $2, {params})
             ON CONFLICT (tenant) DO UPDATE SET updated_at = EXCLUDED.updated_at, {updates}
             RETURNING *""",
-        tenant, at, *(values[f] for f in FIELDS),
-    )  # fmt: skip
+        tenant,
+        at,
+        *(values[f] for f in FIELDS),
+    )
     assert row is not None
     return row

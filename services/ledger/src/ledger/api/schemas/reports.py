@@ -162,8 +162,9 @@ class CurrencyDso(BaseModel):
 
 
 class DsoReport(BaseModel):
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True,
-                              serialize_by_alias=True)  # fmt: skip
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
 
     from_: date = Field(alias="from")
     to: date
