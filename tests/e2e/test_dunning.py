@@ -285,3 +285,54 @@ def test_manual_pause_and_dispute_hold_reminders_back(tenant: Tenant) -> None:
     state = _dunning(api, date(2026, 4, 7))
     assert (state["paused_until"], state["pause_reason"]) == ("2026-04-06", "CFO on leave")
     assert api.http.delete("/customers/C-1/dunning/pause").json()["paused_until"] is None
+
+
+def test_a_tenants_broken_template_is_refused_or_fails_alone(
+    stack: Stack, tenant: Tenant, smtp: SmtpSink
+) -> None:
+    """`{{ 1/0 }}` used to make the tenant's runs and reminder list answer 503 and crash
+    the scheduler for everyone: now it is a 422 when saved, and a template that fails only
+    on real data fails its own reminder, recorded, while the API goes on answering."""
+    api = tenant.api
+
+    def policy(body: str) -> dict[str, Any]:
+        step = {
+            "name": "overdue_notice",
+            "offset_days": 1,
+            "channels": ["email"],
+            "template": "overdue_notice",
+            "templates": {"en": {"subject": "Overdue", "body": body}},
+        }
+        return {"grades": [], "steps": [step]}
+
+    refused = api.http.put("/dunning/policies/house", json=policy("{{ 1/0 }}"))
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["errors"] == [
+        {"field": "steps.0.templates.en.body", "message": "division by zero"}
+    ]
+    assert api.get("/dunning/policies/house").status_code == 404  # nothing written
+    # Fine on the sample (one invoice), broken for a customer with two.
+    latent = "{% if invoices | length > 1 %}{{ 1/0 }}{% endif %}Please pay {{ total }}."
+    saved = api.http.put("/dunning/policies/house", json=policy(latent))
+    assert saved.status_code == 200, saved.text
+    address = f"ar@{tenant.id}.example"
+    r = api.put_customer("C-1", email=address, language="en", country="CN")
+    assert r.status_code == 201, r.text
+    for n in (1, 2):
+        r = api.post_invoice(f"INV-{n}", "C-1", issue_date="2026-03-02", due_date=str(DUE))
+        assert r.status_code == 201, r.text
+    eventually(
+        lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 2,
+        what="reminders saw both invoices",
+    )
+    pinned = api.http.put("/customers/C-1/dunning/policy", json={"policy_id": "house"})
+    assert pinned.status_code == 200, pinned.text
+    run = api.http.post("/dunning/runs", json={"as_of": str(DUE + timedelta(days=1))})
+    assert run.status_code == 200, run.text
+    assert (run.json()["reminders_recorded"], run.json()["failed"]) == (1, 1)
+    listed = api.get("/reminders?customer_id=C-1")
+    assert listed.status_code == 200, listed.text
+    [item] = listed.json()["items"]
+    assert (item["status"], item["last_error"]) == ("failed", "template body: division by zero")
+    assert address not in {m["To"] for m in smtp.messages}

@@ -14,6 +14,7 @@ from huikuan_events.ledger import CustomerUpserted, InvoiceIssued, PaymentApplie
 from huikuan_runtime.clock import FixedClock
 from reminders.channels import Channel
 from reminders.channels.email import EmailChannel
+from reminders.render import Renderer
 from reminders.service.deliver import deliver_due
 from reminders.service.run import RunConfig, run
 from reminders.service.texts import Composer
@@ -211,11 +212,11 @@ async def test_text_is_rendered_at_first_delivery_and_kept_as_sent(
     row = await pool.fetchrow("SELECT * FROM reminder")
     assert (row["subject"], row["body"]) == (None, None)  # recorded without text
     async with pool.acquire() as conn:
-        preview = await Composer().text(conn, row)
+        preview = await Composer(Renderer()).text(conn, row)
         # What GET /reminders shows meanwhile (the name comes with the listed row).
         [listed] = await dunning.list_reminders(conn, TENANT, "C-1", "pending", None, 10)
         assert listed["customer_name"] == "客户 C-1"
-        assert await Composer().text(conn, listed) == preview
+        assert await Composer(Renderer()).text(conn, listed) == preview
         after = (listed["created_at"], listed["reminder_id"])
         assert await dunning.list_reminders(conn, TENANT, None, None, after, 10) == []
     assert preview[0].startswith("Overdue notice") and "123.45 CNY" in preview[1]

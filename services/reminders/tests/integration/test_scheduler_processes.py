@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
-from services.reminders.tests.integration.support import Sink, feed
+from reminders.domain.policy import Step
+from reminders.service import policies as policy_service
+from reminders.store import book
+from services.reminders.tests.integration.support import TENANT, Sink, feed
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +143,77 @@ async def test_two_scheduler_processes_and_a_kill_send_each_reminder_once(
     assert {m["To"] for m in slow_smtp.messages} == {
         f"c-{k:03d}@example.com" for k in range(CUSTOMERS)
     }
+
+
+async def test_a_tenants_broken_template_fails_its_reminder_and_the_scheduler_goes_on(
+    pool: asyncpg.Pool, schema: tuple[str, str], smtp: Sink, tmp_path: Path
+) -> None:
+    """A template stored before templates were tried on save (`{{ 1/0 }}`) used to crash
+    the scheduler on every start, for every tenant."""
+    for tenant, cid in (("t-hostile", "C-BAD"), (TENANT, "C-GOOD")):
+        await feed(
+            pool,
+            cid,
+            CustomerUpserted(
+                customer_id=cid,
+                name=cid,
+                email=f"{cid.lower()}@example.com",
+                country="CN",
+                currency="CNY",
+                payment_terms_days=30,
+                language="en",
+            ),
+            tenant=tenant,
+        )
+        await feed(
+            pool,
+            cid,
+            InvoiceIssued(
+                invoice_id=f"I-{cid}",
+                customer_id=cid,
+                number=f"N-{cid}",
+                issue_date=DUE,
+                due_date=DUE,
+                currency="CNY",
+                amount_minor=1_000,
+            ),
+            tenant=tenant,
+        )
+    broken = Step(
+        "overdue_notice",
+        1,
+        ("email",),
+        "overdue_notice",
+        overrides={"en": {"subject": "Overdue", "body": "{{ 1/0 }}"}},
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        # Stored as an older version would have stored it: only its variables checked.
+        await policy_service.save(conn, "t-hostile", "house", [], [broken], datetime.now(UTC))
+        await book.set_pin(conn, "t-hostile", "C-BAD", "house")
+    log = tmp_path / "schedule.log"
+    proc = _scheduler(schema, smtp, log)
+    try:
+
+        async def settled() -> bool:
+            rows = await pool.fetch("SELECT tenant, status, last_error FROM reminder")
+            return {(r["tenant"], r["status"], r["last_error"]) for r in rows} == {
+                ("t-hostile", "failed", "template body: division by zero"),
+                (TENANT, "sent", None),
+            }
+
+        deadline = time.monotonic() + 60
+        while not await settled():
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            await asyncio.sleep(0.1)
+        # Still running, and its next rounds leave the failed reminder alone.
+        rounds = log.read_text().count('"dunning run"')
+        await asyncio.to_thread(
+            _wait, lambda: log.read_text().count('"dunning run"') >= rounds + 2, 30, "two rounds"
+        )
+        assert proc.poll() is None, log.read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert [m["To"] for m in smtp.messages] == ["c-good@example.com"]
+    assert await pool.fetchval("SELECT attempts FROM reminder WHERE tenant = 't-hostile'") == 1

@@ -19,6 +19,7 @@ from huikuan_runtime.money import Money
 from huikuan_runtime.problems import NotFound
 from huikuan_runtime.service import Pool
 from reminders.api import schemas as s
+from reminders.api.deps import Channels, Texts
 from reminders.config import Settings
 from reminders.domain.dunning import (
     OpenInvoice,
@@ -28,6 +29,7 @@ from reminders.domain.dunning import (
     priority,
 )
 from reminders.domain.policy import Policy, Step, choose
+from reminders.render import TemplateProblem
 from reminders.service import channel_settings
 from reminders.service import collectors as collector_service
 from reminders.service import policies as policy_service
@@ -36,7 +38,7 @@ from reminders.service import tasks as task_service
 from reminders.service.channel_settings import effective
 from reminders.service.deliver import deliver_due
 from reminders.service.run import promise_of, run
-from reminders.service.schedule import TenantChannels, retry_policy, run_config
+from reminders.service.schedule import retry_policy, run_config
 from reminders.service.texts import Composer
 from reminders.store import book, collectors, dunning
 from reminders.store import settings as settings_store
@@ -78,14 +80,15 @@ async def get_policy(policy_id: IdPath, tenant: TenantId, pool: Pool) -> s.Polic
 
 @router.put("/dunning/policies/{policy_id}", response_model=s.PolicyPublic)
 async def put_policy(
-    policy_id: IdPath, body: s.PolicyPut, tenant: TenantId, pool: Pool
+    policy_id: IdPath, body: s.PolicyPut, tenant: TenantId, pool: Pool, renderer: Texts
 ) -> s.PolicyPublic:
+    """A new version of the policy. A step's own templates are tried on sample data first:
+    one that cannot be rendered is a 422 naming the step, language, part and problem."""
     steps = [
         Step(x.name, x.offset_days, tuple(x.channels), x.template, x.action, x.templates or {})
         for x in body.steps
     ]
-    async with unit_of_work(pool) as conn:
-        saved = await policy_service.save(conn, tenant, policy_id, body.grades, steps, _now())
+    saved = await policy_service.put(pool, renderer, tenant, policy_id, body.grades, steps, _now())
     return _policy_public(saved)
 
 
@@ -260,7 +263,7 @@ async def list_promises(customer_id: IdPath, tenant: TenantId, pool: Pool) -> s.
 
 @router.get("/reminders", response_model=s.ReminderPage)
 async def list_reminders(
-    query: Annotated[s.ReminderQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[s.ReminderQuery, Query()], tenant: TenantId, pool: Pool, renderer: Texts
 ) -> s.ReminderPage:
     """Oldest first, in pages: `next_cursor` continues after the last item returned
     (keyset on created_at + reminder_id, so reminders recorded meanwhile never shift a page)."""
@@ -273,15 +276,15 @@ async def list_reminders(
         rows = rows[: query.limit]
         attempts = await dunning.attempts_of(conn, [r["reminder_id"] for r in rows])
         # Not yet delivered: no text stored yet; show what delivery will render.
-        composer = Composer()
-        texts = [await composer.text(conn, r) for r in rows]
+        composer = Composer(renderer)
+        texts = [await _preview(composer, conn, r) for r in rows]
     by_reminder: dict[UUID, list[s.DeliveryAttempt]] = {}
     for a in attempts:
         by_reminder.setdefault(a["reminder_id"], []).append(
             s.DeliveryAttempt(attempt=a["attempt"], at=a["at"], ok=a["ok"], error=a["error"])
         )
     items = []
-    for r, (subject, body) in zip(rows, texts, strict=True):
+    for r, (subject, body, problem) in zip(rows, texts, strict=True):
         fields: dict[str, Any] = {
             k: r[k]
             for k in (
@@ -307,6 +310,7 @@ async def list_reminders(
                 reminder_id=str(r["reminder_id"]),
                 subject=subject,
                 body=body,
+                text_problem=problem,
                 residual=Money(r["residual_minor"], r["currency"]).format(),
                 deliveries=by_reminder.get(r["reminder_id"], []),
                 **fields,
@@ -319,6 +323,16 @@ async def list_reminders(
         else None
     )
     return s.ReminderPage(items=items, next_cursor=cursor)
+
+
+async def _preview(
+    composer: Composer, conn: asyncpg.Connection, r: asyncpg.Record
+) -> tuple[str, str, str | None]:
+    """(subject, body, problem): the text, or empty text and why it cannot be rendered."""
+    try:
+        return (*await composer.text(conn, r), None)
+    except TemplateProblem as exc:
+        return "", "", f"template {exc}"
 
 
 def _reminder_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
@@ -492,7 +506,12 @@ async def put_settings(
 
 @router.post("/dunning/runs", response_model=s.RunPublic)
 async def dunning_run(
-    body: s.RunCreate, tenant: TenantId, pool: Pool, request: Request
+    body: s.RunCreate,
+    tenant: TenantId,
+    pool: Pool,
+    request: Request,
+    renderer: Texts,
+    channels: Channels,
 ) -> s.RunPublic:
     """Decide and record what is due for the tenant as of the date, then deliver what is
     pending. Safe to call concurrently and repeatedly: nothing is sent twice."""
@@ -500,10 +519,8 @@ async def dunning_run(
     decided = await run(
         pool, tenant=tenant, as_of=body.as_of, at=_now(), config=run_config(settings)
     )
-    channels = getattr(request.app.state, "channels", None) or TenantChannels(settings)
-    request.app.state.channels = channels
     delivered = await deliver_due(
-        pool, channels, now=_now, retry=retry_policy(settings), tenant=tenant
+        pool, channels, now=_now, renderer=renderer, retry=retry_policy(settings), tenant=tenant
     )
     return s.RunPublic(
         as_of=body.as_of,

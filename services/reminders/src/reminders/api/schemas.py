@@ -201,6 +201,11 @@ class ReminderPublic(BaseModel):
     language: str
     subject: str
     body: str
+    text_problem: str | None = Field(
+        default=None,
+        description="why the text of a reminder not yet delivered cannot be rendered "
+        "(its subject and body are then empty); delivery will fail it with this error",
+    )
     invoices: list[RemindedInvoice]
     currency: str
     residual: DecimalAmount

@@ -7,6 +7,7 @@ closed or disputed meanwhile is `cancelled` (payment in full cancels what is pen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,10 +18,14 @@ import asyncpg
 from huikuan_events.reminders import SOURCE, ReminderFailed, ReminderSent
 from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
+from huikuan_runtime.consumer import TRANSIENT_ERRORS
 from huikuan_runtime.db import unit_of_work
 from reminders.channels import Channel, DeliveryError, Message
+from reminders.render import Renderer, TemplateProblem
 from reminders.service.texts import Composer
 from reminders.store import book, dunning
+
+log = logging.getLogger(__name__)
 
 
 class ChannelSource(Protocol):
@@ -56,20 +61,73 @@ async def deliver_due(
     *,
     now: Callable[[], datetime],
     retry: RetryPolicy = RetryPolicy(),
+    renderer: Renderer | None = None,
     tenant: str | None = None,
     limit: int = 10_000,
 ) -> DeliveryResult:
     """Try every pending reminder (of one tenant, or all) whose next attempt is due now,
-    through its tenant's channels (`channels` as a source), or these same ones for all."""
+    through its tenant's channels (`channels` as a source), or these same ones for all.
+
+    A reminder fails alone: one whose template cannot be rendered is `failed` at once with
+    the template's problem as its error; any other unexpected error is recorded as a failed
+    attempt of that reminder (retried with backoff like a channel's error) and delivery goes
+    on with the next one. Only an outage of the database itself stops the round.
+    Without a `renderer` the round uses one of its own."""
+    own_renderer = renderer is None
+    composer = Composer(renderer or Renderer())
     result = DeliveryResult()
-    composer = Composer()
-    for _ in range(limit):
-        async with unit_of_work(pool) as conn:
-            r = await dunning.claim_pending(conn, now(), tenant)
-            if r is None:
+    try:
+        for _ in range(limit):
+            claimed = await _deliver_next(pool, channels, now, retry, tenant, result, composer)
+            if not claimed:
                 break
-            await _one(conn, r, channels, now(), retry, result, composer)
+    finally:
+        if own_renderer:
+            composer.renderer.close()
     return result
+
+
+async def _deliver_next(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel] | ChannelSource,
+    now: Callable[[], datetime],
+    retry: RetryPolicy,
+    tenant: str | None,
+    result: DeliveryResult,
+    composer: Composer,
+) -> bool:
+    """Claim and try the next due reminder; false when none is due."""
+    claimed: asyncpg.Record | None = None
+    try:
+        async with unit_of_work(pool) as conn:
+            claimed = await dunning.claim_pending(conn, now(), tenant)
+            if claimed is None:
+                return False
+            await _one(conn, claimed, channels, now(), retry, result, composer)
+    except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
+        raise
+    except Exception as exc:
+        if claimed is None:
+            raise
+        log.exception(
+            "delivering a reminder failed unexpectedly",
+            extra={"reminder_id": str(claimed["reminder_id"]), "tenant": claimed["tenant"]},
+        )
+        async with unit_of_work(pool) as conn:
+            if await dunning.relock(conn, claimed["reminder_id"], claimed["attempts"]):
+                error = f"internal error while delivering ({type(exc).__name__})"
+                outcome = Outcome(error=error, permanent=False, text=None)
+                await _record(conn, claimed, outcome, now(), retry, result)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to: no error (sent), or an error, permanent or not."""
+
+    error: str | None
+    permanent: bool
+    text: tuple[str, str] | None
 
 
 async def _one(
@@ -101,13 +159,17 @@ async def _one(
         return
     # The text is rendered once, before the first attempt, and kept: every attempt sends
     # the same words, and what was sent is what is stored.
-    subject, body = await composer.text(conn, r)
-    attempt = r["attempts"] + 1
-    error: str | None = None
-    permanent = False
+    try:
+        subject, body = await composer.text(conn, r)
+    except TemplateProblem as exc:
+        outcome = Outcome(error=f"template {exc}", permanent=True, text=None)
+        await _record(conn, r, outcome, at, retry, result)
+        return
     if not isinstance(channels, Mapping):
         channels = await channels.channels(conn, r["tenant"], r["settings_updated_at"])
     channel = channels.get(r["channel"])
+    error: str | None = None
+    permanent = False
     try:
         if channel is None:
             raise DeliveryError(f"no {r['channel']} channel is configured", permanent=True)
@@ -133,6 +195,21 @@ async def _one(
         )
     except DeliveryError as exc:
         error, permanent = str(exc), exc.permanent
+    await _record(conn, r, Outcome(error, permanent, (subject, body)), at, retry, result)
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    r: asyncpg.Record,
+    outcome: Outcome,
+    at: datetime,
+    retry: RetryPolicy,
+    result: DeliveryResult,
+) -> None:
+    """Log the attempt and move the reminder on: sent, failed (with `reminder_failed`),
+    or pending again after the backoff."""
+    attempt = r["attempts"] + 1
+    error = outcome.error
     await dunning.log_attempt(conn, r["reminder_id"], attempt, at, error)
     if error is None:
         await dunning.finish_reminder(
@@ -143,7 +220,7 @@ async def _one(
             next_attempt_at=at,
             error=None,
             sent_at=at,
-            text=(subject, body),
+            text=outcome.text,
         )
         await outbox.record(
             conn,
@@ -158,14 +235,14 @@ async def _one(
                 policy_id=r["policy_id"],
                 step=r["step"],
                 channel=r["channel"],
-                invoice_ids=invoice_ids,
+                invoice_ids=[i["invoice_id"] for i in r["invoices"]],
                 currency=r["currency"],
                 residual_minor=r["residual_minor"],
                 sent_at=at,
             ),
         )
         result.sent += 1
-    elif permanent or attempt >= retry.max_attempts:
+    elif outcome.permanent or attempt >= retry.max_attempts:
         await dunning.finish_reminder(
             conn,
             r["reminder_id"],
@@ -174,7 +251,7 @@ async def _one(
             next_attempt_at=at,
             error=error,
             sent_at=None,
-            text=(subject, body),
+            text=outcome.text,
         )
         await outbox.record(
             conn,
@@ -201,6 +278,6 @@ async def _one(
             next_attempt_at=at + retry.delay(attempt),
             error=error,
             sent_at=None,
-            text=(subject, body),
+            text=outcome.text,
         )
         result.retrying += 1

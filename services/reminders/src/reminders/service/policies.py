@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.problems import InvalidInput
-from reminders.domain.policy import Policy, Step, in_force, validate_steps
+from reminders.domain.policy import Policy, PolicyError, Step, in_force, validate_steps
+from reminders.render import Renderer, TemplateProblem, sample_values, tenant_text
 from reminders.store import dunning
 
 
@@ -49,6 +52,46 @@ async def policies(conn: asyncpg.Connection, tenant: str) -> dict[str, Policy]:
     return in_force(from_row(r) for r in await dunning.latest_policies(conn, tenant))
 
 
+async def render_errors(renderer: Renderer, steps: Sequence[Step]) -> list[PolicyError]:
+    """Each step's own templates tried on sample data: what cannot be rendered."""
+    errors: list[PolicyError] = []
+    for i, step in enumerate(steps):
+        for lang in step.overrides:
+            own = tenant_text(step, lang)
+            if own is None:
+                continue
+            try:
+                await renderer.render_tenant(*own, sample_values(step.name))
+            except TemplateProblem as exc:
+                where = f"steps.{i}.templates.{lang}.{exc.part or 'body'}"
+                errors.append(PolicyError(where, exc.message))
+    return errors
+
+
+def _refuse(errors: Sequence[PolicyError]) -> None:
+    if errors:
+        raise InvalidInput(
+            "; ".join(f"{e.field}: {e.message}" for e in errors),
+            errors=[{"field": e.field, "message": e.message} for e in errors],
+        )
+
+
+async def put(
+    pool: asyncpg.Pool,
+    renderer: Renderer,
+    tenant: str,
+    policy_id: str,
+    grades: list[str],
+    steps: list[Step],
+    at: datetime,
+) -> Policy:
+    """A tenant's new version of a policy: validated, its own templates tried on sample
+    data (outside any transaction), then saved. Invalid input is a 422, nothing written."""
+    _refuse(validate_steps(steps, grades) or await render_errors(renderer, steps))
+    async with unit_of_work(pool) as conn:
+        return await save(conn, tenant, policy_id, grades, steps, at)
+
+
 async def save(
     conn: asyncpg.Connection,
     tenant: str,
@@ -58,12 +101,7 @@ async def save(
     at: datetime,
 ) -> Policy:
     """Validate and store a new version; invalid input is a 422 and nothing is written."""
-    errors = validate_steps(steps, grades)
-    if errors:
-        raise InvalidInput(
-            "; ".join(f"{e.field}: {e.message}" for e in errors),
-            errors=[{"field": e.field, "message": e.message} for e in errors],
-        )
+    _refuse(validate_steps(steps, grades))
     ordered = sorted(steps, key=lambda s: s.offset_days)
     # A tenant's first edit of a shipped policy becomes version 1 (the shipped one is 0).
     version = await dunning.add_policy_version(

@@ -22,6 +22,7 @@ from reminders.channels.sms import SmsChannel
 from reminders.channels.webhook import WebhookChannel
 from reminders.config import Settings
 from reminders.domain.calendar import Window
+from reminders.render import Renderer
 from reminders.service.channel_settings import TenantSettings, effective
 from reminders.service.deliver import RetryPolicy, deliver_due
 from reminders.service.run import RunConfig, run
@@ -106,6 +107,7 @@ async def run_periodically(settings: Settings, *, clock: Clock | None = None) ->
     """`python -m reminders schedule`: decide and deliver now, then every interval."""
     clock = clock or SystemClock()
     channels = TenantChannels(settings)
+    renderer = Renderer()
 
     async def once(pool: asyncpg.Pool) -> None:
         decided = await run(
@@ -115,7 +117,9 @@ async def run_periodically(settings: Settings, *, clock: Clock | None = None) ->
             at=clock.now(),
             config=run_config(settings),
         )
-        delivered = await deliver_due(pool, channels, now=clock.now, retry=retry_policy(settings))
+        delivered = await deliver_due(
+            pool, channels, now=clock.now, retry=retry_policy(settings), renderer=renderer
+        )
         log.info(
             "dunning run",
             extra={
@@ -127,4 +131,7 @@ async def run_periodically(settings: Settings, *, clock: Clock | None = None) ->
             },
         )
 
-    await run_every(settings, settings.schedule_interval_seconds, once, "dunning run")
+    try:
+        await run_every(settings, settings.schedule_interval_seconds, once, "dunning run")
+    finally:
+        renderer.close()

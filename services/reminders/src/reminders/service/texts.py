@@ -13,15 +13,17 @@ import asyncpg
 from reminders.channels import Message
 from reminders.channels.recording import letter_html
 from reminders.domain.policy import SHIPPED, Policy, Step
-from reminders.render import Rendered, recorded_context, render
+from reminders.render import Rendered, Renderer, recorded_context
 from reminders.service.policies import from_row, policies
 from reminders.store import book, dunning
 
 
 @dataclass(slots=True)
 class Composer:
-    """Renders recorded reminders; caches policies and names across a batch of them."""
+    """Renders recorded reminders; caches policies and names across a batch of them.
+    A template that cannot be rendered raises `reminders.render.TemplateProblem`."""
 
+    renderer: Renderer
     _policies: dict[tuple[str, str, int], Policy | None] = field(default_factory=dict)
     _names: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -66,7 +68,7 @@ class Composer:
             or await self._name(conn, r["tenant"], r["customer_id"]),
             as_of=r["as_of"],
         )
-        text: Rendered = render(step, r["language"], values)
+        text: Rendered = await self.renderer.render(step, r["language"], values)
         body = text.body
         if r["channel"] == "letter":
             body = letter_html(

@@ -292,3 +292,16 @@ async def complete_task(
         note,
         on,
     )
+
+
+async def relock(conn: asyncpg.Connection, reminder_id: UUID, attempts: int) -> bool:
+    """Take a pending reminder again after its delivery rolled back: true when it is still
+    pending with `attempts` attempts and no other deliverer holds it."""
+    found = await conn.fetchval(
+        """SELECT 1 FROM reminder
+           WHERE reminder_id = $1 AND status = 'pending' AND attempts = $2
+           FOR UPDATE SKIP LOCKED""",
+        reminder_id,
+        attempts,
+    )
+    return found is not None
