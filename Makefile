@@ -11,9 +11,9 @@ export UV_LINK_MODE ?= copy
 help:
 	@echo "make run    start Postgres, Kafka and every service; serve the API with a demo tenant"
 	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy, import contracts, breaking changes to the public contracts"
 	@echo "make bench  the benchmarks (bench/), each beside its floor; table + bench/results/*.json"
-	@echo "make docs   regenerate docs/events (JSON Schema, AsyncAPI) from the event models"
+	@echo "make docs   regenerate docs/openapi and docs/events from the code (refuses breaking changes)"
 	@echo "make stop   stop what make run / make test started"
 
 $(ROOT)/.run/tools/bin/uv:
@@ -23,6 +23,15 @@ $(ROOT)/.run/tools/bin/uv:
 
 sync: $(if $(findstring .run/tools,$(UV)),$(UV))
 	@$(UV) sync --frozen --quiet
+
+# oasdiff judges changes to the public contracts (tools/contract_gate.py); built once from
+# the Go module proxy into .run/tools.
+OASDIFF := $(ROOT)/.run/tools/bin/oasdiff
+OASDIFF_VERSION := v1.39.0
+$(OASDIFF):
+	@command -v go >/dev/null || { echo "error: go (1.22+) is needed to build oasdiff" >&2; exit 1; }
+	@echo "installing oasdiff $(OASDIFF_VERSION) into .run/tools ..." >&2
+	@GOBIN=$(ROOT)/.run/tools/bin go install github.com/oasdiff/oasdiff@$(OASDIFF_VERSION)
 
 infra-dev:
 	@deploy/infra.sh up dev >/dev/null
@@ -36,7 +45,7 @@ run: sync infra-dev
 	  $(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT); \
 	  rc=$$?; deploy/infra.sh down dev; exit $$rc
 
-test: sync infra-test
+test: sync infra-test $(OASDIFF)
 	@set -a && source .run/test/infra.env && set +a && \
 	  HUIKUAN_RUN_DIR=$(ROOT)/.run/test $(UV) run --frozen pytest $(PYTEST_ARGS)
 
@@ -48,13 +57,15 @@ bench: sync infra-test
 test-unit: sync
 	@$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: sync
+lint: sync $(OASDIFF)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs services tests bench
+	@$(UV) run --frozen mypy libs services tests bench tools
+	@$(UV) run --frozen lint-imports
+	@$(UV) run --frozen python -m tools.contract_gate check
 
-docs: sync
-	@$(UV) run --frozen python -m huikuan_events.docs write docs/events
+docs: sync $(OASDIFF)
+	@$(UV) run --frozen python -m tools.contract_gate write
 
 format: sync
 	@$(UV) run --frozen ruff format .
