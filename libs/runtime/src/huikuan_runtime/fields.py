@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from zoneinfo import available_timezones
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from huikuan_runtime.money import Money, MoneyError, is_currency
 
@@ -83,6 +84,24 @@ def parse_positive(amount: str, currency: str) -> Money:
     return money
 
 
+def _against_currency(parse: Callable[[str, str], Money]) -> AfterValidator:
+    def check(amount: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency is not None:  # else the currency failed and is reported already
+            parse(amount, currency)  # its ValueError is the field's 422, saying what is wrong
+        return amount
+
+    return AfterValidator(check)
+
+
+# The one check of an amount in a request body against the body's `currency`, which must be
+# declared before the amount (fields are validated in order): `Annotated[DecimalAmount,
+# FitsCurrency]`. An amount with more fraction digits than the currency has is a 422 that
+# says so, before anything is written; `PositiveInCurrency` also refuses zero.
+FitsCurrency = _against_currency(Money.parse)
+PositiveInCurrency = _against_currency(parse_positive)
+
+
 class StrictIn(BaseModel):
     """Request bodies refuse unknown fields and trim strings."""
 
@@ -93,15 +112,7 @@ class AmountIn(StrictIn):
     """A body carrying `currency` and a positive `amount` that fits the currency."""
 
     currency: CurrencyCode
-    amount: DecimalAmount
-
-    @field_validator("amount")
-    @classmethod
-    def _amount_fits_currency(cls, amount: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is not None:  # else the currency failed and is reported already
-            parse_positive(amount, currency)
-        return amount
+    amount: Annotated[DecimalAmount, PositiveInCurrency]
 
     def money(self) -> Money:
         return Money.parse(self.amount, self.currency)

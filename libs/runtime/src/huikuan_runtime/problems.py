@@ -122,3 +122,12 @@ class UpstreamUnavailable(Problem):
     status = 503
     slug = "upstream-unavailable"
     title = "A service this call needs is unavailable"
+
+
+class UpstreamFailed(Problem):
+    """A service answered this request with a server error (not 503): the request failed,
+    the service is not down."""
+
+    status = 502
+    slug = "upstream-failed"
+    title = "A service this call needs failed to handle it"

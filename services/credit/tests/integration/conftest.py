@@ -1,4 +1,5 @@
-"""A fresh, migrated credit schema per test on the real PostgreSQL (`DATABASE_URL`)."""
+"""A fresh, migrated credit schema per test on the real PostgreSQL (`DATABASE_URL`), and
+credit's API on it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
-from huikuan_runtime.testing import database_url, schema_pool
+from credit.api.app import create_app
+from credit.config import Settings
+from huikuan_runtime.testing import database_url, internal_client, schema_pool
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -20,3 +24,14 @@ async def pool() -> AsyncIterator[asyncpg.Pool]:
         pytest.skip("needs DATABASE_URL (make test sets it)")
     async with schema_pool(url, MIGRATIONS, "credit_it") as pool:
         yield pool
+
+
+@pytest.fixture
+async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    """Credit's app on the test schema's pool, called over ASGI as the gateway would, for
+    tenant t1."""
+    settings = Settings()
+    app = create_app(settings)
+    app.state.pool, app.state.settings = pool, settings
+    async with internal_client(app, "t1") as client:
+        yield client

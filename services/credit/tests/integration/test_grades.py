@@ -4,18 +4,14 @@ that is not one or a cursor the list did not return."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
 import httpx
 import pytest
 
-from credit.api.app import create_app
-from credit.config import Settings
 from credit.domain.scorecard import Grade
 from credit.store import scores
-from huikuan_runtime.testing import internal_client
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +28,6 @@ def _state(customer_id: str, grade: Grade, score: int) -> scores.State:
         profile={},
         facts_digest=None,
     )
-
-
-@pytest.fixture
-async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings()
-    app = create_app(settings)
-    app.state.pool, app.state.settings = pool, settings
-    async with internal_client(app, "t1") as client:
-        yield client
 
 
 async def test_customers_of_a_grade_page_in_id_order(

@@ -1,5 +1,10 @@
 """HTTP clients for the services behind the gateway, one per downstream, each with a
-circuit breaker so a dead service is not hammered."""
+circuit breaker so a dead service is not hammered.
+
+The breaker counts what says the service is down — a connection refused or dropped, a
+timeout, a 503 — and nothing that one request brings on itself: a 4xx is the caller's
+answer, and any other 5xx (a bug the request ran into) is that request's 502. Were those
+counted, one tenant sending bad input could cut the service off for every tenant."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import aiohttp
 
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from huikuan_runtime.logs import request_id_var, traceparent_header
-from huikuan_runtime.problems import UpstreamUnavailable
+from huikuan_runtime.problems import UpstreamFailed, UpstreamUnavailable
 
 KEEPALIVE_SECONDS = 4.0
 
@@ -95,8 +100,10 @@ class Downstream:
         params: dict[str, Any] | None = None,
         deadline: float | None = None,
     ) -> Reply:
-        """Call the service for `tenant`; 5xx, timeouts and refused connections are 503s.
-        `deadline` (seconds) replaces the default timeout of every phase of the call."""
+        """Call the service for `tenant`. Refused connections, timeouts and 503s are 503s
+        (UpstreamUnavailable) and count against the breaker; any other 5xx is a 502
+        (UpstreamFailed) that does not; anything below 500 is the reply. `deadline`
+        (seconds) replaces the default timeout of every phase of the call."""
         if self.breaker.open:
             raise UpstreamUnavailable(f"the {self.name} service is unavailable (circuit open)")
         headers = {TENANT_HEADER: tenant, "traceparent": traceparent_header()}
@@ -123,10 +130,14 @@ class Downstream:
             raise UpstreamUnavailable(
                 f"the {self.name} service did not answer: {type(exc).__name__}"
             ) from exc
-        if status >= 500:
+        if status == 503:
             self.breaker.failure()
-            raise UpstreamUnavailable(f"the {self.name} service failed with status {status}")
-        self.breaker.success()
+            raise UpstreamUnavailable(f"the {self.name} service is unavailable (status 503)")
+        self.breaker.success()  # it answered: up, whatever it made of this request
+        if status >= 500:
+            raise UpstreamFailed(
+                f"the {self.name} service failed to handle this request (status {status})"
+            )
         return Reply(status, content, content_type)
 
     async def close(self) -> None:

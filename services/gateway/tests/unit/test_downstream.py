@@ -1,5 +1,6 @@
 """The downstream client against a real local HTTP server: what it sends, what it passes
-back unchanged, and which failures become 503s and count against the breaker."""
+back unchanged, which failures become 503s and count against the breaker, and which are
+one request's 502."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from gateway.clients import CircuitBreaker, Downstream
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from huikuan_runtime.logs import request_id_var
-from huikuan_runtime.problems import UpstreamUnavailable
+from huikuan_runtime.problems import UpstreamFailed, UpstreamUnavailable
 
 
 class Service:
@@ -43,7 +44,7 @@ class Service:
         )
 
     async def broken(self, request: web.Request) -> web.Response:
-        return web.Response(status=500, body=b"boom")
+        return web.Response(status=int(request.query.get("status", "500")), body=b"boom")
 
     async def slow(self, request: web.Request) -> web.Response:
         await self.release.wait()
@@ -149,14 +150,29 @@ async def test_a_4xx_is_passed_on_unchanged_and_is_no_failure(
     assert not client.breaker.open
 
 
-async def test_a_5xx_is_a_503_and_opens_the_breaker(
+@pytest.mark.parametrize("status", [500, 501, 502, 504])
+async def test_a_5xx_other_than_503_is_that_requests_502_and_no_failure(
+    service: tuple[Service, str], make: Any, status: int
+) -> None:
+    _, url = service
+    client = make(url, failures=2)
+    for _ in range(5):
+        with pytest.raises(
+            UpstreamFailed, match=rf"failed to handle this request \(status {status}\)"
+        ):
+            await client.request("GET", "/broken", "acme", params={"status": status})
+    assert not client.breaker.open
+    assert (await client.request("GET", "/echo/x", "other")).status == 200
+
+
+async def test_a_503_is_a_503_and_opens_the_breaker(
     service: tuple[Service, str], make: Any
 ) -> None:
     _, url = service
     client = make(url, failures=2)
     for _ in range(2):
-        with pytest.raises(UpstreamUnavailable, match="failed with status 500"):
-            await client.request("GET", "/broken", "acme")
+        with pytest.raises(UpstreamUnavailable, match=r"unavailable \(status 503\)"):
+            await client.request("GET", "/broken", "acme", params={"status": 503})
     assert client.breaker.open
     with pytest.raises(UpstreamUnavailable, match="circuit open"):
         await client.request("GET", "/echo/x", "acme")

@@ -56,6 +56,8 @@ def test_every_public_call_is_secured_and_documents_its_problems() -> None:
         for method, operation in item.items():
             assert operation.get("security"), f"{method.upper()} {path} is not secured"
             assert "401" in operation["responses"], f"{method.upper()} {path} lacks 401"
+            # a service's 500 is the caller's 502, the service being down a 503
+            assert {"502", "503"} <= set(operation["responses"]), f"{method.upper()} {path}"
 
 
 def test_the_main_request_bodies_carry_examples_their_models_accept() -> None:

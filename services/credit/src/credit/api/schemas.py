@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huikuan_runtime.fields import AmountIn, CurrencyCode, DecimalAmount, ExternalId, StrictIn
+from huikuan_runtime.fields import (
+    AmountIn,
+    CurrencyCode,
+    DecimalAmount,
+    ExternalId,
+    FitsCurrency,
+    StrictIn,
+)
 
 Grade = Literal["A", "B", "C", "D", "E"]
 # A date a request asks about: far enough from year 1 and 9999 that a year's history
@@ -132,7 +139,7 @@ class LimitPut(StrictIn):
     with `limit: null`."""
 
     currency: CurrencyCode
-    limit: DecimalAmount | None
+    limit: Annotated[DecimalAmount, FitsCurrency] | None
     reason: str = Field(min_length=1, max_length=500)
     set_by: str = Field(min_length=1, max_length=100)
 

@@ -13,6 +13,7 @@ from huikuan_runtime.problems import (
     ProblemDetails,
     RateLimited,
     Unauthorized,
+    UpstreamFailed,
     UpstreamUnavailable,
 )
 
@@ -24,7 +25,8 @@ _DESCRIPTIONS = {
     409: "the id is taken by different content",
     422: "the request is not valid",
     429: "the key's rate limit for this scope is spent; see Retry-After",
-    503: "a service behind the gateway is unavailable",
+    502: "a service behind the gateway failed to handle this request (its 5xx other than 503)",
+    503: "a service behind the gateway is unavailable (down, not answering in time, or its 503)",
 }
 
 
@@ -41,13 +43,14 @@ _EXAMPLES: dict[int, Problem] = {
         errors=[{"field": "amount", "message": "CNY has 2 decimal places"}],
     ),
     429: RateLimited("this credential may make 100 'ledger:write' calls a second"),
+    502: UpstreamFailed("the ledger service failed to handle this request (status 500)"),
     503: UpstreamUnavailable("the ledger service is unavailable"),
 }
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error statuses (503 is always possible);
-    the `/v1` router adds 400, 401, 403, 422 and 429 to every call."""
+    """OpenAPI `responses` entries for the given error statuses (502 and 503 are always
+    possible); the `/v1` router adds 400, 401, 403, 422 and 429 to every call."""
     return {
         status: {
             "description": _DESCRIPTIONS[status],
@@ -58,5 +61,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 }
             },
         }
-        for status in (*statuses, 503)
+        for status in (*statuses, 502, 503)
     }

@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huikuan_runtime.fields import CurrencyCode, DecimalAmount, ExternalId, StrictIn
-from huikuan_runtime.money import Money, MoneyError
+from huikuan_runtime.fields import CurrencyCode, DecimalAmount, ExternalId, FitsCurrency, StrictIn
+from huikuan_runtime.money import Money
 from ledger.domain.journal import EntryKind
 
 SignedAmount = Annotated[
@@ -89,22 +82,11 @@ class ConfirmationCreate(StrictIn):
     period_from: date
     period_to: date
     currency: CurrencyCode
-    their_balance: SignedAmount = Field(
+    their_balance: Annotated[SignedAmount, FitsCurrency] = Field(
         description="the balance the customer acknowledges at the end of period_to "
         "(net of unapplied cash, like ours)"
     )
     note: str | None = Field(None, max_length=500)
-
-    @field_validator("their_balance")
-    @classmethod
-    def _fits_currency(cls, value: str, info: ValidationInfo) -> str:
-        currency = info.data.get("currency")
-        if currency is not None:  # else the currency failed and is reported already
-            try:
-                Money.parse(value, currency)
-            except MoneyError as exc:
-                raise ValueError(str(exc)) from exc
-        return value
 
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
