@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
 from huikuan_events import Envelope
+from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.stack import SERVICES, Stack, free_port
 from huikuan_runtime.testing import start_groups_at_end
 
@@ -59,10 +60,16 @@ def drop_database(url: str, name: str) -> None:
 
 
 def start_stack(
-    database_url: str, bootstrap: str, extra_env: dict[str, str] | None = None
+    database_url: str,
+    bootstrap: str,
+    extra_env: dict[str, str] | None = None,
+    outbound_allow: str = LOOPBACK,
 ) -> Iterator[Stack]:
     """A fresh database and every service process on free ports, stopped afterwards;
-    `extra_env` adds settings for the processes (e.g. an SMTP server for reminders)."""
+    `extra_env` adds settings for the processes (e.g. an SMTP server for reminders).
+    Outbound connections to URLs a test chose (webhooks, a tenant's channels) are confined
+    to `outbound_allow` (`HUIKUAN_OUTBOUND_ALLOW`): this machine, unless a test adds the
+    networks of hosts of its own, so generated URLs never lead off the machine."""
     name = f"huikuan_e2e_{secrets.token_hex(4)}"
     run_dir = Path(os.environ.get("HUIKUAN_RUN_DIR", ROOT / ".run" / "test")) / name
     stack = Stack(
@@ -73,6 +80,7 @@ def start_stack(
         operator_key="e2e-operator-key",
         extra_env={"LOG_LEVEL": "INFO", **(extra_env or {})},
         group_suffix=name,
+        outbound_allow=outbound_allow,
     )
     try:
         stack.migrate()

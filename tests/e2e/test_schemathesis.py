@@ -10,6 +10,11 @@ limit is out of reach: the document's 429 is real, but a spent bucket would hide
 other answer. The `/v1/admin` routes are left out: they take the operator key, not an API
 key (with this key they would only ever answer 401), and tests/e2e/test_auth.py covers them.
 
+Webhook subscriptions and a tenant's webhook and SMS URLs get generated addresses, public
+ones among them: the session's stack, like every test stack, confines outbound connections
+to this machine (`HUIKUAN_OUTBOUND_ALLOW`), so deliveries to them are refused before any
+connection is attempted.
+
 The schema is only known once the stack runs, so each operation is driven here with
 `operation.as_strategy(...)`: Schemathesis 4's own lazy loader (`schemathesis.pytest.
 from_fixture`) reads `request.node._nodeid`, which pytest 9 no longer has.
@@ -36,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import extra_gateway
@@ -57,6 +63,9 @@ CHECKS = [
 def fuzz_gateway(stack: Stack) -> Iterator[str]:
     """A gateway process of its own on the session's services, with a rate limit no
     generated burst reaches."""
+    # The generated webhook and channel URLs are delivered to by the session's dispatcher
+    # and reminders: its stack must keep them on this machine.
+    assert stack.env.get("HUIKUAN_OUTBOUND_ALLOW") == LOOPBACK
     with extra_gateway(stack, rate_per_second="100000", burst="100000") as url:
         yield url
 

@@ -1,16 +1,19 @@
 """Typed settings read once from the environment and passed in; never read at import time.
 
 Shared infrastructure variables are unprefixed (`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`,
-`HUIKUAN_INTERNAL_TOKEN`, `HUIKUAN_ENV`, `LOG_LEVEL`); a service's own variables carry its
-prefix (`LEDGER_PORT`, `CREDIT_DB_SCHEMA`, ...), set by the subclass's `env_prefix`.
+`HUIKUAN_INTERNAL_TOKEN`, `HUIKUAN_ENV`, `HUIKUAN_OUTBOUND_ALLOW`, `LOG_LEVEL`); a service's
+own variables carry its prefix (`LEDGER_PORT`, `CREDIT_DB_SCHEMA`, ...), set by the
+subclass's `env_prefix`.
 """
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from huikuan_runtime.addresses import Network, networks
 
 DEV_INTERNAL_TOKEN = "dev-internal-token"
 
@@ -32,6 +35,14 @@ class ServiceSettings(BaseSettings):
         description="credential the gateway presents to the services",
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    # Empty: outbound connections to URLs someone chose (webhooks, a tenant's channels) are
+    # guarded as each service says (public addresses only, unless private ones are allowed).
+    # Set, e.g. HUIKUAN_OUTBOUND_ALLOW=127.0.0.0/8,::1/128 (every test stack): they may go
+    # only to addresses inside these networks, checked before each attempt
+    # (huikuan_runtime.addresses.resolution_problem).
+    outbound_allow: Annotated[tuple[Network, ...], NoDecode] = Field(
+        (), validation_alias=AliasChoices("HUIKUAN_OUTBOUND_ALLOW", "outbound_allow")
+    )
 
     service_name: str = "service"
     host: str = "127.0.0.1"
@@ -44,6 +55,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 3
     consumer_retry_backoff_seconds: float = 0.2
     group_suffix: str = ""
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        return networks(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Self:

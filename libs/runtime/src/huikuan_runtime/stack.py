@@ -92,6 +92,7 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         schedulers: bool = False,
         group_suffix: str = "",
+        outbound_allow: str | None = None,
     ) -> None:
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
@@ -114,6 +115,8 @@ class Stack:
                 if group_suffix
                 else {}
             ),
+            # Where the processes may connect to URLs someone chose (test stacks: LOOPBACK).
+            **({"HUIKUAN_OUTBOUND_ALLOW": outbound_allow} if outbound_allow is not None else {}),
             **(extra_env or {}),
         }
         self.specs = PROCESSES + (SCHEDULERS if schedulers else ())

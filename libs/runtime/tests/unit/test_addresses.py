@@ -1,12 +1,25 @@
-"""Tenant-chosen URLs go to public addresses only."""
+"""Tenant-chosen URLs go to public addresses only; a confined deployment (every test stack)
+connects to its allowed networks only."""
 
 from __future__ import annotations
 
 import ipaddress
 
 import pytest
+from pydantic import ValidationError
 
-from huikuan_runtime.addresses import is_public, literal_problem, resolution_problem
+from huikuan_runtime.addresses import (
+    LOOPBACK,
+    is_public,
+    literal_problem,
+    networks,
+    resolution_problem,
+    within,
+)
+from huikuan_runtime.settings import ServiceSettings
+
+CONFINED = networks(LOOPBACK)
+OUTSIDE = "the address {} is outside the outbound allow-list (HUIKUAN_OUTBOUND_ALLOW={})"
 
 
 @pytest.mark.parametrize(
@@ -76,3 +89,87 @@ def test_non_public_addresses_are_refused(address: str) -> None:
 )
 def test_public_addresses_are_allowed(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+def test_an_allow_list_is_a_comma_separated_list_of_networks() -> None:
+    assert networks(LOOPBACK) == (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    assert networks(" 10.200.0.0/16 ,, 192.0.2.7 ") == (
+        ipaddress.ip_network("10.200.0.0/16"),
+        ipaddress.ip_network("192.0.2.7/32"),
+    )
+    assert networks("") == ()
+    for bad in ("127.0.0.1/8", "localhost", "10.0.0.0/33"):
+        with pytest.raises(ValueError, match="is not a network"):
+            networks(f"::1/128,{bad}")
+
+
+@pytest.mark.parametrize(
+    ("address", "inside"),
+    [
+        ("127.0.0.1", True),
+        ("127.200.3.4", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),  # a connection to it goes to 127.0.0.1
+        ("1.1.1.1", False),
+        ("::ffff:1.1.1.1", False),
+        ("2606:4700:4700::1111", False),
+        ("10.0.0.1", False),
+        ("::2", False),
+    ],
+)
+def test_confinement_is_judged_by_where_a_connection_goes(address: str, inside: bool) -> None:
+    assert within(ipaddress.ip_address(address), CONFINED) is inside
+
+
+@pytest.mark.parametrize("host", ["1.1.1.1", "8.8.8.8", "[2606:4700:4700::1111]"])
+async def test_a_confined_deployment_refuses_a_public_address(host: str) -> None:
+    """Public, so the unconfined guard lets it through; confined, it is refused, whether
+    private addresses are allowed or not."""
+    url = f"https://{host}/hook"
+    assert literal_problem(url) is None
+    assert await resolution_problem(url) is None
+    expected = OUTSIDE.format(host.strip("[]"), LOOPBACK)
+    for private in (False, True):
+        assert await resolution_problem(url, private=private, only=CONFINED) == expected
+
+
+async def test_a_confined_deployment_checks_what_a_name_resolves_to() -> None:
+    # localhost resolves (without DNS) to 127.0.0.1 and perhaps ::1: both outside here.
+    problem = await resolution_problem("http://localhost:8080/x", only=networks("10.0.0.0/8"))
+    assert problem is not None
+    assert problem.endswith(
+        "is outside the outbound allow-list (HUIKUAN_OUTBOUND_ALLOW=10.0.0.0/8) "
+        "(localhost resolves to it)"
+    )
+
+
+async def test_inside_the_allow_list_the_private_address_switch_still_decides() -> None:
+    for url in ("http://127.0.0.1:8080/hook", "http://[::1]:8080/hook", "http://localhost/x"):
+        assert await resolution_problem(url, private=True, only=CONFINED) is None
+        problem = await resolution_problem(url, only=CONFINED)
+        assert problem is not None and "is not public" in problem
+    outside = await resolution_problem("http://10.1.2.3/x", private=True, only=CONFINED)
+    assert outside == OUTSIDE.format("10.1.2.3", LOOPBACK)
+
+
+async def test_without_an_allow_list_private_addresses_pass_unresolved() -> None:
+    # Nothing to check: not even resolved (a name that cannot resolve is no problem). An
+    # empty label: refused by the encoder before any DNS query.
+    assert await resolution_problem("http://a..example/x", private=True) is None
+    problem = await resolution_problem("http://a..example/x", private=True, only=CONFINED)
+    assert problem is not None and problem.startswith("cannot resolve 'a..example'")
+
+
+def test_the_allow_list_is_a_shared_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUIKUAN_OUTBOUND_ALLOW", raising=False)
+    assert ServiceSettings().outbound_allow == ()
+    monkeypatch.setenv("HUIKUAN_OUTBOUND_ALLOW", f"{LOOPBACK},10.200.0.0/16")
+    assert ServiceSettings().outbound_allow == (*CONFINED, ipaddress.ip_network("10.200.0.0/16"))
+    monkeypatch.setenv("HUIKUAN_OUTBOUND_ALLOW", "")
+    assert ServiceSettings().outbound_allow == ()
+    monkeypatch.setenv("HUIKUAN_OUTBOUND_ALLOW", "127.0.0.1/8")
+    with pytest.raises(ValidationError, match=r"'127\.0\.0\.1/8' is not a network"):
+        ServiceSettings()

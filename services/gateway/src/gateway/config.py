@@ -57,7 +57,8 @@ class Settings(ServiceSettings):
     webhook_secret_overlap_seconds: float = Field(24 * 3600.0, ge=0)
     # Off: a subscription's URL may not name localhost or a non-public IP, and before each
     # attempt its host must resolve to public addresses only (tenants must not reach our
-    # network). On only for local receivers (development, tests).
+    # network). On only for local receivers (development, tests). Either way, with
+    # HUIKUAN_OUTBOUND_ALLOW set (test stacks) its host must resolve inside those networks.
     webhook_allow_private_addresses: bool = False
     # Bearer JWTs from an external identity provider (mobile apps): off unless jwt_jwks_url
     # is set, and then jwt_issuer and jwt_audience are required. The tenant comes from the

@@ -2,7 +2,8 @@
 consumer's fan-out is exactly once per event, the dispatcher signs, retries on the
 backoff schedule (time passed in, no sleeps), keeps one customer's events in order and
 gives up after the maximum age. The receiver is on localhost, so the dispatchers here allow
-private addresses, except the one that shows they are refused by default."""
+private addresses, except the one that shows they are refused by default; all of them are
+confined to this machine (`HUIKUAN_OUTBOUND_ALLOW`), as the test stacks are."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from gateway.service.dispatcher import Dispatcher
 from gateway.store import tenants
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
+from huikuan_runtime.addresses import LOOPBACK, networks
 from huikuan_runtime.consumer import EventConsumer
 from huikuan_runtime.kafka import ensure_topics, make_consumer, make_producer
 from tests.webhook_receiver import Receiver
@@ -36,6 +38,25 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 BACKOFF = Backoff(base=timedelta(seconds=10), cap=timedelta(minutes=10), max_age=timedelta(hours=1))
+
+
+# Like the test stacks', these dispatchers connect nowhere but to this machine.
+CONFINED = networks(LOOPBACK)
+
+
+def _dispatcher(
+    pool: asyncpg.Pool, client: httpx.AsyncClient, jitter: float, *, private: bool = True
+) -> Dispatcher:
+    """A dispatcher with a fixed jitter that allows private addresses (the receiver is on
+    localhost) unless `private` is False."""
+    return Dispatcher(
+        pool,
+        client,
+        BACKOFF,
+        jitter=lambda: jitter,
+        allow_private_addresses=private,
+        outbound_allow=CONFINED,
+    )
 
 
 @pytest.fixture
@@ -109,9 +130,7 @@ async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
     created = (await _deliveries(pool, subscription))[0]["created_at"]
     receiver.fail("/hook", 2)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 1.0)
         now = created
         assert await dispatcher.deliver_one(now)  # 503
         row = (await _deliveries(pool, subscription))[0]
@@ -146,9 +165,7 @@ async def test_one_customers_events_wait_for_the_one_before_others_do_not(
     created = (await _deliveries(pool, subscription))[-1]["created_at"]
     receiver.fail("/order", 1)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 0.0, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 0.0)
         now = created + timedelta(seconds=1)
         while await dispatcher.deliver_one(now):
             pass
@@ -174,9 +191,7 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     receiver.fail("/down", -1)
     rows = await _deliveries(pool, subscription)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 0.5, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 0.5)
         now = rows[-1]["created_at"]
         for _ in range(100):
             row = (await _deliveries(pool, subscription))[0]
@@ -194,9 +209,7 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     # The customer's next event is no longer held back; it is near its age too: it gets a
     # try now and one at the end of its window.
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 0.5, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 0.5)
         assert await dispatcher.deliver_one(now)
         second = (await _deliveries(pool, subscription))[1]
         assert second["next_attempt_at"] == second["created_at"] + BACKOFF.max_age
@@ -205,15 +218,20 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     assert (second["state"], second["attempts"]) == ("failed", 2)
 
 
-async def test_an_unreachable_receiver_is_an_error_not_a_crash(pool: asyncpg.Pool) -> None:
-    subscription = await _subscribe(pool, "t1", "http://127.0.0.1:9/nothing", ["*"])
+async def _first_attempt(
+    pool: asyncpg.Pool, url: str, *, private: bool = True, timeout: float = 5
+) -> asyncpg.Record:
+    """One event to a new subscription to `url`, attempted once: its delivery's row."""
+    subscription = await _subscribe(pool, "t1", url, ["*"])
     await _consume(pool, _event("t1", "C-1", 1))
     created = (await _deliveries(pool, subscription))[0]["created_at"]
-    async with httpx.AsyncClient(timeout=2) as client:
-        assert await Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 0.0, allow_private_addresses=True
-        ).deliver_one(created)
-    row = (await _deliveries(pool, subscription))[0]
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        assert await _dispatcher(pool, client, 0.0, private=private).deliver_one(created)
+    return (await _deliveries(pool, subscription))[0]
+
+
+async def test_an_unreachable_receiver_is_an_error_not_a_crash(pool: asyncpg.Pool) -> None:
+    row = await _first_attempt(pool, "http://127.0.0.1:9/nothing", timeout=2)
     assert row["state"] == "pending" and row["last_status"] is None
     assert row["last_error"] and "Connect" in row["last_error"]
 
@@ -225,13 +243,11 @@ async def test_by_default_a_private_address_is_a_failed_attempt_and_nothing_is_s
     await _consume(pool, _event("t1", "C-1", 1))
     created = (await _deliveries(pool, subscription))[0]["created_at"]
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(pool, client, BACKOFF, jitter=lambda: 0.0)
+        dispatcher = _dispatcher(pool, client, 0.0, private=False)
         assert await dispatcher.deliver_one(created)
         row = (await _deliveries(pool, subscription))[0]
         assert (row["state"], row["attempts"], row["last_status"]) == ("pending", 1, None)
-        assert row["last_error"] == (
-            "the address 127.0.0.1 is not public; webhooks go to public addresses only"
-        )
+        assert row["last_error"] == "the address 127.0.0.1 is not public"
         assert row["next_attempt_at"] == created + timedelta(seconds=5)
         # Retried like any failure, until it is given up at the maximum age.
         assert await dispatcher.deliver_one(created + BACKOFF.max_age)
@@ -242,14 +258,21 @@ async def test_by_default_a_private_address_is_a_failed_attempt_and_nothing_is_s
 
 
 async def test_a_name_is_checked_by_what_it_resolves_to(pool: asyncpg.Pool) -> None:
-    subscription = await _subscribe(pool, "t1", "http://localhost:1/x", ["*"])
-    await _consume(pool, _event("t1", "C-1", 1))
-    created = (await _deliveries(pool, subscription))[0]["created_at"]
-    async with httpx.AsyncClient(timeout=5) as client:
-        assert await Dispatcher(pool, client, BACKOFF).deliver_one(created)
-    row = (await _deliveries(pool, subscription))[0]
+    row = await _first_attempt(pool, "http://localhost:1/x", private=False)
     assert row["state"] == "pending" and row["last_status"] is None
     assert row["last_error"] and "is not public (localhost resolves to it)" in row["last_error"]
+
+
+async def test_a_confined_dispatcher_never_connects_outside_its_networks(
+    pool: asyncpg.Pool,
+) -> None:
+    # Public, and private addresses allowed too: outside the allow-list, never connected.
+    row = await _first_attempt(pool, "http://1.1.1.1/hook")
+    assert (row["state"], row["attempts"], row["last_status"]) == ("pending", 1, None)
+    assert row["last_error"] == (
+        "the address 1.1.1.1 is outside the outbound allow-list "
+        "(HUIKUAN_OUTBOUND_ALLOW=127.0.0.0/8,::1/128)"
+    )
 
 
 async def test_two_dispatchers_never_take_the_same_customers_queue_at_once(
@@ -416,9 +439,7 @@ async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
     # Delivered for real: C-7's head fails (nothing listens there) and waits its retry;
     # the live delivery goes next; nothing more is due.
     async with httpx.AsyncClient(timeout=2) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 1.0)
         assert await dispatcher.deliver_one(at)
         assert await dispatcher.deliver_one(at)
         assert not await dispatcher.deliver_one(at)
@@ -452,9 +473,7 @@ async def test_after_a_rotation_both_secrets_sign_until_the_overlap_ends(
     assert rotated is not None
     assert rotated["previous_secret_until"] == created + timedelta(hours=1)
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 1.0)
         during = created + timedelta(minutes=59)
         assert await dispatcher.deliver_one(during)
         await _consume(pool, _event("t1", "C-1", 2))
@@ -500,9 +519,7 @@ async def test_a_suspended_tenants_deliveries_are_held_not_failed_until_it_is_ac
     )
     assert [(r["subject"], r["held"]) for r in queues] == [("C-1", True), ("C-2", True)]
     async with httpx.AsyncClient(timeout=5) as client:
-        dispatcher = Dispatcher(
-            pool, client, BACKOFF, jitter=lambda: 1.0, allow_private_addresses=True
-        )
+        dispatcher = _dispatcher(pool, client, 1.0)
         later = created + 2 * BACKOFF.max_age  # long past the age a delivery is given up at
         while await dispatcher.deliver_one(later):
             pass

@@ -39,6 +39,8 @@ class Settings(ServiceSettings):
     # A tenant's own webhook and SMS URLs (`PUT /dunning/settings`) must point at public
     # addresses: refused when stored, and the host's addresses checked before every attempt
     # (the deployment's own URLs above are trusted). On only for local receivers (tests).
+    # Either way, with HUIKUAN_OUTBOUND_ALLOW set (test stacks) every URL, the deployment's
+    # too, must resolve inside the networks it lists.
     allow_private_addresses: bool = False
     # Delivery retries: attempt n waits backoff * 2^(n-1) seconds; after the last, failed.
     delivery_max_attempts: int = 5

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
+from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.channels.webhook import sign
@@ -86,6 +87,7 @@ def _settings(receivers: tuple[Receiver, Receiver], smtp: Sink, **more: Any) -> 
         send_window_start=time(9),
         send_window_end=time(18),
         default_timezone="Asia/Shanghai",
+        outbound_allow=LOOPBACK,  # like the test stacks: nothing leaves this machine
         **more,
     )
 

@@ -15,6 +15,9 @@ delivery is older than the maximum age, then it is `failed`.
 Unless private addresses are allowed (a setting for local receivers), each attempt first
 resolves the URL's host and fails without connecting when any of its addresses is not
 public, so a name that resolves into our network later (DNS rebinding) is caught then.
+In a confined deployment (`HUIKUAN_OUTBOUND_ALLOW`: every test stack) it also fails
+without connecting when any of them is outside the allowed networks, private addresses
+allowed or not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -32,7 +35,7 @@ import httpx
 from gateway.config import Settings
 from gateway.domain.webhooks import Backoff, headers, jitter, signing_secrets
 from gateway.store import webhooks as store
-from huikuan_runtime.addresses import resolution_problem
+from huikuan_runtime.addresses import Network, resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
 from huikuan_runtime.db import service_pool
@@ -67,14 +70,15 @@ def _describe(exc: httpx.HTTPError) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-async def destination_problem(url: str, timeout: float = 5.0) -> str | None:
+async def destination_problem(
+    url: str, timeout: float, *, private: bool, only: Sequence[Network]
+) -> str | None:
     """Why the dispatcher will not connect to `url`'s host now, or None: the host does not
-    resolve (within `timeout` seconds), or one of its addresses is not public
+    resolve (within `timeout` seconds), or one of its addresses is outside the networks
+    `only` lists (a confined deployment) or, unless `private`, not public
     (`huikuan_runtime.addresses.resolution_problem`)."""
-    problem = await resolution_problem(url, timeout)
-    if problem is None:
-        return None
-    return f"{problem}; webhooks go to public addresses only"[:MAX_ERROR_LENGTH]
+    problem = await resolution_problem(url, timeout, private=private, only=only)
+    return None if problem is None else problem[:MAX_ERROR_LENGTH]
 
 
 class Dispatcher:
@@ -86,12 +90,14 @@ class Dispatcher:
         *,
         jitter: Callable[[], float] = jitter,
         allow_private_addresses: bool = False,
+        outbound_allow: Sequence[Network] = (),
     ) -> None:
         self._pool = pool
         self._client = client
         self._backoff = backoff
         self._jitter = jitter
         self._allow_private = allow_private_addresses
+        self._outbound_allow = tuple(outbound_allow)
         self._swept_at: datetime | None = None
 
     async def deliver_one(self, now: datetime) -> bool:
@@ -106,9 +112,12 @@ class Dispatcher:
             )
             sent = headers(str(row["delivery_id"]), keys, int(now.timestamp()), body)
             status: int | None = None
-            error: str | None = None
-            if not self._allow_private:
-                error = await destination_problem(row["url"], self._client.timeout.connect or 5.0)
+            error = await destination_problem(
+                row["url"],
+                self._client.timeout.connect or 5.0,
+                private=self._allow_private,
+                only=self._outbound_allow,
+            )
             if error is None:
                 try:
                     # Only the status matters: the receiver's body is never read.
@@ -191,6 +200,7 @@ async def run(settings: Settings) -> None:
             client,
             backoff_of(settings),
             allow_private_addresses=settings.webhook_allow_private_addresses,
+            outbound_allow=settings.outbound_allow,
         )
         log.info("webhook dispatcher started", extra={"workers": settings.webhook_workers})
         await asyncio.gather(

@@ -9,13 +9,14 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 
 import asyncpg
 
 from huikuan_runtime.addresses import resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.service import run_every
-from reminders.channels import Channel
+from reminders.channels import Channel, Guard
 from reminders.channels.email import EmailChannel
 from reminders.channels.recording import LetterChannel, LoggingChannel
 from reminders.channels.sms import SmsChannel
@@ -49,11 +50,9 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
         )
     else:
         channels["email"] = LoggingChannel("email")
-    # A tenant's own URLs are checked before every attempt: public addresses only.
-    guard = None if settings.allow_private_addresses else resolution_problem
     if own.sms_url:
         channels["sms"] = SmsChannel(
-            own.sms_url, own.sms_token, guard=guard if own.sms_own else None
+            own.sms_url, own.sms_token, guard=_guard(settings, tenants=own.sms_own)
         )
     else:
         channels["sms"] = LoggingChannel("sms")
@@ -62,11 +61,20 @@ def build_channels(settings: Settings, tenant: TenantSettings | None = None) -> 
             own.webhook_url,
             own.webhook_secret,
             clock=time.time,
-            guard=guard if own.webhook_own else None,
+            guard=_guard(settings, tenants=own.webhook_own),
         )
     else:
         channels["webhook"] = LoggingChannel("webhook")
     return channels
+
+
+def _guard(settings: Settings, *, tenants: bool) -> Guard:
+    """What a URL is checked against before every attempt: a tenant's own, public addresses
+    only (unless private ones are allowed); the deployment's own, nothing; and in a
+    confined deployment (`HUIKUAN_OUTBOUND_ALLOW`, every test stack) either, the allowed
+    networks only."""
+    private = settings.allow_private_addresses or not tenants
+    return partial(resolution_problem, private=private, only=settings.outbound_allow)
 
 
 class TenantChannels:
