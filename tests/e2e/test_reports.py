@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from huikuan_contracts.ledger.reports import AgingReport
 from huikuan_runtime.stack import Stack
-from ledger.api.schemas.reports import AgingReport
 from tests.conftest import Tenant
 from tests.support import Api
 

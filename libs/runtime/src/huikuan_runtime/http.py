@@ -11,13 +11,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from asyncpg.exceptions import CharacterNotInRepertoireError, UntranslatableCharacterError
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from huikuan_contracts.fields import ID_PATTERN
 from huikuan_runtime import metrics
 from huikuan_runtime.logs import request_id_var, request_path_var, trace_id_from, trace_id_var
 from huikuan_runtime.problems import (
@@ -46,6 +47,9 @@ _STATUS_SLUGS = {
     415: "unsupported-media-type",
     429: "rate-limited",
 }
+
+# A caller id in a URL path (the same rule as huikuan_contracts.fields.ExternalId).
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C-1001"])]
 
 
 def problem_response(

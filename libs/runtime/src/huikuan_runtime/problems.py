@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
-
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://huikuan.dev/problems/"
 
@@ -69,17 +67,6 @@ def problem_body(
         body["errors"] = errors
     body.update(extensions)
     return body
-
-
-class ProblemDetails(BaseModel):
-    """The documented shape of every error body."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, str]] | None = None
 
 
 class InvalidInput(Problem):

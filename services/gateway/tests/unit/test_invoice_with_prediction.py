@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from gateway.api.invoices import get_invoices_invoice_id
-from gateway.api.queries import AsOfQuery
 from gateway.clients import Reply
 from gateway.domain.keys import Principal
+from huikuan_contracts.queries import AsOfQuery
 from huikuan_runtime.problems import UpstreamUnavailable
 
 INVOICE = b'{"invoice_id":"INV-1","residual":"99.00","allocations":[]}'

@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from credit.api.schemas import CreditCheckCreate, GradeQuery, InvoiceForecastPublic
 from gateway.api.app import create_app
-from gateway.api.proxy import Route
 from gateway.config import Settings
-from huikuan_runtime.problems import ProblemDetails
-from ledger.api.schemas import (
+from huikuan_contracts.credit import CreditCheckCreate, GradeQuery, InvoiceForecastPublic
+from huikuan_contracts.ledger import (
     CustomerPage,
     CustomerQuery,
     CustomerUpsert,
@@ -23,7 +21,9 @@ from ledger.api.schemas import (
     PaymentBatch,
     PaymentCreate,
 )
-from reminders.api.schemas import PromiseCreate
+from huikuan_contracts.problems import ProblemDetails
+from huikuan_contracts.reminders import PromiseCreate
+from huikuan_contracts.routes import Route
 
 
 def _document() -> dict[str, Any]:

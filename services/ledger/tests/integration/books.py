@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from ledger.service.customers import upsert_customer
 from ledger.service.invoices import create_invoice
 from ledger.service.payments import Received, receive_payment

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from huikuan_runtime.testing import internal_client
 from ledger.api.app import create_app
 from ledger.config import Settings

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
 from ledger.service import disputes
 from ledger.service.customers import upsert_customer

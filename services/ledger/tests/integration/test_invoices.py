@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from huikuan_contracts.money import Money
 from huikuan_runtime import pagination
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput
 from ledger.service.customers import upsert_customer
 from ledger.service.invoices import create_invoice

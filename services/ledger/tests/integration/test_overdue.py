@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from ledger.service import overdue
 from ledger.service.customers import upsert_customer
 from ledger.service.invoices import create_invoice, void_invoice, write_off_invoice

@@ -9,7 +9,7 @@ from datetime import date
 import asyncpg
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput
 from ledger.service.customers import balances
 from ledger.service.invoices import add_credit_note, void_invoice, write_off_invoice

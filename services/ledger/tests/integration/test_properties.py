@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from huikuan_runtime.problems import Problem
 from ledger.service.invoices import add_credit_note, void_invoice, write_off_invoice
 from ledger.service.payments import allocate_held, reverse_payment

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from ledger.domain.aging import (
     DEFAULT_RATES,
     Buckets,

@@ -11,10 +11,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from huikuan_contracts.ledger.kinds import EntryKind
+from huikuan_contracts.money import Money
 from huikuan_runtime import pagination
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
-from ledger.domain.journal import EntryKind
 from ledger.service import statements
 from ledger.service.customers import upsert_customer
 from ledger.service.invoices import (

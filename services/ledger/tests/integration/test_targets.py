@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from huikuan_runtime.problems import InvalidInput
 from ledger.service import targets
 from ledger.service.customers import upsert_customer

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ledger.api.jobs import OverdueScanRun
-from ledger.api.schemas.disputes import DisputeCreate, DisputeResolve
-from ledger.api.schemas.statements import ConfirmationCreate, StatementQuery
-from ledger.api.schemas.targets import TargetPut, TargetsQuery
+from huikuan_contracts.ledger.disputes import DisputeCreate, DisputeResolve
+from huikuan_contracts.ledger.jobs import OverdueScanRun
+from huikuan_contracts.ledger.statements import ConfirmationCreate, StatementQuery
+from huikuan_contracts.ledger.targets import TargetPut, TargetsQuery
 
 CREDIT = {"credit_note_id": "CN-1", "currency": "CNY", "amount": "10.00"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from ledger.api.mapping import text, texts
 
 # one currency for each number of minor-unit digits: 0, 2, 3 and 4

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from ledger.domain.invoices import InvoiceRuleError, issue_invoice
 
 BASE: dict[str, Any] = {

@@ -37,7 +37,7 @@ import jinja2.runtime
 import jinja2.sandbox
 import pebble
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 from reminders.domain.dunning import Due
 from reminders.domain.policy import Step
 

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
+from huikuan_contracts.money import Money
 from huikuan_events import parse_data
-from huikuan_runtime.money import Money
 from reminders.domain.calendar import is_business_day
 from reminders.domain.dunning import OpenInvoice, Promise, due_steps, judge_promise
 from reminders.domain.policy import SHIPPED, Step, choose, in_force

@@ -8,7 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from credit.api.schemas import (
+from credit.domain import prediction
+from credit.domain.holds import HoldPolicy
+from credit.service import checks, jobs, manual, predictions, views
+from credit.service.predictions import PriorCache
+from huikuan_contracts.credit import (
     CashForecastPublic,
     CashForecastQuery,
     CreditCheckCreate,
@@ -38,15 +42,10 @@ from credit.api.schemas import (
     ScoreChangePublic,
     ScoreHistoryPage,
 )
-from credit.domain import prediction
-from credit.domain.holds import HoldPolicy
-from credit.service import checks, jobs, manual, predictions, views
-from credit.service.predictions import PriorCache
+from huikuan_contracts.money import Money
 from huikuan_runtime import pagination
 from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.money import Money
+from huikuan_runtime.http import IdPath, TenantId
 from huikuan_runtime.problems import NotFound
 from huikuan_runtime.service import Pool
 

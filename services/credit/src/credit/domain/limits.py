@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from credit.domain.profile import RiskProfile
 from credit.domain.scorecard import Grade
-from huikuan_runtime.money import exponent
+from huikuan_contracts.money import exponent
 
 MULTIPLE: dict[Grade, float] = {"A": 3.0, "B": 2.0, "C": 1.5, "D": 0.75, "E": 0.0}
 

@@ -13,10 +13,10 @@ from gateway.api.deps import Operator
 from gateway.api.responses import errors
 from gateway.domain.keys import ALL_SCOPES, Scope, generate_key
 from gateway.store import tenants, webhooks
+from huikuan_contracts.fields import ExternalId
 from huikuan_events import uuid7
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.fields import ExternalId
 from huikuan_runtime.problems import InvalidInput, NotFound
 from huikuan_runtime.service import Pool
 

@@ -11,15 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from credit.api.schemas import CreditPublic, Grade
 from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
 from gateway.api.forward import relay
 from gateway.api.params import CustomerId
 from gateway.api.parts import SummaryPart, fetch
 from gateway.api.responses import errors
+from huikuan_contracts.credit import CreditPublic, Grade
+from huikuan_contracts.ledger import CustomerBalances, CustomerPage, CustomerPublic, CustomerQuery
+from huikuan_contracts.reminders import DunningPublic
 from huikuan_runtime.problems import NotFound, UpstreamUnavailable
-from ledger.api.schemas import CustomerBalances, CustomerPage, CustomerPublic, CustomerQuery
-from reminders.api.schemas import DunningPublic
 
 router = APIRouter(tags=["customers"])
 

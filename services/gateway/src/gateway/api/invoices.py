@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
-from credit.api.schemas import InvoiceForecastPublic
 from gateway.api.deps import Credit, Ledger, LedgerRead
 from gateway.api.forward import relay
 from gateway.api.params import InvoiceId
 from gateway.api.parts import SummaryPart, fetch
-from gateway.api.queries import AsOfQuery
 from gateway.api.responses import errors
-from ledger.api.schemas import InvoiceDetail
+from huikuan_contracts.credit import InvoiceForecastPublic
+from huikuan_contracts.ledger import InvoiceDetail
+from huikuan_contracts.queries import AsOfQuery
 
 router = APIRouter(tags=["invoices"])
 

@@ -38,8 +38,8 @@ from gateway.ops.dead_letters import (
 )
 from gateway.ops.status import Limits, Status, judge, merged, worst
 from gateway.store import webhooks
+from huikuan_contracts.fields import ID_PATTERN
 from huikuan_events.topics import EVENT_TOPICS
-from huikuan_runtime.fields import ID_PATTERN
 from huikuan_runtime.ops import ServiceStatus, service_status
 from huikuan_runtime.pagination import Cursor, invalid_cursor
 from huikuan_runtime.problems import Conflict, NotFound, Problem

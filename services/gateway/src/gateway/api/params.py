@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huikuan_runtime.fields import IdPath
+from huikuan_runtime.http import IdPath
 
 CustomerId = IdPath
 InvoiceId = IdPath

@@ -1,21 +1,20 @@
 """Public routes that forward to the owning service, declared as data.
 
-Each `Route` names the public path, the service, the scope it needs and the models of its
-body, query and response — the owning service's own models, so the public OpenAPI
-document cannot drift from what the service accepts. `mount` turns routes into FastAPI
-endpoints whose signatures FastAPI reads for validation and documentation.
+Each `Route` (one table per service, in its contract: `huikuan_contracts.<service>.routes`)
+names the public path, the service, the scope it needs and the models of its body, query
+and response, from the service's contract (`huikuan_contracts.<service>`), which the
+service implements too; `tests/contracts` checks the two sides agree. `mount` turns routes
+into FastAPI endpoints whose signatures FastAPI reads for validation and documentation.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.openapi.models import Example
 from pydantic import BaseModel
 
@@ -25,8 +24,9 @@ from gateway.api.forward import relay
 from gateway.api.responses import errors
 from gateway.clients import Downstream
 from gateway.domain.keys import Principal
+from huikuan_contracts.routes import Route
 from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.fields import IdPath
+from huikuan_runtime.http import IdPath
 
 _PARAM = re.compile(r"{(\w+)}")
 clock = SystemClock()
@@ -41,31 +41,6 @@ IdempotencyKey = Annotated[
         "another body under the same key is a 422",
     ),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    path: str
-    service: str
-    scope: str
-    response: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    status: int = 200
-    also: dict[int, str] | None = None  # other success statuses and what they mean
-    problems: tuple[int, ...] = (404,)
-    summary: str | None = None
-    tags: tuple[str, ...] = ()
-    upstream: str | None = None  # the service's path when it differs from the public one
-    timeout: float | None = None  # seconds, when the call may take longer than the default
-    example: Mapping[str, Any] | None = None  # a body for the document; must validate
-
-    def __post_init__(self) -> None:
-        if self.example is not None:  # an example the body model refuses fails at import
-            if self.body is None:
-                raise ValueError(f"{self.method} {self.path} takes no body to give an example of")
-            self.body.model_validate_json(json.dumps(self.example))
 
 
 def _endpoint(route: Route) -> Any:
@@ -102,7 +77,11 @@ def _endpoint(route: Route) -> Any:
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
     ]
     kw = inspect.Parameter.KEYWORD_ONLY
-    parameters += [inspect.Parameter(p, kw, annotation=IdPath) for p in path_params]
+    typed = route.params or {}
+    parameters += [
+        inspect.Parameter(p, kw, annotation=Annotated[typed[p], Path()] if p in typed else IdPath)
+        for p in path_params
+    ]
     if route.body is not None:
         examples: dict[str, Example] = {}
         if route.example is not None:

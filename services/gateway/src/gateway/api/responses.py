@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from huikuan_contracts.problems import ProblemDetails
 from huikuan_runtime.problems import (
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     Problem,
-    ProblemDetails,
     RateLimited,
     Unauthorized,
     UpstreamFailed,

@@ -6,12 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api import mapping
-from ledger.api.deps import AsOf, clock
-from ledger.api.schemas import (
+from huikuan_contracts.ledger import (
     CurrencyBalance,
     CustomerBalances,
     CustomerListQuery,
@@ -19,6 +14,10 @@ from ledger.api.schemas import (
     CustomerPublic,
     CustomerUpsert,
 )
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import AsOf, clock
 from ledger.service import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"])

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter, Response, status
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
-from ledger.api.mapping import text
-from ledger.api.schemas.disputes import (
+from huikuan_contracts.ledger.disputes import (
     DisputeCreate,
     DisputeCreditPublic,
     DisputePublic,
     DisputeResolve,
 )
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.service import Pool
+from ledger.api.deps import clock
+from ledger.api.mapping import text
 from ledger.service import disputes as service
 
 router = APIRouter(tags=["disputes"])

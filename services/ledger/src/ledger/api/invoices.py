@@ -7,13 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.problems import ProblemDetails
-from huikuan_runtime.service import Pool
-from ledger.api import mapping
-from ledger.api.deps import AsOf, clock
-from ledger.api.schemas import (
+from huikuan_contracts.ledger import (
     CreditNoteCreate,
     CreditNotePublic,
     InvoiceBatch,
@@ -28,6 +22,11 @@ from ledger.api.schemas import (
     WriteOffCreate,
     WriteOffPublic,
 )
+from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import AsOf, clock
 from ledger.service import batches
 from ledger.service import invoices as service
 

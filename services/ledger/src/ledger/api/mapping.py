@@ -7,8 +7,7 @@ from datetime import date
 
 import asyncpg
 
-from huikuan_runtime.money import Money, exponent
-from ledger.api.schemas import (
+from huikuan_contracts.ledger import (
     AllocationPublic,
     CreditNotePublic,
     CustomerPublic,
@@ -18,6 +17,7 @@ from ledger.api.schemas import (
     PaymentPublic,
     WriteOffPublic,
 )
+from huikuan_contracts.money import Money, exponent
 from ledger.domain.invoices import days_overdue, invoice_status
 from ledger.service.invoices import InvoiceDetail as Detail
 from ledger.service.payments import Received

@@ -5,14 +5,7 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter, Response, status
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.money import Money
-from huikuan_runtime.problems import Problem, ProblemDetails
-from huikuan_runtime.service import Pool
-from ledger.api import mapping
-from ledger.api.deps import clock
-from ledger.api.schemas import (
+from huikuan_contracts.ledger import (
     AllocationIn,
     PaymentAllocate,
     PaymentBatch,
@@ -22,6 +15,13 @@ from ledger.api.schemas import (
     PaymentPublic,
     PaymentReverse,
 )
+from huikuan_contracts.money import Money
+from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.problems import Problem
+from huikuan_runtime.service import Pool
+from ledger.api import mapping
+from ledger.api.deps import clock
 from ledger.service import payments as service
 
 router = APIRouter(prefix="/payments", tags=["payments"])

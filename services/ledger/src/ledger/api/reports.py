@@ -10,11 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import as_of_date
-from ledger.api.mapping import text, texts
-from ledger.api.schemas.reports import (
+from huikuan_contracts.ledger.reports import (
     AgingQuery,
     AgingReport,
     BucketPublic,
@@ -27,6 +23,10 @@ from ledger.api.schemas.reports import (
     ProvisionQuery,
     ProvisionReport,
 )
+from huikuan_runtime.http import TenantId
+from huikuan_runtime.service import Pool
+from ledger.api.deps import as_of_date
+from ledger.api.mapping import text, texts
 from ledger.domain import aging as rules
 from ledger.domain.aging import Buckets, ReportInputError, parse_rates, two_places
 from ledger.service import reports as service

@@ -7,12 +7,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query, Response, status
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
-from ledger.api.mapping import text
-from ledger.api.schemas.statements import (
+from huikuan_contracts.ledger.statements import (
     ConfirmationCreate,
     ConfirmationPage,
     ConfirmationPublic,
@@ -23,6 +18,10 @@ from ledger.api.schemas.statements import (
     StatementPublic,
     StatementQuery,
 )
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.service import Pool
+from ledger.api.deps import clock
+from ledger.api.mapping import text
 from ledger.service import statements as service
 
 router = APIRouter(prefix="/customers", tags=["statements"])

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from huikuan_runtime.fields import IdPath
-from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
-from ledger.api.mapping import text
-from ledger.api.schemas.targets import (
-    PeriodPath,
+from huikuan_contracts.ledger.targets import (
+    PERIOD,
     TargetProgress,
     TargetPublic,
     TargetPut,
     TargetReport,
     TargetsQuery,
 )
+from huikuan_runtime.http import IdPath, TenantId
+from huikuan_runtime.service import Pool
+from ledger.api.deps import clock
+from ledger.api.mapping import text
 from ledger.service import targets as service
 
 router = APIRouter(prefix="/targets", tags=["targets"])
+
+PeriodPath = Annotated[str, Path(pattern=PERIOD, examples=["2026-11"], description="YYYY-MM")]
 
 
 @router.put("/{period}/{owner}", response_model=TargetPublic)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal, overload
+from typing import overload
 
 DEFAULT_BOUNDS: tuple[int, ...] = (30, 60, 90, 180, 365, 730)
 DEFAULT_RATES: tuple[Decimal, ...] = tuple(
@@ -54,8 +54,6 @@ DEFAULT_RATES: tuple[Decimal, ...] = tuple(
 MAX_BOUNDS = 24
 MAX_DAYS = 36_500
 MAX_COUNTBACK_MONTHS = 120
-
-GroupBy = Literal["customer", "owner", "region"]
 
 _INT = re.compile(r"^[0-9]{1,6}$")
 _RATE = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,4})?$")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 
+from huikuan_contracts.ledger.kinds import InvoiceStatus
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import InvoiceIssued
-from huikuan_runtime.money import Money
 from ledger.domain.fingerprint import fingerprint
 
 
@@ -68,16 +68,6 @@ def issue_invoice(
     if due < issue_date:
         raise InvoiceRuleError("due_date", "the due date cannot be before the issue date")
     return NewInvoice(invoice_id, customer_id, number, issue_date, due, amount)
-
-
-class InvoiceStatus(StrEnum):
-    OPEN = "open"
-    PARTIALLY_PAID = "partially_paid"
-    PAID = "paid"
-    OVERDUE = "overdue"
-    DISPUTED = "disputed"
-    WRITTEN_OFF = "written_off"
-    VOID = "void"
 
 
 def invoice_status(

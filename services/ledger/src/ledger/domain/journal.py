@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from huikuan_contracts.ledger.kinds import EntryKind
+
 
 class Account(StrEnum):
     RECEIVABLE = "receivable"
@@ -26,17 +28,6 @@ class Account(StrEnum):
     REVENUE = "revenue"
     RETURNS = "returns"
     BAD_DEBT = "bad_debt"
-
-
-class EntryKind(StrEnum):
-    INVOICE = "invoice"
-    INVOICE_VOID = "invoice_void"
-    PAYMENT = "payment"
-    ALLOCATION = "allocation"
-    CREDIT_NOTE = "credit_note"
-    WRITE_OFF = "write_off"
-    PAYMENT_REVERSAL = "payment_reversal"
-    ALLOCATION_REVERSAL = "allocation_reversal"
 
 
 class UnbalancedEntry(ValueError):

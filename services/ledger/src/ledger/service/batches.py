@@ -15,11 +15,11 @@ from typing import Literal
 
 import asyncpg
 
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import SOURCE
 from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, Problem
 from ledger.domain import journal
 from ledger.domain.invoices import InvoiceRuleError, NewInvoice, issue_invoice

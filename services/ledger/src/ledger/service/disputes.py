@@ -16,9 +16,9 @@ from typing import Literal
 
 import asyncpg
 
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import DisputeOpened, DisputeResolved
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, NotFound
 from ledger.domain.fingerprint import fingerprint
 from ledger.events.outbox import emit

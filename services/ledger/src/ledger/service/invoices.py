@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import (
     InvoiceAdjusted,
     InvoiceSettled,
@@ -15,7 +16,6 @@ from huikuan_events.ledger import (
 )
 from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
 from ledger.domain import journal
 from ledger.domain.allocation import days_late

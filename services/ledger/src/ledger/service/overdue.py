@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 from pydantic import BaseModel
 
+from huikuan_contracts.ledger.jobs import OVERDUE_SCAN_BATCH
 from huikuan_events.ledger import SOURCE, InvoiceOverdue
 from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime import outbox
@@ -43,7 +44,7 @@ from ledger.store import customers, invoices
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = OVERDUE_SCAN_BATCH
 INTERVAL_SECONDS = 60.0
 # No place on earth is more than 14 hours ahead of UTC: no local date is later than this.
 _MAX_AHEAD = timedelta(hours=14)

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 import asyncpg
 
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import PaymentReceived, PaymentReversed
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, NotFound
 from ledger.domain import allocation, journal
 from ledger.domain.allocation import AllocationError, OpenInvoice

@@ -16,13 +16,13 @@ from decimal import Decimal
 
 import asyncpg
 
+from huikuan_contracts.ledger.kinds import GroupBy
 from ledger.domain.aging import (
     AgingCell,
     Buckets,
     CurrencyAging,
     CurrencyDso,
     CurrencyProvision,
-    GroupBy,
     PeriodFigures,
     ReportInputError,
     Unapplied,

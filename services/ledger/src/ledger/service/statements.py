@@ -28,13 +28,13 @@ from typing import Any
 
 import asyncpg
 
+from huikuan_contracts.ledger.kinds import EntryKind
+from huikuan_contracts.money import Money
 from huikuan_events.ledger import StatementConfirmed
 from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from huikuan_runtime.problems import Conflict, NotFound
 from ledger.domain.fingerprint import fingerprint
-from ledger.domain.journal import EntryKind
 from ledger.events.outbox import emit
 from ledger.service.invoices import invalid
 from ledger.store import customers

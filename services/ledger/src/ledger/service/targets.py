@@ -16,8 +16,8 @@ from datetime import date, datetime
 
 import asyncpg
 
+from huikuan_contracts.money import Money
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.money import Money
 from ledger.service.invoices import invalid
 from ledger.store import targets as store
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import asyncpg
 
-from huikuan_runtime.money import Money
+from huikuan_contracts.money import Money
 
 
 async def get(conn: asyncpg.Connection, tenant: str, payment_id: str) -> asyncpg.Record | None:

@@ -42,6 +42,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
+from huikuan_contracts.money import exponents
 from huikuan_events.reminders import (
     SOURCE,
     DunningEscalated,
@@ -51,7 +52,6 @@ from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.logs import traceparent_header
-from huikuan_runtime.money import exponents
 from reminders.domain import calendar
 from reminders.domain.dunning import (
     Due,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import ValidationError
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     AmountIn,
     CurrencyCode,
     DecimalAmount,

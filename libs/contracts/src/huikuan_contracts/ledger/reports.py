@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.domain.aging import GroupBy
+from huikuan_contracts.ledger.kinds import GroupBy
 
 SignedAmount = Annotated[
     str,

@@ -7,9 +7,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huikuan_runtime.fields import CurrencyCode, DecimalAmount, ExternalId, FitsCurrency, StrictIn
-from huikuan_runtime.money import Money
-from ledger.domain.journal import EntryKind
+from huikuan_contracts.fields import CurrencyCode, DecimalAmount, ExternalId, FitsCurrency, StrictIn
+from huikuan_contracts.ledger.kinds import EntryKind
+from huikuan_contracts.money import Money
 
 SignedAmount = Annotated[
     str,

@@ -1,7 +1,7 @@
 """The ledger's request and response models, one module per area. The gateway publishes
 these same models, so its OpenAPI document follows every change here."""
 
-from ledger.api.schemas.customers import (
+from huikuan_contracts.ledger.customers import (
     CurrencyBalance,
     CustomerBalances,
     CustomerListQuery,
@@ -10,7 +10,7 @@ from ledger.api.schemas.customers import (
     CustomerQuery,
     CustomerUpsert,
 )
-from ledger.api.schemas.invoices import (
+from huikuan_contracts.ledger.invoices import (
     AllocationPublic,
     CreditNoteCreate,
     CreditNotePublic,
@@ -27,7 +27,7 @@ from ledger.api.schemas.invoices import (
     WriteOffCreate,
     WriteOffPublic,
 )
-from ledger.api.schemas.payments import (
+from huikuan_contracts.ledger.payments import (
     AllocationIn,
     PaymentAllocate,
     PaymentBatch,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic.config import JsonDict
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     AmountIn,
     DecimalAmount,
     EmailAddress,

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     CountryCode,
     CurrencyCode,
     DecimalAmount,

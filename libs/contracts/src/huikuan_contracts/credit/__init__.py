@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     AmountIn,
     CurrencyCode,
     DecimalAmount,

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from huikuan_runtime.fields import AmountIn, DecimalAmount
+from huikuan_contracts.fields import AmountIn, DecimalAmount
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 Period = Annotated[str, Field(pattern=PERIOD, examples=["2026-11"], description="YYYY-MM")]
-PeriodPath = Annotated[str, Path(pattern=PERIOD, examples=["2026-11"], description="YYYY-MM")]
+# The month as a path parameter (a type a route table can name).
+PeriodParam = Annotated[str, StringConstraints(pattern=PERIOD)]
 
 
 class TargetPut(AmountIn):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huikuan_runtime import money
-from huikuan_runtime.money import Money, MoneyError, exponent, is_currency
+from huikuan_contracts import money
+from huikuan_contracts.money import Money, MoneyError, exponent, is_currency
 
 # One currency per exponent the API has to get right: 0, 2 and 3 digits (and the odd 4).
 CURRENCIES = {"JPY": 0, "CNY": 2, "KWD": 3, "CLF": 4}

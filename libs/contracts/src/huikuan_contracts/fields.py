@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Annotated
 from zoneinfo import available_timezones
 
-from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-from huikuan_runtime.money import Money, MoneyError, is_currency
+from huikuan_contracts.money import Money, MoneyError, is_currency
 
 _ZONES: frozenset[str] | None = None
 
@@ -70,7 +69,6 @@ TimeZoneName = Annotated[str, Field(examples=["Asia/Shanghai"]), AfterValidator(
 LanguageTag = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$", examples=["zh"])]
 
 # The caller's id as a path parameter (`/customers/{customer_id}`).
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C-1001"])]
 
 
 def parse_positive(amount: str, currency: str) -> Money:

@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from huikuan_runtime.fields import AmountIn, DecimalAmount, ExternalId, StrictIn
+from huikuan_contracts.fields import AmountIn, DecimalAmount, ExternalId, StrictIn
 
 Outcome = Literal["accepted", "rejected"]
 

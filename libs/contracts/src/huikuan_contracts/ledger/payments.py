@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     AmountIn,
     CurrencyCode,
     DecimalAmount,
@@ -15,8 +15,8 @@ from huikuan_runtime.fields import (
     StrictIn,
     parse_positive,
 )
-from huikuan_runtime.problems import ProblemDetails
-from ledger.api.schemas.invoices import AllocationPublic, Reason
+from huikuan_contracts.ledger.invoices import AllocationPublic, Reason
+from huikuan_contracts.problems import ProblemDetails
 
 Method = Literal["bank_transfer", "cheque", "bank_acceptance_bill", "cash", "card", "offset"]
 

@@ -7,16 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from huikuan_runtime.fields import (
+from huikuan_contracts.fields import (
     AmountIn,
     DecimalAmount,
     ExternalId,
     SignedAmount,
     StrictIn,
 )
-from huikuan_runtime.problems import ProblemDetails
-from ledger.domain.invoices import InvoiceStatus
-from ledger.domain.journal import EntryKind
+from huikuan_contracts.ledger.kinds import EntryKind, InvoiceStatus
+from huikuan_contracts.problems import ProblemDetails
 
 Reason = str
 CreditReason = Literal["return", "rebate", "price_correction", "dispute", "other"]

@@ -1,0 +1,390 @@
+"""Public routes owned by the ledger: customers, invoices, payments (`BOOK`; the customer
+list with credit's grade filter is the gateway's own), disputes, statements and targets
+(`ACCOUNTS`), reports (`REPORTS`) and the overdue scan (`JOBS`)."""
+
+from __future__ import annotations
+
+from huikuan_contracts import ledger
+from huikuan_contracts.ledger import disputes, reports, statements, targets
+from huikuan_contracts.ledger.jobs import OverdueScanResult, OverdueScanRun
+from huikuan_contracts.queries import AsOfQuery
+from huikuan_contracts.routes import Route
+
+# A batch of 1,000 is up to 1,000 postings: give it longer than a single call.
+BATCH_TIMEOUT = 120.0
+
+SAME_AGAIN = {200: "the same request again: the existing resource, unchanged"}
+
+# Example bodies for the document; each is validated against its route's body model.
+CUSTOMER = {
+    "name": "华东贸易有限公司",
+    "email": "ar@huadong.example.cn",
+    "country": "CN",
+    "currency": "CNY",
+    "payment_terms_days": 30,
+    "owner": "li.wei",
+    "segment": "wholesale",
+    "region": "east",
+    "language": "zh",
+    "timezone": "Asia/Shanghai",
+}
+INVOICE = {
+    "invoice_id": "INV-2026-0001",
+    "customer_id": "C-1001",
+    "number": "INV-2026-0001",
+    "issue_date": "2026-11-02",
+    "due_date": "2026-12-02",
+    "currency": "CNY",
+    "amount": "12500.00",
+}
+PAYMENT = {
+    "payment_id": "PAY-2026-0042",
+    "customer_id": "C-1001",
+    "received_on": "2026-11-20",
+    "method": "bank_transfer",
+    "currency": "CNY",
+    "amount": "8000.00",
+    "reference": "BANK-REF-778812",
+    "allocations": [{"invoice_id": "INV-2026-0001", "amount": "8000.00"}],
+}
+
+BOOK = (
+    Route(
+        "PUT",
+        "/customers/{customer_id}",
+        "ledger",
+        "ledger:write",
+        ledger.CustomerPublic,
+        body=ledger.CustomerUpsert,
+        also={201: "created"},
+        problems=(),
+        example=CUSTOMER,
+        summary="Create or update a customer under the caller's id",
+        tags=("customers",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}",
+        "ledger",
+        "ledger:read",
+        ledger.CustomerPublic,
+        summary="A customer's master data",
+        tags=("customers",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}/balances",
+        "ledger",
+        "ledger:read",
+        ledger.CustomerBalances,
+        query=AsOfQuery,
+        summary="Open receivable and unapplied cash per currency, as of a date",
+        tags=("customers",),
+    ),
+    Route(
+        "GET",
+        "/invoices",
+        "ledger",
+        "ledger:read",
+        ledger.InvoicePage,
+        query=ledger.InvoiceQuery,
+        problems=(),
+        summary="Invoices in issue order, by customer and status as of a date",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/invoices",
+        "ledger",
+        "ledger:write",
+        ledger.InvoicePublic,
+        body=ledger.InvoiceCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(409,),
+        example=INVOICE,
+        summary="Issue an invoice; unapplied cash of the customer is applied to it",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/invoices/batch",
+        "ledger",
+        "ledger:write",
+        ledger.InvoiceBatchResult,
+        body=ledger.InvoiceBatch,
+        problems=(),
+        timeout=BATCH_TIMEOUT,
+        example={
+            "items": [
+                INVOICE,
+                {
+                    **INVOICE,
+                    "invoice_id": "INV-2026-0002",
+                    "number": "INV-2026-0002",
+                    "amount": "980.50",
+                },
+            ]
+        },
+        summary="Issue up to 1,000 invoices; a result per item (created, existing, rejected)",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/invoices/{invoice_id}/void",
+        "ledger",
+        "ledger:write",
+        ledger.InvoicePublic,
+        body=ledger.InvoiceVoid,
+        problems=(404, 409),
+        summary="Void an invoice nothing was paid or credited on",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/invoices/{invoice_id}/credit-notes",
+        "ledger",
+        "ledger:write",
+        ledger.CreditNotePublic,
+        body=ledger.CreditNoteCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(404, 409),
+        summary="Reduce the residual by a credit note (return, rebate, price correction)",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/invoices/{invoice_id}/write-off",
+        "ledger",
+        "ledger:write",
+        ledger.WriteOffPublic,
+        body=ledger.WriteOffCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(404, 409),
+        summary="Write the residual off as bad debt",
+        tags=("invoices",),
+    ),
+    Route(
+        "POST",
+        "/payments",
+        "ledger",
+        "ledger:write",
+        ledger.PaymentPublic,
+        body=ledger.PaymentCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(409,),
+        example=PAYMENT,
+        summary="Record a payment; allocate as listed or oldest due first",
+        tags=("payments",),
+    ),
+    Route(
+        "POST",
+        "/payments/batch",
+        "ledger",
+        "ledger:write",
+        ledger.PaymentBatchResult,
+        body=ledger.PaymentBatch,
+        problems=(),
+        timeout=BATCH_TIMEOUT,
+        example={
+            "items": [
+                PAYMENT,
+                {
+                    **PAYMENT,
+                    "payment_id": "PAY-2026-0043",
+                    "method": "cheque",
+                    "amount": "4500.00",
+                    "reference": None,
+                    "allocations": None,
+                },
+            ]
+        },
+        summary="Record up to 1,000 payments; a result per item",
+        tags=("payments",),
+    ),
+    Route(
+        "GET",
+        "/payments/{payment_id}",
+        "ledger",
+        "ledger:read",
+        ledger.PaymentPublic,
+        summary="A payment and its allocations",
+        tags=("payments",),
+    ),
+    Route(
+        "POST",
+        "/payments/{payment_id}/allocations",
+        "ledger",
+        "ledger:write",
+        ledger.PaymentPublic,
+        body=ledger.PaymentAllocate,
+        problems=(404, 409),
+        summary="Apply the payment's unapplied cash now",
+        tags=("payments",),
+    ),
+    Route(
+        "POST",
+        "/payments/{payment_id}/reverse",
+        "ledger",
+        "ledger:write",
+        ledger.PaymentPublic,
+        body=ledger.PaymentReverse,
+        problems=(404, 409),
+        summary="Reverse a payment (bounced cheque): what it paid is owed again",
+        tags=("payments",),
+    ),
+)
+
+ACCOUNTS = (
+    Route(
+        "POST",
+        "/invoices/{invoice_id}/disputes",
+        "ledger",
+        "ledger:write",
+        disputes.DisputePublic,
+        body=disputes.DisputeCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(404, 409),
+        summary="Dispute (part of) an invoice; it leaves automatic allocation until resolved",
+        tags=("disputes",),
+    ),
+    Route(
+        "GET",
+        "/disputes/{dispute_id}",
+        "ledger",
+        "ledger:read",
+        disputes.DisputePublic,
+        summary="A dispute and how it ended",
+        tags=("disputes",),
+    ),
+    Route(
+        "POST",
+        "/disputes/{dispute_id}/resolve",
+        "ledger",
+        "ledger:write",
+        disputes.DisputePublic,
+        body=disputes.DisputeResolve,
+        problems=(404, 409),
+        summary="Accept a dispute with a credit note, or reject it",
+        tags=("disputes",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}/statement",
+        "ledger",
+        "ledger:read",
+        statements.StatementPublic,
+        query=statements.StatementQuery,
+        summary="Statement of account for a period: opening, lines, running and closing "
+        "balance per currency",
+        tags=("statements",),
+    ),
+    Route(
+        "POST",
+        "/customers/{customer_id}/statement-confirmations",
+        "ledger",
+        "ledger:write",
+        statements.ConfirmationPublic,
+        body=statements.ConfirmationCreate,
+        status=201,
+        also=SAME_AGAIN,
+        problems=(404, 409),
+        summary="Record the balance the customer confirms (or disputes) for a period",
+        tags=("statements",),
+    ),
+    Route(
+        "GET",
+        "/customers/{customer_id}/statement-confirmations",
+        "ledger",
+        "ledger:read",
+        statements.ConfirmationPage,
+        query=statements.ConfirmationsQuery,
+        summary="The customer's statement confirmations, newest period first",
+        tags=("statements",),
+    ),
+    Route(
+        "PUT",
+        "/targets/{period}/{owner}",
+        "ledger",
+        "ledger:write",
+        targets.TargetPublic,
+        body=targets.TargetPut,
+        also={201: "created"},
+        problems=(),
+        summary="Set what an owner is to collect in a month (YYYY-MM)",
+        tags=("targets",),
+        params={"period": targets.PeriodParam},
+    ),
+    Route(
+        "GET",
+        "/targets",
+        "ledger",
+        "ledger:read",
+        targets.TargetReport,
+        query=targets.TargetsQuery,
+        problems=(),
+        summary="Per owner: target, collected, share of target and remaining for a month",
+        tags=("targets",),
+    ),
+)
+
+REPORTS = (
+    Route(
+        "GET",
+        "/reports/aging",
+        "ledger",
+        "ledger:read",
+        reports.AgingReport,
+        query=reports.AgingQuery,
+        problems=(),
+        summary="Open receivables as of a date in buckets of days past due, per currency, "
+        "by customer, owner or region",
+        tags=("reports",),
+    ),
+    Route(
+        "GET",
+        "/reports/dso",
+        "ledger",
+        "ledger:read",
+        reports.DsoReport,
+        query=reports.DsoQuery,
+        problems=(),
+        summary="DSO (countback), best possible DSO, average days delinquent and CEI for a "
+        "period, per currency",
+        tags=("reports",),
+    ),
+    Route(
+        "GET",
+        "/reports/provision",
+        "ledger",
+        "ledger:read",
+        reports.ProvisionReport,
+        query=reports.ProvisionQuery,
+        problems=(),
+        summary="Bad-debt provision as of a date: aging buckets times their rates",
+        tags=("reports",),
+    ),
+)
+
+JOBS = (
+    Route(
+        "POST",
+        "/ops/jobs/overdue-scan",
+        "ledger",
+        "ops:write",
+        OverdueScanResult,
+        body=OverdueScanRun,
+        upstream="/jobs/overdue-scan",
+        problems=(),
+        tags=("ops",),
+        summary="Run the overdue scan now: `ledger.invoice_overdue.v1` once per invoice that "
+        "became overdue, judged by `as_of` (a date in the tenant's time zone) or by "
+        "the instant `at` (default now) in each customer's time zone",
+    ),
+)
+
+ROUTES = BOOK + ACCOUNTS + REPORTS + JOBS
