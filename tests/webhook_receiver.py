@@ -1,5 +1,6 @@
 """A real HTTP server on a free localhost port that receives webhooks for tests: it keeps
-every request and answers 204, or a chosen error status while told to fail."""
+every request (header names lower-cased, as HTTP compares them) and answers 204, or a
+chosen error status while told to fail."""
 
 from __future__ import annotations
 
@@ -37,7 +38,12 @@ class Receiver:
                 time.sleep(receiver._slow.get(self.path, 0.0))
                 with receiver._lock:
                     receiver.requests.append(
-                        Received(self.path, dict(self.headers.items()), body, status)
+                        Received(
+                            self.path,
+                            {name.lower(): value for name, value in self.headers.items()},
+                            body,
+                            status,
+                        )
                     )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -22,8 +22,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from standardwebhooks import Webhook, WebhookVerificationError
 
-from gateway.domain.webhooks import Backoff, signature, verify
+from gateway.domain.webhooks import Backoff
 from gateway.events.webhooks import HANDLERS, WebhookConsumer
 from gateway.service.dispatcher import Dispatcher
 from gateway.store import tenants
@@ -32,6 +33,7 @@ from huikuan_events import Envelope, uuid7
 from huikuan_runtime.addresses import LOOPBACK, networks
 from huikuan_runtime.consumer import EventConsumer
 from huikuan_runtime.kafka import ensure_topics, make_consumer, make_producer
+from huikuan_runtime.webhook_signing import generate_secret
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -87,11 +89,18 @@ async def _consume(pool: asyncpg.Pool, *events: Envelope) -> None:
 
 
 async def _subscribe(
-    pool: asyncpg.Pool, tenant: str, url: str, types: list[str], secret: str = "whsec_t"
+    pool: asyncpg.Pool, tenant: str, url: str, types: list[str], secret: str | None = None
 ) -> uuid.UUID:
     async with pool.acquire() as conn:
         row = await store.insert_subscription(
-            conn, uuid7(), tenant, url, types, "", secret, T0 - timedelta(days=1)
+            conn,
+            uuid7(),
+            tenant,
+            url,
+            types,
+            "",
+            secret or generate_secret(),
+            T0 - timedelta(days=1),
         )
     subscription_id: uuid.UUID = row["subscription_id"]
     return subscription_id
@@ -125,7 +134,8 @@ async def test_each_event_fans_out_once_to_the_tenants_matching_subscriptions(
 async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
     pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
-    subscription = await _subscribe(pool, "t1", receiver.url("/hook"), ["*"], "whsec_s")
+    secret = generate_secret()
+    subscription = await _subscribe(pool, "t1", receiver.url("/hook"), ["*"], secret)
     await _consume(pool, _event("t1", "C-1", 1))
     created = (await _deliveries(pool, subscription))[0]["created_at"]
     receiver.fail("/hook", 2)
@@ -150,11 +160,14 @@ async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
     assert row["delivered_at"] == now and row["next_attempt_at"] is None
     got = receiver.at("/hook")
     assert [r.answered for r in got] == [503, 503, 204]
+    # Every try is the same message to the receiver: one webhook-id, the delivery's.
+    assert {r.headers["webhook-id"] for r in got} == {str(row["delivery_id"])}
     last = got[-1]
-    assert last.headers["Webhook-Id"] == str(row["delivery_id"])
-    assert int(last.headers["Webhook-Timestamp"]) == int(now.timestamp())
-    assert verify("whsec_s", int(now.timestamp()), last.body, last.headers["Webhook-Signature"])
-    assert json.loads(last.body)["id"] == str(row["event_id"])
+    assert int(last.headers["webhook-timestamp"]) == int(now.timestamp())
+    # What a receiver does: a Standard Webhooks library verifies it with the secret.
+    assert Webhook(secret).verify(last.body, last.headers)["id"] == str(row["event_id"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(generate_secret()).verify(last.body, last.headers)
 
 
 async def test_one_customers_events_wait_for_the_one_before_others_do_not(
@@ -457,42 +470,50 @@ async def test_a_claim_does_not_read_the_backlog_behind_a_dead_receiver(
 async def test_after_a_rotation_both_secrets_sign_until_the_overlap_ends(
     pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
-    subscription = await _subscribe(pool, "t1", receiver.url("/rotated"), ["*"], "whsec_old")
+    """From a secret made before secrets were standard base64 (it verifies as its UTF-8
+    bytes) to a standard one, as a subscription made then would move over. The instants
+    are near the real clock: the receiver's library refuses timestamps more than five
+    minutes from it."""
+    old, new = "whsec_" + secrets.token_urlsafe(32), generate_secret()
+    subscription = await _subscribe(pool, "t1", receiver.url("/rotated"), ["*"], old)
     await _consume(pool, _event("t1", "C-1", 1), _event("t1", "C-2", 1))
     created = (await _deliveries(pool, subscription))[-1]["created_at"]
+    rotated_at = created - timedelta(minutes=59)
     async with pool.acquire() as conn:
         assert (
             await store.rotate_secret(
-                conn, "t2", subscription, "whsec_x", created, timedelta(hours=1)
+                conn, "t2", subscription, generate_secret(), rotated_at, timedelta(hours=1)
             )
             is None
         )  # another tenant's: nothing changes
         rotated = await store.rotate_secret(
-            conn, "t1", subscription, "whsec_new", created, timedelta(hours=1)
+            conn, "t1", subscription, new, rotated_at, timedelta(hours=1)
         )
     assert rotated is not None
-    assert rotated["previous_secret_until"] == created + timedelta(hours=1)
+    assert rotated["previous_secret_until"] == created + timedelta(minutes=1)
     async with httpx.AsyncClient(timeout=5) as client:
         dispatcher = _dispatcher(pool, client, 1.0)
-        during = created + timedelta(minutes=59)
+        during = created
         assert await dispatcher.deliver_one(during)
         await _consume(pool, _event("t1", "C-1", 2))
-        after = created + timedelta(hours=1)
+        after = created + timedelta(minutes=1)
         while await dispatcher.deliver_one(after):
             pass
     first, *later = receiver.at("/rotated")
-    signatures = first.headers["Webhook-Signature"].split(" ")
+    assert int(first.headers["webhook-timestamp"]) == int(during.timestamp())
+    signatures = first.headers["webhook-signature"].split(" ")
     assert len(signatures) == 2
-    for key in ("whsec_new", "whsec_old"):
-        assert verify(key, int(during.timestamp()), first.body, first.headers["Webhook-Signature"])
-    assert signatures[0] == signature("whsec_new", int(during.timestamp()), first.body)
+    # A receiver holding either secret accepts it; the new secret's signature is first.
+    Webhook(new).verify(first.body, first.headers)
+    Webhook(old.encode()).verify(first.body, first.headers)
+    Webhook(new).verify(first.body, {**first.headers, "webhook-signature": signatures[0]})
     assert len(later) == 2
     for request in later:
         assert request.answered == 204
-        header = request.headers["Webhook-Signature"]
-        assert " " not in header
-        assert verify("whsec_new", int(after.timestamp()), request.body, header)
-        assert not verify("whsec_old", int(after.timestamp()), request.body, header)
+        assert " " not in request.headers["webhook-signature"]
+        Webhook(new).verify(request.body, request.headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old.encode()).verify(request.body, request.headers)
 
 
 async def _set_active(pool: asyncpg.Pool, tenant: str, active: bool) -> None:

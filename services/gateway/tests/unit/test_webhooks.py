@@ -1,54 +1,45 @@
-"""Webhooks, the pure part: signatures, the backoff schedule, URLs, event type filters."""
+"""Webhooks, the pure part: the delivery's headers, the backoff schedule, URLs, event type
+filters. (How a signature is made: libs/runtime/tests/unit/test_webhook_signing.py.)"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from gateway.domain.webhooks import (
     Backoff,
-    generate_secret,
     headers,
     normalise_event_types,
-    signature,
     signing_secrets,
     url_problem,
-    verify,
     wants,
 )
 from huikuan_runtime.addresses import literal_problem
+from huikuan_runtime.webhook_signing import generate_secret
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
-    body = b'{"id":"x","data":{"amount":"1.00"}}'
-    expected = hmac.new(b"whsec_k", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert signature("whsec_k", 1700000000, body) == f"v1={expected}"
-    assert verify("whsec_k", 1700000000, body, f"v0=abc v1={expected}")
-    assert not verify("whsec_other", 1700000000, body, f"v1={expected}")
-    assert not verify("whsec_k", 1700000001, body, f"v1={expected}")
-    assert not verify("whsec_k", 1700000000, body + b" ", f"v1={expected}")
-
-
-def test_headers_carry_the_delivery_id_timestamp_and_signature() -> None:
-    sent = headers("d-1", ["whsec_k"], 1700000000, b"{}")
-    assert sent["Webhook-Id"] == "d-1"
-    assert sent["Webhook-Timestamp"] == "1700000000"
-    assert verify("whsec_k", 1700000000, b"{}", sent["Webhook-Signature"])
+def test_headers_carry_the_delivery_id_timestamp_and_a_standard_signature() -> None:
+    secret, now = generate_secret(), int(time.time())
+    sent = headers("d-1", [secret], now, b"{}")
+    assert sent["Content-Type"] == "application/cloudevents+json"
+    assert (sent["webhook-id"], sent["webhook-timestamp"]) == ("d-1", str(now))
+    assert Webhook(secret).verify(b"{}", sent) == {}
 
 
 def test_during_a_rotation_both_secrets_sign_and_each_verifies() -> None:
-    sent = headers("d-1", ["whsec_new", "whsec_old"], 1700000000, b"{}")
-    new, old = sent["Webhook-Signature"].split(" ")
-    assert new == signature("whsec_new", 1700000000, b"{}")
-    assert old == signature("whsec_old", 1700000000, b"{}")
-    for key in ("whsec_new", "whsec_old"):
-        assert verify(key, 1700000000, b"{}", sent["Webhook-Signature"])
-    assert not verify("whsec_other", 1700000000, b"{}", sent["Webhook-Signature"])
+    new, old, now = generate_secret(), generate_secret(), int(time.time())
+    sent = headers("d-1", [new, old], now, b"{}")
+    first, second = sent["webhook-signature"].split(" ")
+    for secret, signature in ((new, first), (old, second)):
+        Webhook(secret).verify(b"{}", sent)
+        Webhook(secret).verify(b"{}", {**sent, "webhook-signature": signature})
+    with pytest.raises(WebhookVerificationError):
+        Webhook(generate_secret()).verify(b"{}", sent)
 
 
 def test_the_replaced_secret_signs_until_the_overlap_ends() -> None:
@@ -57,11 +48,6 @@ def test_the_replaced_secret_signs_until_the_overlap_ends() -> None:
     assert signing_secrets("new", "old", until, until - timedelta(seconds=1)) == ["new", "old"]
     assert signing_secrets("new", "old", until, until) == ["new"]
     assert signing_secrets("new", None, None, T0) == ["new"]
-
-
-def test_secrets_are_random_and_long() -> None:
-    a, b = generate_secret(), generate_secret()
-    assert a != b and a.startswith("whsec_") and len(a) > 40
 
 
 def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_all() -> None:

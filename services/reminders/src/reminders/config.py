@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date, time
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from huikuan_contracts.webhook_secrets import secret_problem
 from huikuan_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="REMINDERS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a value refused at start (a broken secret) is not echoed to the log.
+    model_config = SettingsConfigDict(
+        env_prefix="REMINDERS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     service_name: str = "reminders"
     port: int = 8003
@@ -30,7 +34,8 @@ class Settings(ServiceSettings):
     # deployment's SMTP server sends as whoever a tenant names, so this is what stops one
     # tenant from writing as a bank or as another tenant.
     sender_domains: str | None = None
-    # Webhook channel: where reminders are POSTed and the HMAC-SHA256 secret.
+    # Webhook channel: where reminders are POSTed and the secret that signs them (Standard
+    # Webhooks: `whsec_<base64>`, or any other string, whose UTF-8 bytes are the key).
     webhook_url: str | None = None
     webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
     # SMS through an HTTP provider; without a URL, SMS is written to the log.
@@ -56,6 +61,13 @@ class Settings(ServiceSettings):
     batch_size: int = 1000
     # Chunks of a run decided at once, each on its own database connection.
     run_workers: int = 2
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _signing_secret(cls, secret: SecretStr) -> SecretStr:
+        if (problem := secret_problem(secret.get_secret_value())) is not None:
+            raise ValueError(problem)
+        return secret
 
 
 @lru_cache

@@ -18,12 +18,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.testing import internal_client
+from huikuan_runtime.webhook_signing import generate_secret
 from reminders.api.app import create_app
-from reminders.channels.webhook import sign
 from reminders.config import Settings, sender_domains
 from reminders.domain.calendar import Window
 from reminders.domain.policy import Step
@@ -36,7 +37,8 @@ pytestmark = pytest.mark.integration
 
 DUE = date(2026, 3, 16)  # a Monday
 AT = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
-T1_SECRET = "t1-webhook-secret-0123456789"
+T1_SECRET = generate_secret()  # a standard `whsec_` secret; the deployment's is a plain string
+DEPLOYMENT_SECRET = "deployment-secret"
 T1_TOKEN = "t1-sms-token-abcdef"
 
 
@@ -79,7 +81,7 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
 def _settings(receivers: tuple[Receiver, Receiver], smtp: Sink, **more: Any) -> Settings:
     return Settings(
         webhook_url=receivers[1].url,
-        webhook_secret="deployment-secret",
+        webhook_secret=DEPLOYMENT_SECRET,
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         mail_from="ar@deployment.test",
@@ -181,6 +183,9 @@ async def test_settings_are_validated_and_secrets_never_come_back(
         ({"mail_from": "payments@bank.example"}, "mail_from"),  # not a sender domain
         ({"mail_from": "ar@evilt1.example"}, "mail_from"),  # not a subdomain of one
         ({"webhook_secret": "short"}, "webhook_secret"),
+        # A `whsec_` secret must be one: standard base64, padded, of 24 to 64 bytes.
+        ({"webhook_secret": T1_SECRET.replace("+", "-").rstrip("=")}, "webhook_secret"),
+        ({"webhook_secret": "whsec_" + "QUFB" * 5}, "webhook_secret"),  # 15 bytes
         ({"colour": "blue"}, "colour"),
     ]
     for body, field in refused:
@@ -274,14 +279,16 @@ async def test_a_tenants_own_webhook_and_sender_carry_its_reminders(
         assert done.status_code == 200, done.text
         assert (done.json()["reminders_recorded"], done.json()["sent"]) == (2, 2), done.text
 
+    # What the receivers do: a Standard Webhooks library verifies each with its secret.
     [(headers, body)] = own.hits
-    assert b'"tenant": "t1"' in body
-    assert headers["X-Huikuan-Signature"] == sign(T1_SECRET, headers["X-Huikuan-Timestamp"], body)
+    assert Webhook(T1_SECRET).verify(body, headers)["tenant"] == "t1"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(DEPLOYMENT_SECRET.encode()).verify(body, headers)
     [(headers, body)] = deployment.hits
-    assert b'"tenant": "t2"' in body
-    assert headers["X-Huikuan-Signature"] == sign(
-        "deployment-secret", headers["X-Huikuan-Timestamp"], body
-    )
+    # A plain-string secret keys the HMAC with its UTF-8 bytes.
+    assert Webhook(DEPLOYMENT_SECRET.encode()).verify(body, headers)["tenant"] == "t2"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(T1_SECRET).verify(body, headers)
     senders = sorted((m["To"], m["From"]) for m in smtp.messages)
     assert senders == [
         ("ar@c1.t1.example", "ar@t1.example"),

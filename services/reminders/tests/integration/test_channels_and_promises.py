@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from huikuan_events.credit import ScoreChanged
 from huikuan_events.ledger import (
@@ -24,10 +26,11 @@ from huikuan_events.ledger import (
 )
 from huikuan_runtime.clock import FixedClock
 from huikuan_runtime.problems import InvalidInput
+from huikuan_runtime.webhook_signing import generate_secret
 from reminders.channels import Channel
 from reminders.channels.recording import LetterChannel
 from reminders.channels.sms import SmsChannel
-from reminders.channels.webhook import WebhookChannel, sign
+from reminders.channels.webhook import WebhookChannel
 from reminders.domain.policy import SHIPPED, Step
 from reminders.service import policies as policy_service
 from reminders.service import promises as promise_service
@@ -128,7 +131,9 @@ async def test_failing_webhook_is_retried_with_backoff_then_failed(
     await invoice(pool, "C-1", "I-1", DUE, 1_000)
     await pin_webhook_policy(pool, "C-1")
     clock = FixedClock(AT)
-    channels = {"webhook": WebhookChannel(url, "s3cret", clock=lambda: clock.now().timestamp())}
+    # Signed at the real time: the receiver's library checks the timestamp against its clock.
+    secret = generate_secret()
+    channels = {"webhook": WebhookChannel(url, secret, clock=time.time)}
     retry = RetryPolicy(max_attempts=4, backoff_seconds=10)
     assert (await run(pool, tenant=TENANT, as_of=DUE + timedelta(days=1), at=AT)).reminders == 1
 
@@ -151,9 +156,14 @@ async def test_failing_webhook_is_retried_with_backoff_then_failed(
     [failed] = await outbox(pool, "reminders.reminder_failed.v1")
     assert failed.data["attempts"] == 4 and failed.data["channel"] == "webhook"
     headers, body = endpoint.hits[0]
-    assert headers["X-Huikuan-Signature"] == sign("s3cret", headers["X-Huikuan-Timestamp"], body)
-    assert headers["Idempotency-Key"] == headers["Idempotency-Key"].lower()
-    assert {h["Idempotency-Key"] for h, _ in endpoint.hits} == {headers["Idempotency-Key"]}
+    # What a receiver does: a Standard Webhooks library verifies it with the secret.
+    assert Webhook(secret).verify(body, headers)["residual_minor"] == 1_000
+    with pytest.raises(WebhookVerificationError):
+        Webhook(generate_secret()).verify(body, headers)
+    key = headers["Idempotency-Key"]
+    assert key == key.lower()
+    # Every retry is the same message: its webhook-id is the reminder's idempotency key.
+    assert {(h["webhook-id"], h["Idempotency-Key"]) for h, _ in endpoint.hits} == {(key, key)}
 
 
 async def test_webhook_delivered_when_the_endpoint_answers(

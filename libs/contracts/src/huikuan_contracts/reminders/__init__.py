@@ -18,6 +18,7 @@ from huikuan_contracts.fields import (
     StrictIn,
     TimeZoneName,
 )
+from huikuan_contracts.webhook_secrets import secret_problem
 
 # --- policies -----------------------------------------------------------------------------
 
@@ -346,6 +347,17 @@ HttpUrl = Annotated[
     Field(max_length=2000, examples=["https://hooks.example.com/huikuan"]),
     AfterValidator(_http_url),
 ]
+
+
+def _webhook_secret(secret: str) -> str:
+    if (problem := secret_problem(secret)) is not None:
+        raise ValueError(problem)
+    return secret
+
+
+# Standard Webhooks' `whsec_<base64>`, or any other string used as it is (its UTF-8 bytes).
+WebhookSecret = Annotated[str, AfterValidator(_webhook_secret)]
+
 # A local time of day, no offset (JSON Schema's "time" format would demand one).
 LocalTime = Annotated[
     str,
@@ -378,12 +390,15 @@ class ChannelSettingsPut(StrictIn):
     webhook_url: HttpUrl | None = Field(
         None, description="where this tenant's webhook reminders are POSTed (needs webhook_secret)"
     )
-    webhook_secret: str | None = Field(
+    webhook_secret: WebhookSecret | None = Field(
         None,
         min_length=16,
         max_length=256,
         json_schema_extra=_WRITE_ONLY,
-        description="HMAC-SHA256 key of the X-Huikuan-Signature header; write-only",
+        description="signs this tenant's webhook reminders per Standard Webhooks "
+        "(`webhook-signature`): a `whsec_` secret (standard base64 of 24 to 64 bytes) keys "
+        "the HMAC-SHA256 with the bytes it encodes, any other string with its UTF-8 bytes; "
+        "write-only",
     )
     sms_url: HttpUrl | None = Field(None, description="this tenant's SMS provider")
     sms_token: str | None = Field(

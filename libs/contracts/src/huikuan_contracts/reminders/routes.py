@@ -174,7 +174,7 @@ ROUTES = (
         example={
             "mail_from": "ar@acme.example",
             "webhook_url": "https://hooks.acme.example/ar",
-            "webhook_secret": "whsec-0123456789abcdef",
+            "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "send_window_start": "08:30",
             "send_window_end": "17:30",
             "default_timezone": "Asia/Shanghai",

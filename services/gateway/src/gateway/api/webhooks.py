@@ -30,7 +30,6 @@ from gateway.domain.webhooks import (
     ALL_EVENTS,
     MAX_URL_LENGTH,
     DeliveryState,
-    generate_secret,
     normalise_event_types,
     url_problem,
 )
@@ -42,6 +41,7 @@ from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.pagination import Cursor, decode, encode, invalid_cursor
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
 from huikuan_runtime.service import Pool
+from huikuan_runtime.webhook_signing import generate_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -89,8 +89,9 @@ class WebhookPublic(BaseModel):
 
 class WebhookCreated(WebhookPublic):
     secret: str = Field(
-        description="signs every delivery (`Webhook-Signature: v1=<hex HMAC-SHA256 of "
-        "'<Webhook-Timestamp>.<body>'>`); shown in this answer only, never again"
+        description="signs every delivery, per Standard Webhooks: `whsec_` and the base64 of "
+        "the HMAC-SHA256 key (`webhook-signature: v1,<base64 HMAC-SHA256 of "
+        "'<webhook-id>.<webhook-timestamp>.<body>'>`); shown in this answer only, never again"
     )
 
 
@@ -101,7 +102,7 @@ class WebhookSecretRotated(BaseModel):
     )
     previous_secret_expires_at: datetime = Field(
         description="until then deliveries carry two signatures, the new secret's first and "
-        "the replaced secret's second (`Webhook-Signature: v1=<new> v1=<old>`); then only "
+        "the replaced secret's second (`webhook-signature: v1,<new> v1,<old>`); then only "
         "the new one's"
     )
 
@@ -210,9 +211,11 @@ async def create_webhook(
 ) -> Response:
     """Every event of the caller's tenant whose type is subscribed is POSTed to `url` as
     its CloudEvents envelope (`application/cloudevents+json`), at least once, one
-    customer's events in order, with the headers `Webhook-Id` (the delivery's id),
-    `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature` (`v1=` and the hex
-    HMAC-SHA256 of `<timestamp>.<body>` keyed with the secret). A 2xx answer is a
+    customer's events in order, signed per Standard Webhooks: the headers `webhook-id`
+    (the delivery's id, the same on each retry), `webhook-timestamp` (Unix seconds) and
+    `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `<id>.<timestamp>.<body>`
+    keyed with the bytes the `whsec_` secret encodes), so any Standard Webhooks library
+    verifies it (`Webhook(secret).verify(body, headers)`). A 2xx answer is a
     delivery; anything else is retried with exponential backoff for up to a day (the
     gateway's setting), then the delivery is failed. The secret is in this answer only.
     A URL naming `localhost` or a loopback, private, link-local or otherwise non-public IP
@@ -327,11 +330,13 @@ async def rotate_secret(
 ) -> Response:
     """A new signing secret, in this answer only (and its Idempotency-Key replays). The
     secret it replaces keeps signing beside it for the gateway's overlap (a day by
-    default, `previous_secret_expires_at`): meanwhile every delivery's `Webhook-Signature`
+    default, `previous_secret_expires_at`): meanwhile every delivery's `webhook-signature`
     holds two signatures, space-separated, the new secret's first — a receiver accepts a
     delivery when any of them verifies with the secret it holds, so it can switch to the
     new secret at any time within the overlap. Rotating again within the overlap drops
-    the older secret at once (only the one just replaced keeps signing)."""
+    the older secret at once (only the one just replaced keeps signing). This is also how
+    a subscription made before secrets were standard base64 gets one (see the gateway
+    README: such a secret verifies as its UTF-8 bytes until then)."""
     overlap = timedelta(seconds=request.app.state.settings.webhook_secret_overlap_seconds)
 
     async def rotate() -> Response:

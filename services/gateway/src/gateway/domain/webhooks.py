@@ -1,33 +1,26 @@
-"""Outbound webhooks, the pure part: which events a subscription wants, how a delivery is
-signed, when a failed one is tried again and when it is given up, which URLs are accepted.
+"""Outbound webhooks, the pure part: which events a subscription wants, which secrets sign
+a delivery (the signing itself is `huikuan_runtime.webhook_signing`, Standard Webhooks),
+when a failed one is tried again and when it is given up, which URLs are accepted.
 
 No I/O and no clock: every time-dependent function takes `now`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import random
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
+from huikuan_runtime import webhook_signing
+
 ALL_EVENTS = "*"
-SECRET_PREFIX = "whsec_"
-SIGNATURE_VERSION = "v1"
 MAX_URL_LENGTH = 2048
 
 DeliveryState = Literal["pending", "delivered", "failed"]
-
-
-def generate_secret() -> str:
-    """256 random bits; the subscriber gets it once and verifies signatures with it."""
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def wants(event_types: Sequence[str], event_type: str) -> bool:
@@ -49,27 +42,13 @@ def normalise_event_types(requested: Iterable[str], known: Iterable[str]) -> lis
     return sorted(wanted)
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret>`."""
-    message = str(timestamp).encode() + b"." + body
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_VERSION}={digest}"
-
-
-def verify(secret: str, timestamp: int, body: bytes, header: str) -> bool:
-    """What a subscriber does: is one of the header's (space-separated) signatures ours?"""
-    expected = signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, part) for part in header.split())
-
-
 def headers(delivery_id: str, keys: Sequence[str], timestamp: int, body: bytes) -> dict[str, str]:
-    """The delivery's headers; `Webhook-Signature` carries one signature per secret in
-    `keys` (space-separated, the current secret's first) — two while a rotation overlaps."""
+    """The delivery's headers: the Standard Webhooks ones (`webhook-id` is the delivery's
+    id, the same on every retry of it) with one signature per secret in `keys`
+    (space-separated, the current secret's first) — two while a rotation overlaps."""
     return {
         "Content-Type": "application/cloudevents+json",
-        "Webhook-Id": delivery_id,
-        "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": " ".join(signature(key, timestamp, body) for key in keys),
+        **webhook_signing.headers(delivery_id, keys, timestamp, body),
     }
 
 

@@ -1,24 +1,18 @@
-"""Webhook: a JSON POST signed with HMAC-SHA256 over `<timestamp>.<body>`.
+"""Webhook: a JSON POST signed per Standard Webhooks (`huikuan_runtime.webhook_signing`).
 
-Headers: `X-Huikuan-Timestamp` (unix seconds), `X-Huikuan-Signature` (`sha256=<hex>`),
-`Idempotency-Key` (the reminder's key). Any 2xx is delivered; 4xx other than 408/429 is
-permanent; everything else is retried."""
+Headers: `webhook-id` and `Idempotency-Key` (both the reminder's idempotency key, the same
+on every retry), `webhook-timestamp` (Unix seconds), `webhook-signature` (`v1,<base64>`).
+Any 2xx is delivered; 4xx other than 408/429 is permanent; everything else is retried."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 
 import httpx
 
+from huikuan_runtime import webhook_signing
 from reminders.channels import DeliveryError, Guard, Message
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
 
 
 class WebhookChannel:
@@ -50,12 +44,11 @@ class WebhookChannel:
             ensure_ascii=False,
             sort_keys=True,
         ).encode()
-        timestamp = str(int(self.clock()))
+        key = message.idempotency_key
         headers = {
             "Content-Type": "application/json",
-            "X-Huikuan-Timestamp": timestamp,
-            "X-Huikuan-Signature": sign(self.secret, timestamp, body),
-            "Idempotency-Key": message.idempotency_key,
+            **webhook_signing.headers(key, [self.secret], int(self.clock()), body),
+            "Idempotency-Key": key,
         }
         url = message.recipient or self.url
         if self.guard is not None and (problem := await self.guard(url)) is not None:
