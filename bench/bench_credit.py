@@ -105,7 +105,7 @@ class _Book:
                 "subject": subject,
                 "time": at.isoformat(),
                 "tenant": self.tenant,
-                "sequence": sequence[c],
+                "subjectseq": sequence[c],
                 "datacontenttype": "application/json",
                 "data": data,
             }

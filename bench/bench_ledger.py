@@ -266,7 +266,7 @@ def _invoice_floor_rows(ctx: Context, invoices: list[Invoice], at: datetime) -> 
             subject=i.customer_id,
             time=at,
             tenant=TENANT,
-            sequence=seq,
+            subjectseq=seq,
             data=payload.model_dump(mode="json"),
         )
         rows.outbox.append(
@@ -764,7 +764,7 @@ def _floor_payment(pool: asyncpg.Pool) -> Callable[[int, PaymentCase], Awaitable
                 subject=case.customer_id,
                 time=at,
                 tenant=TENANT,
-                sequence=seq,
+                subjectseq=seq,
                 data=payload.model_dump(mode="json"),
             )
             await conn.execute(

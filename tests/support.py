@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
@@ -133,7 +133,24 @@ class Api:
         return self.http.get(path)
 
 
-async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
+def dead_letters(api: Api, topic: str) -> list[dict[str, Any]]:
+    """Every dead letter of `topic` the caller may see, page by page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"topic": topic, "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        response = api.http.get("/ops/dead-letters", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def _records_for(bootstrap: str, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -150,7 +167,7 @@ async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]
         ends = await consumer.end_offsets(partitions)
         positions = {tp: await consumer.position(tp) for tp in partitions}
         remaining = {tp for tp in partitions if positions[tp] < ends[tp]}
-        found: list[Envelope] = []
+        found: list[ConsumerRecord[Any, Any]] = []
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, records in batches.items():
@@ -160,7 +177,7 @@ async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]
                     except ValidationError:
                         continue  # not an event (a poison record, as consumers dead-letter)
                     if envelope.tenant == tenant:
-                        found.append(envelope)
+                        found.append(record)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
         return found
@@ -168,9 +185,15 @@ async def _events_for(bootstrap: str, topic: str, tenant: str) -> list[Envelope]
         await consumer.stop()
 
 
+def records_on_topic(bootstrap: str, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
+    """Every record of an event of `tenant` now on `topic`, read from the beginning of each
+    partition."""
+    return asyncio.run(_records_for(bootstrap, topic, tenant))
+
+
 def events_on_topic(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
     """Every event of `tenant` now on `topic`, read from the beginning of each partition."""
-    return asyncio.run(_events_for(bootstrap, topic, tenant))
+    return [Envelope.from_bytes(r.value) for r in records_on_topic(bootstrap, topic, tenant)]
 
 
 async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:

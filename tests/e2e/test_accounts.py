@@ -146,7 +146,7 @@ def test_a_dispute_pauses_allocation_and_ends_in_a_credit_note(
     assert resolved_event.data["credit_note_id"] == "CN-D1"
     [adjusted] = _events(stack, tenant, "ledger.invoice_adjusted.v1", 1)
     assert (adjusted.data["amount_minor"], adjusted.data["reason"]) == (25000, "dispute")
-    assert adjusted.sequence < resolved_event.sequence
+    assert adjusted.subjectseq < resolved_event.subjectseq
 
 
 def test_the_overdue_scan_announces_each_invoice_once(stack: Stack, tenant: Tenant) -> None:

@@ -49,7 +49,7 @@ def test_invoice_reaches_ledger_topic_credit_and_reminders(stack: Stack, tenant:
     assert len(events) == 1
     assert events[0].subject == "C-1"
     assert events[0].data["amount_minor"] == 123450
-    assert events[0].sequence == 2  # customer_upserted was 1
+    assert events[0].subjectseq == 2  # customer_upserted was 1
 
     credit = eventually(
         lambda: (

@@ -14,7 +14,7 @@ from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime.kafka import make_producer
 from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
-from tests.support import Api, eventually, query
+from tests.support import Api, dead_letters, eventually, query
 
 pytestmark = pytest.mark.e2e
 
@@ -41,23 +41,6 @@ def _pipeline(api: Api) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def _dead_letters(api: Api, topic: str = CREDIT_DLQ) -> list[dict[str, Any]]:
-    """Every dead letter of `topic` the caller may see, page by page."""
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"topic": topic, "limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        response = api.http.get("/ops/dead-letters", params=params)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
 
 
 def _dlq_count(api: Api, topic: str = CREDIT_DLQ) -> int:
@@ -137,7 +120,7 @@ def test_a_poison_record_is_dead_lettered_counted_and_listed_to_its_tenant(
     def listed() -> list[dict[str, Any]]:
         return [
             d
-            for d in _dead_letters(tenant.api)
+            for d in dead_letters(tenant.api, CREDIT_DLQ)
             if (d["original_topic"], d["original_partition"], d["original_offset"])
             == (LEDGER_EVENTS, partition, offset)
         ]
@@ -159,7 +142,7 @@ def test_a_poison_record_is_dead_lettered_counted_and_listed_to_its_tenant(
     assert refused.headers["content-type"] == "application/problem+json"
 
     other = Api(stack.gateway_url, stack.create_tenant_key(f"{tenant.id}-o", "Other"))
-    assert mine["id"] not in {d["id"] for d in _dead_letters(other)}
+    assert mine["id"] not in {d["id"] for d in dead_letters(other, CREDIT_DLQ)}
     hidden = other.http.post(f"/ops/dead-letters/{mine['id']}/replay")
     assert hidden.status_code == 404, hidden.text
 
@@ -175,7 +158,7 @@ def test_a_dead_letter_is_replayed_to_its_original_topic_and_applied(
             "subject": "C-REPLAY",
             "time": "2026-11-27T00:00:00Z",
             "tenant": tenant.id,
-            "sequence": 1,
+            "subjectseq": 1,
             "data": {},
         }
     )
@@ -191,7 +174,7 @@ def test_a_dead_letter_is_replayed_to_its_original_topic_and_applied(
     partition, offset = _send(bootstrap, CREDIT_DLQ, event.to_bytes(), event.partition_key, headers)
     dead_letter_id = f"{CREDIT_DLQ}:{partition}:{offset}"
 
-    [listed] = [d for d in _dead_letters(tenant.api) if d["id"] == dead_letter_id]
+    [listed] = [d for d in dead_letters(tenant.api, CREDIT_DLQ) if d["id"] == dead_letter_id]
     assert listed["event"]["id"] == str(event.id)
     assert listed["event"]["type"] == "ledger.statement_confirmed.v1"
     assert listed["error"] == "database said no" and listed["replayable"]

@@ -172,7 +172,7 @@ def test_events_arrive_signed_and_in_each_customers_order(api: Api, receiver: Re
     # Per customer and producer, sequence numbers arrive strictly increasing.
     for customer in ("C-1", "C-2"):
         ledger = [
-            e["sequence"]
+            e["subjectseq"]
             for e in events
             if e["subject"] == customer and e["source"] == "huikuan/ledger"
         ]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from huikuan_events.envelope import CONTENT_TYPE, KAFKA_HEADERS
 from huikuan_events.registry import EVENT_TYPES, json_schemas
 from huikuan_events.topics import EVENT_TOPICS, dead_letter_topic
 
@@ -25,6 +26,27 @@ SCHEMAS_FILE = "schemas.json"
 def _producer_topic(event_type: str) -> str:
     service = event_type.split(".", 1)[0]
     return next(t for t in EVENT_TOPICS if t.startswith(f"{service}."))
+
+
+# What every message shares: a record's headers (the binding's, then the trace context the
+# producer was in) and its key.
+TRAIT = "cloudevent_kafka"
+CLOUDEVENT_KAFKA: dict[str, Any] = {
+    "headers": {
+        "type": "object",
+        "properties": {
+            **{name: {"const": value.decode()} for name, value in KAFKA_HEADERS},
+            "traceparent": {"type": "string", "description": "W3C trace context"},
+        },
+        "required": [name for name, _ in KAFKA_HEADERS],
+    },
+    "bindings": {
+        "kafka": {
+            "key": {"type": "string", "description": "tenant/subject: one customer in order"},
+            "bindingVersion": "0.5.0",
+        }
+    },
+}
 
 
 def asyncapi() -> dict[str, Any]:
@@ -40,9 +62,10 @@ def asyncapi() -> dict[str, Any]:
         payload["properties"]["data"] = schemas[event_type]
         messages[key] = {
             "name": event_type,
-            "contentType": "application/cloudevents+json",
+            "contentType": CONTENT_TYPE,
             "summary": (EVENT_TYPES[event_type].__doc__ or "").strip().splitlines()[0],
             "payload": payload,
+            "traits": [{"$ref": f"#/components/messageTraits/{TRAIT}"}],
         }
         channels[_producer_topic(event_type)]["messages"][key] = {
             "$ref": f"#/components/messages/{key}"
@@ -58,10 +81,15 @@ def asyncapi() -> dict[str, Any]:
         "info": {
             "title": "Huikuan events",
             "version": "1",
-            "description": "CloudEvents 1.0 (structured JSON) keyed by tenant/customer_id.",
+            "description": (
+                "CloudEvents 1.0 in the structured content mode of the Kafka protocol "
+                "binding, keyed by tenant/customer_id. Producers emit exactly the attributes "
+                "and data fields of these schemas; readers ignore the ones they do not know, "
+                "so adding an optional one is not a breaking change. See README.md."
+            ),
         },
         "channels": channels,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "messageTraits": {TRAIT: CLOUDEVENT_KAFKA}},
     }
 
 

@@ -34,7 +34,7 @@ def _envelope(type_: str, data: dict[str, object]) -> Envelope:
         subject="cust-1",
         time=datetime(2025, 3, 1, tzinfo=UTC),
         tenant="acme",
-        sequence=1,
+        subjectseq=1,
         data=data,
     )
 
@@ -87,7 +87,7 @@ def test_every_type_name_is_versioned_and_unique() -> None:
 def test_json_schemas_cover_envelope_and_every_payload() -> None:
     schemas = json_schemas()
     assert set(schemas) == {"envelope", *EVENT_TYPES}
-    assert "sequence" in schemas["envelope"]["properties"]
+    assert "subjectseq" in schemas["envelope"]["properties"]
 
 
 def test_topic_names() -> None:

@@ -9,6 +9,10 @@ the database commit, so a crash anywhere means redelivery, never loss, and redel
 has no effect. A handler that keeps failing is retried a few times with backoff, then
 the record goes to the consumer's dead-letter topic with the error in its headers and
 the loop moves on.
+
+Records are read tolerantly (`Envelope.read`): an attribute or extension the envelope does
+not declare is ignored, so an event from a newer producer is applied, not dead-lettered.
+Handlers read `data` the same way (`Envelope.read_data`).
 """
 
 from __future__ import annotations
@@ -181,7 +185,7 @@ class EventConsumer:
             key = (envelope.source, envelope.tenant, envelope.subject)
             before = last.get(key)
             applied = self._judge(envelope, before)
-            last[key] = envelope.sequence if before is None else max(before, envelope.sequence)
+            last[key] = envelope.subjectseq if before is None else max(before, envelope.subjectseq)
             gaps[key] = gaps.get(key, 0) + int(applied.gap)
             late[key] = late.get(key, 0) + int(applied.out_of_order)
             out.append(applied)
@@ -208,8 +212,8 @@ class EventConsumer:
         """Whether an event leaves a gap after, or comes at or before, the last sequence
         seen of its subject; anomalies are counted and logged."""
         expected = 1 if last is None else last + 1
-        gap = envelope.sequence > expected
-        late = last is not None and envelope.sequence <= last
+        gap = envelope.subjectseq > expected
+        late = last is not None and envelope.subjectseq <= last
         if gap or late:
             kind = "gap" if gap else "out_of_order"
             metrics.SEQUENCE_ANOMALIES.labels(self.name, kind).inc()
@@ -219,7 +223,7 @@ class EventConsumer:
                     "kind": kind,
                     "event_id": str(envelope.id),
                     "subject": envelope.subject,
-                    "sequence": envelope.sequence,
+                    "subjectseq": envelope.subjectseq,
                     "expected": expected,
                 },
             )
@@ -248,7 +252,7 @@ class EventConsumer:
             envelope.source,
             envelope.tenant,
             envelope.subject,
-            envelope.sequence,
+            envelope.subjectseq,
             int(applied.gap),
             int(applied.out_of_order),
         )
@@ -266,7 +270,7 @@ class EventConsumer:
 
     async def _handle(self, record: ConsumerRecord) -> None:
         try:
-            envelope = Envelope.from_bytes(record.value)
+            envelope = Envelope.read(record.value)
         except ValidationError as exc:
             await self._dead_letter(record, exc, attempts=1)
             return
@@ -313,7 +317,7 @@ class EventConsumer:
         `handle` on its own, with its retries and dead-lettering."""
         if len(records) > 1:
             try:
-                items = [(Envelope.from_bytes(r.value), r) for r in records]
+                items = [(Envelope.read(r.value), r) for r in records]
                 results = await self.apply_many(items)
             except Exception as exc:
                 log.warning(

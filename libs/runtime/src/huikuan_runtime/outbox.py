@@ -92,7 +92,7 @@ async def record_many(
                 subject=subject,
                 time=time,
                 tenant=tenant,
-                sequence=next_value[subject],
+                subjectseq=next_value[subject],
                 data=payload.model_dump(mode="json"),
             )
         )

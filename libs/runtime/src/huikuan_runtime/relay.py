@@ -5,6 +5,11 @@ through the idempotent producer, and marked published in the same transaction th
 claimed it. A crash after sending but before the commit re-sends the batch: delivery is
 at least once, and consumers drop duplicates by event id. The relay wakes on
 LISTEN/NOTIFY and also polls, so a lost notification only delays publishing.
+
+Every record is a CloudEvent in the structured content mode of the Kafka protocol binding:
+the value is the envelope as the outbox holds it, the key `tenant/subject`, and the headers
+the binding's (`content-type: application/cloudevents+json`) followed by the row's own
+(trace context ...).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from huikuan_events import KAFKA_HEADERS
 from huikuan_runtime import metrics
 from huikuan_runtime.outbox import notify_channel
 
@@ -55,7 +61,7 @@ class OutboxRelay:
                     row["topic"],
                     value=row["payload"],
                     key=row["key"],
-                    headers=[(k, str(v).encode()) for k, v in row["headers"].items()],
+                    headers=_headers(row["headers"]),
                 )
                 for row in rows
             ]
@@ -109,6 +115,15 @@ class OutboxRelay:
                 await listener.remove_listener(channel, self._notified)
             await self._pool.release(listener)
             log.info("relay stopped", extra={"schema": self._schema})
+
+
+def _headers(own: dict[str, object]) -> list[tuple[str, bytes]]:
+    """The binding's headers, then the row's own (never a second `content-type`)."""
+    ours = {name for name, _ in KAFKA_HEADERS}
+    return [
+        *KAFKA_HEADERS,
+        *((k, str(v).encode()) for k, v in own.items() if k.lower() not in ours),
+    ]
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -1,9 +1,11 @@
 """The idempotent consumer against real PostgreSQL and Kafka: redelivery has no effect, a
-poison event is dead-lettered without stopping the loop, sequence anomalies are counted."""
+poison event is dead-lettered without stopping the loop, sequence anomalies are counted, and
+an event with attributes or fields the consumer does not know is applied all the same."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -51,7 +53,7 @@ def _event(subject: str, sequence: int) -> Envelope:
         subject=subject,
         time=datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
         tenant=TENANT,
-        sequence=sequence,
+        subjectseq=sequence,
         data=payload.model_dump(mode="json"),
     )
 
@@ -69,7 +71,7 @@ async def record_effect(conn: asyncpg.Connection, envelope: Envelope, consumer: 
         envelope.id,
         envelope.type,
         envelope.subject,
-        envelope.sequence,
+        envelope.subjectseq,
     )
 
 
@@ -358,3 +360,55 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
     assert outages == 5
     assert await _effects(pool) == [event.id]
     assert await _processed(pool, name) == [event.id]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+async def test_an_event_with_attributes_and_fields_it_does_not_know_is_applied(
+    pool: asyncpg.Pool,
+    topic: str,
+    create_topic: CreateTopic,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+    batch_size: int,
+) -> None:
+    name = _name("it_tolerant")
+    dlq = await create_topic(dead_letter_topic(name))
+    one, two, three = _event("c-1", 1), _event("c-1", 2), _event("c-1", 3)
+    # A newer producer's event: one more extension attribute, one more data field.
+    newer = json.loads(two.to_bytes())
+    newer["priority"] = "high"
+    newer["data"]["purchase_order"] = "PO-7"
+    # An event written before `subjectseq` was renamed from `sequence`.
+    older = json.loads(three.to_bytes())
+    older["sequence"] = older.pop("subjectseq")
+    key = one.partition_key
+    for value in (one.to_bytes(), json.dumps(newer).encode(), json.dumps(older).encode()):
+        await producer.send_and_wait(topic, value=value, key=key)
+    read: list[InvoiceIssued] = []
+
+    async def handler(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        read.append(envelope.read_data(InvoiceIssued))
+        await record_effect(conn, envelope, name)
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: handler},
+        dlq_producer=producer,
+        max_retries=1,
+        batch_size=batch_size,
+    )
+    await _run_to_end(consumer, bootstrap_servers, _name("g"), topic, wait_until, caught_up)
+
+    assert await _effects(pool) == [one.id, two.id, three.id]
+    assert sorted(await _processed(pool, name)) == sorted([one.id, two.id, three.id])
+    assert read == [InvoiceIssued.model_validate(e.data) for e in (one, two, three)]
+    cursor = await pool.fetchrow(
+        "SELECT last_sequence, gaps, out_of_order FROM subject_cursor WHERE consumer = $1", name
+    )
+    assert cursor is not None
+    assert dict(cursor) == {"last_sequence": 3, "gaps": 0, "out_of_order": 0}
+    assert await read_topic(dlq, 0) == []

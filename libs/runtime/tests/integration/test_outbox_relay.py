@@ -1,5 +1,6 @@
 """Outbox and relay against real PostgreSQL and Kafka: committed events arrive once, in
-per-subject order; rolled-back ones never exist."""
+per-subject order, as CloudEvents in the Kafka binding's structured mode; rolled-back ones
+never exist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 
 from huikuan_events import Envelope
 from huikuan_events.ledger import SOURCE, InvoiceIssued
@@ -86,7 +88,7 @@ def _assert_in_subject_order(records: list[Any]) -> dict[str, list[int]]:
         envelope = Envelope.from_bytes(record.value)
         assert record.key == envelope.partition_key
         partitions[envelope.subject].add(record.partition)
-        sequences[envelope.subject].append(envelope.sequence)
+        sequences[envelope.subject].append(envelope.subjectseq)
     for subject, seen in sequences.items():
         assert len(partitions[subject]) == 1, f"{subject} spread over {partitions[subject]}"
         assert seen == list(range(1, len(seen) + 1)), f"{subject}: {seen}"
@@ -205,7 +207,7 @@ async def test_concurrent_writers_get_distinct_consecutive_sequences(
             return await _record(conn, topic, "cust-busy", n)
 
     envelopes = await asyncio.gather(*(write(n) for n in range(20)))
-    assert sorted(e.sequence for e in envelopes) == list(range(1, 21))
+    assert sorted(e.subjectseq for e in envelopes) == list(range(1, 21))
     assert len({e.id for e in envelopes}) == 20
     stored = await pool.fetchval(
         "SELECT last_value FROM event_sequence WHERE tenant = $1 AND subject = $2",
@@ -214,3 +216,40 @@ async def test_concurrent_writers_get_distinct_consecutive_sequences(
     )
     assert stored == 20
     assert isinstance(envelopes[0].id, uuid.UUID)
+
+
+async def test_records_are_structured_cloudevents_the_sdk_decodes(
+    pool: asyncpg.Pool,
+    schema: str,
+    topic: str,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+) -> None:
+    committed = await _commit_events(pool, topic, ["cust-a", "cust-b"], 4)
+    relay = OutboxRelay(pool, producer, schema)
+    assert await relay.publish_batch() == 4
+
+    records = await read_topic(topic, len(committed))
+    by_id = {e.id: e for e in committed}
+    assert len(records) == len(by_id)
+    for record in records:
+        headers = dict(record.headers)
+        assert headers["content-type"] == b"application/cloudevents+json"
+        assert [name for name, _ in record.headers].count("content-type") == 1
+        assert "traceparent" in headers  # the row's own headers follow
+        message = KafkaMessage(headers=headers, key=record.key, value=record.value)
+        event = from_structured_event(message)
+        ours = by_id[uuid.UUID(event.get_id())]
+        assert event.get_specversion() == "1.0"
+        assert event.get_source() == SOURCE == ours.source
+        assert event.get_type() == "ledger.invoice_issued.v1" == ours.type
+        assert event.get_subject() == ours.subject
+        assert event.get_time() == AT == ours.time
+        assert event.get_datacontenttype() == "application/json"
+        assert event.get_extension("tenant") == TENANT
+        assert event.get_extension("subjectseq") == ours.subjectseq
+        assert event.get_extension("partitionkey") == f"{TENANT}/{ours.subject}"
+        assert event.get_data() == ours.data
+        assert InvoiceIssued.model_validate(event.get_data()) == _invoice(
+            ours.subject, committed.index(ours)
+        )

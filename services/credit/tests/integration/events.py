@@ -28,7 +28,7 @@ def envelope(payload: BaseModel, on: date, *, tenant: str = "t1", sequence: int 
         subject=payload.model_dump()["customer_id"],
         time=datetime.combine(on, time(12), UTC),
         tenant=tenant,
-        sequence=sequence or next(_seq),
+        subjectseq=sequence or next(_seq),
         data=payload.model_dump(mode="json"),
     )
 
@@ -94,7 +94,7 @@ async def snapshot(pool: asyncpg.Pool, *, history: bool = True) -> dict[str, Any
         if history:
             rows = await conn.fetch("SELECT payload FROM outbox_event ORDER BY position")
             out["produced"] = [
-                (e.type, e.subject, e.sequence, e.data)
+                (e.type, e.subject, e.subjectseq, e.data)
                 for e in (Envelope.from_bytes(r["payload"]) for r in rows)
             ]
     return out

@@ -74,7 +74,7 @@ def _event(tenant: str, customer: str, sequence: int, kind: str = "invoice_issue
         subject=customer,
         time=T0,
         tenant=tenant,
-        sequence=sequence,
+        subjectseq=sequence,
         data={"invoice_id": f"I-{sequence}"},
     )
 
@@ -129,6 +129,39 @@ async def test_each_event_fans_out_once_to_the_tenants_matching_subscriptions(
     row = (await _deliveries(pool, every))[0]
     assert row["state"] == "pending" and row["attempts"] == 0
     assert Envelope.from_bytes(bytes(row["payload"])) == first
+
+
+async def test_an_event_of_a_newer_producer_is_forwarded_with_the_data_it_carries(
+    pool: asyncpg.Pool,
+) -> None:
+    every = await _subscribe(pool, "t1", "http://127.0.0.1:1/a", ["*"])
+    event = _event("t1", "C-1", 1)
+    newer = json.loads(event.to_bytes())
+    newer["channel"] = "edi"  # an extension attribute this version does not know
+    newer["data"]["purchase_order"] = "PO-7"  # and a data field
+    consumer = EventConsumer(
+        name="gateway", pool=pool, handlers=HANDLERS, dlq_producer=cast(AIOKafkaProducer, None)
+    )
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic="ledger.events.v1",
+        partition=0,
+        offset=0,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.partition_key,
+        value=json.dumps(newer).encode(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=[],
+    )
+    await consumer.handle(record)
+    [row] = await _deliveries(pool, every)
+    assert row["event_id"] == event.id
+    forwarded = json.loads(bytes(row["payload"]))
+    assert forwarded["data"] == {**event.data, "purchase_order": "PO-7"}
+    # The envelope as this version reads it: the extension it does not know stays behind.
+    assert forwarded == {**json.loads(event.to_bytes()), "data": forwarded["data"]}
 
 
 async def test_a_failing_receiver_is_retried_on_schedule_then_gets_it_signed(
@@ -189,7 +222,7 @@ async def test_one_customers_events_wait_for_the_one_before_others_do_not(
         while await dispatcher.deliver_one(now):
             pass
     sent = [
-        (json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+        (json.loads(r.body)["subject"], json.loads(r.body)["subjectseq"], r.answered)
         for r in receiver.at("/order")
     ]
     assert [s for s in sent if s[0] == "C-1"] == [("C-1", 1, 503), ("C-1", 1, 204), ("C-1", 2, 204)]
@@ -217,7 +250,7 @@ async def test_a_receiver_that_never_answers_2xx_ends_failed_after_the_max_age(
     assert first["last_status"] == 503 and first["last_error"] == "the receiver answered 503"
     assert first["last_attempt_at"] == first["created_at"] + BACKOFF.max_age
     assert first["attempts"] == len(
-        [r for r in receiver.at("/down") if json.loads(r.body)["sequence"] == 1]
+        [r for r in receiver.at("/down") if json.loads(r.body)["subjectseq"] == 1]
     )
     # The customer's next event is no longer held back; it is near its age too: it gets a
     # try now and one at the end of its window.
@@ -552,7 +585,7 @@ async def test_a_suspended_tenants_deliveries_are_held_not_failed_until_it_is_ac
         while await dispatcher.deliver_one(later):
             pass
     sent = [
-        (json.loads(r.body)["subject"], json.loads(r.body)["sequence"], r.answered)
+        (json.loads(r.body)["subject"], json.loads(r.body)["subjectseq"], r.answered)
         for r in receiver.at("/held")
     ]
     assert sorted(sent) == [("C-1", 1, 204), ("C-1", 2, 204), ("C-2", 1, 204)]

@@ -87,7 +87,7 @@ def _envelope(tenant: str) -> Envelope:
             "subject": "C-1",
             "time": "2026-11-27T00:00:00Z",
             "tenant": tenant,
-            "sequence": 1,
+            "subjectseq": 1,
             "data": {},
         }
     )

@@ -109,7 +109,7 @@ async def test_an_unchanged_customer_upsert_emits_nothing(pool: asyncpg.Pool) ->
     assert changed.row["owner"] == "wang"
     events = await pool.fetch(
         "SELECT sequence_payload FROM (SELECT convert_from(payload, "
-        "'UTF8')::jsonb ->> 'sequence' AS sequence_payload "
+        "'UTF8')::jsonb ->> 'subjectseq' AS sequence_payload "
         "FROM outbox_event ORDER BY position) s"
     )
     assert [int(e["sequence_payload"]) for e in events] == [1, 2]

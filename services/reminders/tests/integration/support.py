@@ -49,7 +49,7 @@ async def feed(pool: asyncpg.Pool, subject: str, payload: BaseModel, tenant: str
         subject=subject,
         time=datetime.now(UTC),
         tenant=tenant,
-        sequence=1,
+        subjectseq=1,
         data=payload.model_dump(mode="json"),
         id=uuid7(),
     )

@@ -251,7 +251,7 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
         "reminders.promise_broken.v1"
     ) == 1
     for cid in invoices:
-        mine = [e.sequence for e in events if e.subject == cid]
+        mine = [e.subjectseq for e in events if e.subject == cid]
         assert mine == list(range(1, len(mine) + 1))
     hold = next(e for e in holds if e.subject == "C-A" and e.data["step"] == "credit_hold")
     assert hold.data["action"] == "request_credit_hold"

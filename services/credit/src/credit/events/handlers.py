@@ -190,7 +190,7 @@ def run_handler(cache: FactCache) -> RunHandler:
             if reading is None:
                 continue
             model, to_fact = reading
-            data = model.model_validate(event.data)
+            data = event.read_data(model)
             fact, on = to_fact(data)
             customer_id = str(event.data["customer_id"])
             if isinstance(data, L.CustomerUpserted):

@@ -100,7 +100,7 @@ def envelope_of(raw: Raw) -> Envelope | None:
     if raw.value is None:
         return None
     try:
-        return Envelope.from_bytes(raw.value)
+        return Envelope.read(raw.value)
     except (ValidationError, ValueError):
         return None
 
@@ -148,7 +148,7 @@ def describe(raw: Raw, caller: str) -> DeadLetter | None:
                 tenant=envelope.tenant,
                 subject=envelope.subject,
                 source=envelope.source,
-                sequence=envelope.sequence,
+                sequence=envelope.subjectseq,
             )
             if envelope is not None
             else None

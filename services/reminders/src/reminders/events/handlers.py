@@ -29,17 +29,17 @@ TOPICS = (LEDGER_EVENTS, CREDIT_EVENTS)
 
 
 async def on_customer_upserted(conn: asyncpg.Connection, event: Envelope) -> None:
-    await book.upsert_contact(conn, event.tenant, CustomerUpserted.model_validate(event.data))
+    await book.upsert_contact(conn, event.tenant, event.read_data(CustomerUpserted))
 
 
 async def on_invoice_issued(conn: asyncpg.Connection, event: Envelope) -> None:
-    await book.add_invoice(conn, event.tenant, InvoiceIssued.model_validate(event.data))
+    await book.add_invoice(conn, event.tenant, event.read_data(InvoiceIssued))
 
 
 async def on_payment_applied(conn: asyncpg.Connection, event: Envelope) -> None:
     """The residual after the payment is chased; money applied in time counts toward the
     promises covering the invoice, and a promise covered is kept."""
-    p = PaymentApplied.model_validate(event.data)
+    p = event.read_data(PaymentApplied)
     # Promise rows before invoice rows: the scheduler locks them in this order too.
     touched = await dunning.pay_promises(
         conn, event.tenant, p.customer_id, p.invoice_id, p.currency, p.amount_minor, p.applied_on
@@ -63,43 +63,41 @@ async def on_payment_applied(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 async def on_invoice_adjusted(conn: asyncpg.Connection, event: Envelope) -> None:
-    a = InvoiceAdjusted.model_validate(event.data)
+    a = event.read_data(InvoiceAdjusted)
     await book.set_residual(conn, event.tenant, a.invoice_id, a.residual_minor)
 
 
 async def on_invoice_settled(conn: asyncpg.Connection, event: Envelope) -> None:
-    s = InvoiceSettled.model_validate(event.data)
+    s = event.read_data(InvoiceSettled)
     await book.set_residual(conn, event.tenant, s.invoice_id, 0)
 
 
 async def on_invoice_voided(conn: asyncpg.Connection, event: Envelope) -> None:
-    await book.close_invoice(
-        conn, event.tenant, InvoiceVoided.model_validate(event.data).invoice_id
-    )
+    await book.close_invoice(conn, event.tenant, event.read_data(InvoiceVoided).invoice_id)
 
 
 async def on_invoice_written_off(conn: asyncpg.Connection, event: Envelope) -> None:
-    w = InvoiceWrittenOff.model_validate(event.data)
+    w = event.read_data(InvoiceWrittenOff)
     await book.close_invoice(conn, event.tenant, w.invoice_id)
 
 
 async def on_dispute_opened(conn: asyncpg.Connection, event: Envelope) -> None:
-    d = DisputeOpened.model_validate(event.data)
+    d = event.read_data(DisputeOpened)
     await book.set_disputed(conn, event.tenant, d.invoice_id, True)
 
 
 async def on_dispute_resolved(conn: asyncpg.Connection, event: Envelope) -> None:
-    d = DisputeResolved.model_validate(event.data)
+    d = event.read_data(DisputeResolved)
     await book.set_disputed(conn, event.tenant, d.invoice_id, False)
 
 
 async def on_payment_reversed(conn: asyncpg.Connection, event: Envelope) -> None:
-    r = PaymentReversed.model_validate(event.data)
+    r = event.read_data(PaymentReversed)
     await book.reopen_for_reversal(conn, event.tenant, r.payment_id, r.reopened_invoice_ids)
 
 
 async def on_score_changed(conn: asyncpg.Connection, event: Envelope) -> None:
-    s = ScoreChanged.model_validate(event.data)
+    s = event.read_data(ScoreChanged)
     await book.set_grade(conn, event.tenant, s.customer_id, s.new_grade)
 
 

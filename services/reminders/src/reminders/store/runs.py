@@ -330,7 +330,7 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
            convert_to('{"specversion":"1.0","id":"' || id || '","source":' || to_json($27::text)
                       || ',"type":"' || type || '","subject":' || to_json(customer_id)
                       || ',"time":"' || $28::text || '","tenant":' || to_json(tenant)
-                      || ',"sequence":' || sequence
+                      || ',"subjectseq":' || sequence
                       || ',"datacontenttype":"application/json","data":' || data || '}',
                       'UTF8'),
            $29::jsonb
