@@ -7,9 +7,14 @@
 The committed documents are the previous version. `check` generates both from the code and
 compares them with it using oasdiff (https://www.oasdiff.com, installed from the Go module
 proxy by the Makefile): a breaking change fails, and so does an additive change that was not
-regenerated. `write` regenerates after the same comparison, so a breaking change cannot be
-committed by regenerating either; `ALLOW_BREAKING=1 make docs` overrides it for a deliberate
-new major version (say why in the commit).
+regenerated. `write` regenerates after the same comparison; `ALLOW_BREAKING=1 make docs`
+overrides it for a deliberate change.
+
+Regenerating (or merging a branch that did) must not hide a break either, so `check` also
+walks the history since the gate began, commit by commit along the first parents: every
+commit whose documents break those of the commit before it must say so in its message with
+a `Breaking-Change: <why>` trailer (or be listed in `contract-acknowledged.txt`, for
+commits made before the trailer was asked for).
 
 What counts as breaking follows oasdiff's rules with the levels in `oasdiff-levels.txt`:
 a removed or renamed route, field or enum value, a type change, a new required request
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,9 +37,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / ".run/tools/bin/oasdiff"
 OPENAPI = Path("docs/openapi/public.json")
 EVENTS = Path("docs/events/schemas.json")
 LEVELS = Path(__file__).with_name("oasdiff-levels.txt")
+ACKNOWLEDGED = Path(__file__).with_name("contract-acknowledged.txt")
+TRAILER = re.compile(r"^Breaking-Change: \S", re.MULTILINE)
 
 
 def public_openapi() -> dict[str, Any]:
@@ -76,7 +85,7 @@ def _dump(document: Mapping[str, Any]) -> str:
 
 
 def oasdiff() -> str:
-    tool = os.environ.get("OASDIFF") or str(ROOT / ".run/tools/bin/oasdiff")
+    tool = os.environ.get("OASDIFF") or str(TOOL)
     if not Path(tool).exists():
         sys.exit(f"error: {tool} is missing (the Makefile installs it: make lint)")
     return tool
@@ -151,8 +160,51 @@ def problems() -> tuple[list[str], list[str]]:
     return broken, stale
 
 
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _at(commit: str, path: Path) -> dict[str, Any] | None:
+    text = _git("show", f"{commit}:{path}")
+    if not text:
+        return None
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+def unacknowledged() -> list[str]:
+    """Commits since the gate began that break a committed document without saying so."""
+    first = _git("log", "--format=%H", "--diff-filter=A", "--", "tools/contract_gate.py")
+    if not first.strip():
+        return []  # no history here (an export, a shallow clone): nothing to walk
+    since = first.split()[-1]
+    acknowledged = {
+        line.split()[0]
+        for line in ACKNOWLEDGED.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    found: list[str] = []
+    for commit in _git("rev-list", "--first-parent", f"{since}..HEAD").split():
+        parent = f"{commit}^1"
+        if not _git("diff", "--name-only", parent, commit, "--", str(OPENAPI), str(EVENTS)):
+            continue
+        if commit in acknowledged or TRAILER.search(_git("show", "-s", "--format=%B", commit)):
+            continue
+        for path, as_events in ((OPENAPI, False), (EVENTS, True)):
+            before, after = _at(parent, path), _at(commit, path)
+            if before is None or after is None:
+                continue
+            for line in _compare(as_events, before, after):
+                found.append(f"{commit[:12]}: {line}")
+    return found
+
+
 def check() -> int:
     broken, stale = problems()
+    history = unacknowledged()
+    for line in history:
+        print(f"breaking, not acknowledged (Breaking-Change: trailer): {line}", file=sys.stderr)
     for line in broken:
         print(f"breaking: {line}", file=sys.stderr)
     for line in stale:
@@ -163,7 +215,7 @@ def check() -> int:
             "it, or make a new version",
             file=sys.stderr,
         )
-    return 1 if broken or stale else 0
+    return 1 if broken or stale or history else 0
 
 
 def write() -> int:

@@ -4,11 +4,15 @@ lets through, on small documents made here, for the public API and for events.""
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tools import contract_gate
 from tools.contract_gate import breaking, events_as_openapi
 
 
@@ -192,3 +196,52 @@ def test_events_are_judged_as_consumers_read_them() -> None:
         )
         == []
     )
+
+
+def test_history_needs_a_trailer_for_each_break(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regenerating the documents must not hide a break: each commit that breaks the one
+    before it says so (`Breaking-Change:`), or the gate fails naming it."""
+    repo = tmp_path / "repo"
+    (repo / "tools").mkdir(parents=True)
+    (repo / "docs/openapi").mkdir(parents=True)
+    (repo / "docs/events").mkdir(parents=True)
+    acknowledged = repo / "tools/contract-acknowledged.txt"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def commit(api: dict[str, Any], message: str) -> str:
+        (repo / "docs/openapi/public.json").write_text(json.dumps(api))
+        git("add", "-A")
+        git("commit", "-qm", message)
+        return git("rev-parse", "HEAD")
+
+    git("init", "-q")
+    (repo / "tools/contract_gate.py").write_text("# the gate\n")
+    (repo / "docs/events/schemas.json").write_text(json.dumps(_events()))
+    acknowledged.write_text("# none\n")
+    commit(_api(), "Start the gate")
+    removed = _api()
+    BREAKING["route removed"](removed)
+    silent = commit(removed, "Tidy the invoice routes")
+    renamed = copy.deepcopy(removed)
+    BREAKING["request enum value removed"](renamed)
+    commit(renamed, "Cash only\n\nBreaking-Change: bank transfers go through payments")
+    widened = copy.deepcopy(renamed)
+    ADDITIVE["new optional request field"](widened)
+    commit(widened, "Take a due date")
+    monkeypatch.setattr(contract_gate, "ROOT", repo)
+    monkeypatch.setattr(contract_gate, "ACKNOWLEDGED", acknowledged)
+    found = contract_gate.unacknowledged()
+    assert found and all(line.startswith(silent[:12]) for line in found)
+    acknowledged.write_text(f"{silent} an old break, written down\n")
+    assert contract_gate.unacknowledged() == []
