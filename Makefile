@@ -4,6 +4,9 @@ SHELL := /bin/bash
 .PHONY: help sync run test test-unit lint format docs stop infra-dev infra-test bench
 
 ROOT := $(CURDIR)
+# The development placeholders (tokens, keys, plain SMTP) are allowed only here: the
+# settings refuse them when HUIKUAN_ENV is anything else, unset included.
+export HUIKUAN_ENV ?= development
 # uv from PATH, else a private copy under .run/tools (installed from PyPI on first use).
 UV := $(shell command -v uv 2>/dev/null || echo $(ROOT)/.run/tools/bin/uv)
 export UV_LINK_MODE ?= copy
@@ -13,7 +16,7 @@ help:
 	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
 	@echo "make lint   ruff, mypy, import contracts, breaking changes to the public contracts"
 	@echo "make bench  the benchmarks (bench/), each beside its floor; table + bench/results/*.json"
-	@echo "make docs   regenerate docs/openapi and docs/events from the code (refuses breaking changes)"
+	@echo "make docs   regenerate docs/openapi, docs/events and docs/configuration.md from the code"
 	@echo "make stop   stop what make run / make test started"
 
 $(ROOT)/.run/tools/bin/uv:
@@ -63,9 +66,11 @@ lint: sync $(OASDIFF)
 	@$(UV) run --frozen mypy libs services tests bench tools
 	@$(UV) run --frozen lint-imports
 	@$(UV) run --frozen python -m tools.contract_gate check
+	@$(UV) run --frozen python -m tools.config_reference check
 
 docs: sync $(OASDIFF)
 	@$(UV) run --frozen python -m tools.contract_gate write
+	@$(UV) run --frozen python -m tools.config_reference write
 
 format: sync
 	@$(UV) run --frozen ruff format .

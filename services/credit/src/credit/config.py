@@ -14,7 +14,9 @@ CONSUMED_TOPICS = (LEDGER_EVENTS, REMINDERS_EVENTS)
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDIT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CREDIT_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     service_name: str = "credit"
     port: int = 8002

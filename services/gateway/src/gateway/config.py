@@ -17,69 +17,94 @@ DEV_OPERATOR_KEY = "dev-operator-key"
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     service_name: str = "gateway"
     port: int = 8000
     db_schema: str = "gateway"
 
     ledger_url: str = "http://127.0.0.1:8001"
+    """Where the ledger's internal API answers."""
     credit_url: str = "http://127.0.0.1:8002"
+    """Where credit's internal API answers."""
     reminders_url: str = "http://127.0.0.1:8003"
+    """Where reminders' internal API answers."""
     downstream_timeout_seconds: float = 5.0
+    """How long a call to a service may take before the client gets a 503."""
     summary_part_timeout_seconds: float = 2.0
+    """How long a joined read (customer summary, invoice with prediction) waits for each
+    part before marking it `unavailable`."""
     breaker_failures: int = 5
+    """Consecutive failures (refused or dropped connections, timeouts, 503s) that open the
+    circuit breaker to a service."""
     breaker_cooldown_seconds: float = 10.0
+    """How long an open breaker answers 503 at once before letting a call through."""
     operator_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
-    # Per API key and scope: calls a second and bucket size; per-scope overrides as JSON,
-    # e.g. GATEWAY_RATE_LIMITS='{"credit:check": [500, 1000]}'.
+    """The operator's key for `/v1/admin` (tenants and API keys); the development
+    placeholder refuses to start outside `HUIKUAN_ENV=development`."""
     rate_per_second: float = 100.0
+    """Calls a second per API key and scope (token bucket refill)."""
     rate_burst: int = 200
+    """Bucket size per API key and scope."""
     rate_limits: dict[str, tuple[float, int]] = {}
-    # Ops view: (warn, critical) per figure over gateway.ops.status.DEFAULT_THRESHOLDS, as
-    # JSON, e.g. GATEWAY_OPS_THRESHOLDS='{"consumer_lag": [500, 50000]}'.
+    """Per-scope overrides of rate and burst, as JSON, e.g. `{"credit:check": [500, 1000]}`."""
     ops_thresholds: dict[str, tuple[float, float]] = {}
+    """The ops view's (warn, critical) per figure over `gateway.ops.status.DEFAULT_THRESHOLDS`,
+    as JSON, e.g. `{"consumer_lag": [500, 50000]}`."""
     ops_kafka_timeout_seconds: float = 10.0
-    # Origins allowed to call the API from a browser: a JSON list or comma-separated
-    # (GATEWAY_CORS_ORIGINS='https://app.example.com,https://m.example.com'); empty: no CORS.
+    """How long the ops view waits for Kafka (offsets, dead letters)."""
     cors_origins: Annotated[list[str], NoDecode] = []
-    # Outbound webhooks: a failed delivery is retried after base * 2^(n-1) seconds (at most
-    # cap, with jitter) until it is max_age old, then it is failed; each POST may take
-    # timeout seconds. The dispatcher runs `workers` deliveries at a time.
+    """Origins allowed to call the API from a browser: a JSON list or comma-separated; empty:
+    no CORS."""
     webhook_max_age_seconds: float = 24 * 3600.0
+    """A webhook delivery still failing this long after its event is failed for good."""
     webhook_backoff_base_seconds: float = 5.0
+    """A failed delivery is retried after base * 2^(n-1) seconds (with jitter)..."""
     webhook_backoff_cap_seconds: float = 3600.0
+    """... at most this long."""
     webhook_timeout_seconds: float = 5.0
+    """How long one webhook POST may take."""
     webhook_workers: int = 4
+    """Deliveries the dispatcher runs at a time."""
     webhook_poll_seconds: float = 0.5
-    # After POST /v1/webhooks/{id}/rotate-secret the replaced secret still signs deliveries
-    # (a second signature) this long, so receivers can switch without refusing any.
+    """How often the dispatcher looks for due deliveries when nothing woke it."""
     webhook_secret_overlap_seconds: float = Field(24 * 3600.0, ge=0)
-    # Off: a subscription's URL may not name localhost or a non-public IP, and before each
-    # attempt its host must resolve to public addresses only (tenants must not reach our
-    # network). On only for local receivers (development, tests). Either way, with
-    # HUIKUAN_OUTBOUND_ALLOW set (test stacks) its host must resolve inside those networks.
+    """After `POST /v1/webhooks/{id}/rotate-secret` the replaced secret still signs
+    deliveries (a second signature) this long, so receivers can switch without refusing any."""
     webhook_allow_private_addresses: bool = False
-    # Bearer JWTs from an external identity provider (mobile apps): off unless jwt_jwks_url
-    # is set, and then jwt_issuer and jwt_audience are required. The tenant comes from the
-    # claim jwt_tenant_claim; the scopes from the first of jwt_scope_claims present (a
-    # space-separated string or a list). Keys are cached jwt_jwks_ttl_seconds; a token with
-    # an unknown kid refetches them, at most every jwt_jwks_min_refetch_seconds.
+    """Off: a subscription's URL may not name localhost or a non-public IP, and before each
+    attempt its host must resolve to public addresses only (tenants must not reach our
+    network). On only for local receivers (development, tests). Either way, with
+    `HUIKUAN_OUTBOUND_ALLOW` set its host must resolve inside those networks."""
     jwt_jwks_url: str | None = None
+    """Bearer JWTs from an external identity provider (mobile apps): off unless set; then
+    `GATEWAY_JWT_ISSUER` and `GATEWAY_JWT_AUDIENCE` are required."""
     jwt_issuer: str | None = None
+    """The `iss` a token must carry."""
     jwt_audience: str | None = None
+    """The `aud` a token must carry."""
     jwt_algorithms: list[str] = ["RS256", "ES256"]
+    """Signature algorithms accepted (asymmetric only)."""
     jwt_tenant_claim: str = "tenant_id"
+    """The claim naming the token's tenant."""
     jwt_scope_claims: list[str] = ["scope", "scp"]
+    """Where the scopes are: the first of these claims present (a space-separated string or
+    a list)."""
     jwt_leeway_seconds: float = 30.0
+    """Clock skew allowed on `exp` and `nbf`."""
     jwt_jwks_ttl_seconds: float = 300.0
+    """How long the identity provider's keys are cached."""
     jwt_jwks_min_refetch_seconds: float = 10.0
+    """A token with an unknown `kid` refetches the keys, at most this often."""
     jwt_jwks_timeout_seconds: float = 5.0
-    # How long a valid API key (or a token's tenant) is trusted without asking the database
-    # again; a key revoked through another gateway process keeps working that long there.
+    """How long fetching the keys may take."""
     auth_cache_seconds: float = 5.0
-    # Connections kept to each service behind the gateway.
+    """How long a valid API key (or a token's tenant) is trusted without asking the database
+    again; a key revoked through another gateway process keeps working that long there."""
     downstream_max_connections: int = 100
+    """Connections kept to each service behind the gateway."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -10,7 +10,9 @@ from huikuan_runtime.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     service_name: str = "ledger"
     port: int = 8001

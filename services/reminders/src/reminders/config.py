@@ -4,63 +4,83 @@ from __future__ import annotations
 
 from datetime import date, time
 from functools import lru_cache
+from typing import Self
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from huikuan_contracts.webhook_secrets import secret_problem
 from huikuan_runtime.settings import ServiceSettings
 
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+
 
 class Settings(ServiceSettings):
     # hide_input_in_errors: a value refused at start (a broken secret) is not echoed to the log.
     model_config = SettingsConfigDict(
-        env_prefix="REMINDERS_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="REMINDERS_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
     service_name: str = "reminders"
     port: int = 8003
     db_schema: str = "reminders"
 
-    # Email: without a host, email is written to the log instead (documented for `make run`).
     smtp_host: str | None = None
+    """The SMTP server email reminders go through; unset: email is written to the log."""
     smtp_port: int = 25
+    """The SMTP server's port."""
     smtp_username: str | None = None
+    """SMTP login, when the server asks for one."""
     smtp_password: SecretStr | None = None
+    """SMTP password."""
     smtp_start_tls: bool = False
+    """Upgrade the SMTP connection with STARTTLS. Off (plain SMTP) refuses to start outside
+    `HUIKUAN_ENV=development` when a host is set."""
     mail_from: str = "receivables@huikuan.local"
-    # The domains a tenant's own sender (`PUT /dunning/settings` mail_from) may use, comma
-    # separated (a subdomain of one counts); unset: only the domain of mail_from above. The
-    # deployment's SMTP server sends as whoever a tenant names, so this is what stops one
-    # tenant from writing as a bank or as another tenant.
+    """The deployment's sender address (a tenant may set its own)."""
     sender_domains: str | None = None
-    # Webhook channel: where reminders are POSTed and the secret that signs them (Standard
-    # Webhooks: `whsec_<base64>`, or any other string, whose UTF-8 bytes are the key).
+    """The domains a tenant's own sender (`PUT /dunning/settings` mail_from) may use, comma
+    separated (a subdomain of one counts); unset: only the domain of `mail_from`. The
+    deployment's SMTP server sends as whoever a tenant names: this stops one tenant from
+    writing as a bank or as another tenant."""
     webhook_url: str | None = None
-    webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
-    # SMS through an HTTP provider; without a URL, SMS is written to the log.
+    """Where webhook reminders are POSTed (a tenant may set its own); unset: logged."""
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    """The secret that signs them (Standard Webhooks: `whsec_<base64>`, or any other string,
+    whose UTF-8 bytes are the key); the development placeholder refuses to start outside
+    `HUIKUAN_ENV=development`."""
     sms_url: str | None = None
+    """The HTTP SMS provider text reminders are POSTed to; unset: SMS is written to the log."""
     sms_token: SecretStr | None = None
-    # A tenant's own webhook and SMS URLs (`PUT /dunning/settings`) must point at public
-    # addresses: refused when stored, and the host's addresses checked before every attempt
-    # (the deployment's own URLs above are trusted). On only for local receivers (tests).
-    # Either way, with HUIKUAN_OUTBOUND_ALLOW set (test stacks) every URL, the deployment's
-    # too, must resolve inside the networks it lists.
+    """The bearer token the SMS provider expects."""
     allow_private_addresses: bool = False
-    # Delivery retries: attempt n waits backoff * 2^(n-1) seconds; after the last, failed.
+    """Off: a tenant's own webhook and SMS URLs must point at public addresses, refused when
+    stored and the host's addresses checked before every attempt (the deployment's own URLs
+    are trusted). On only for local receivers (tests). Either way, with
+    `HUIKUAN_OUTBOUND_ALLOW` set, every URL, the deployment's too, must resolve inside it."""
     delivery_max_attempts: int = 5
+    """Attempts at a reminder before it is failed."""
     delivery_backoff_seconds: float = 30.0
-    # The send window (customer's local time) and the zone when the customer has none.
+    """Attempt n waits backoff * 2^(n-1) seconds after the one before."""
     send_window_start: time = time(9, 0)
+    """Reminders go out from this time of the customer's local day..."""
     send_window_end: time = time(18, 0)
+    """... until this time."""
     default_timezone: str = "Asia/Shanghai"
-    # `python -m reminders schedule`: seconds between runs, customers per transaction.
+    """The zone of a customer that has none."""
     schedule_interval_seconds: float = 60.0
-    # Judge every customer on this date instead of "now" (replays, tests); no send window then.
+    """`python -m reminders schedule`: seconds between runs."""
     schedule_as_of: date | None = None
+    """Judge every customer on this date instead of now (replays, tests); no send window
+    then."""
     batch_size: int = 1000
-    # Chunks of a run decided at once, each on its own database connection.
+    """Customers decided per transaction in a dunning run."""
     run_workers: int = 2
+    """Chunks of a run decided at once, each on its own database connection."""
 
     @field_validator("webhook_secret")
     @classmethod
@@ -68,6 +88,19 @@ class Settings(ServiceSettings):
         if (problem := secret_problem(secret.get_secret_value())) is not None:
             raise ValueError(problem)
         return secret
+
+    @model_validator(mode="after")
+    def _no_development_placeholders(self) -> Self:
+        if self.environment == "development":
+            return self
+        if self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            raise ValueError("REMINDERS_WEBHOOK_SECRET is the development placeholder; set one")
+        if self.smtp_host and not self.smtp_start_tls:
+            raise ValueError(
+                "REMINDERS_SMTP_HOST without REMINDERS_SMTP_START_TLS=true sends mail in the "
+                "clear; only HUIKUAN_ENV=development allows it"
+            )
+        return self
 
 
 @lru_cache

@@ -1,10 +1,12 @@
-"""The deployment's webhook secret: a plain string or a Standard Webhooks secret; a broken
-`whsec_` one stops the process at start, without the value in the error."""
+"""Reminders settings: the deployment's webhook secret is a plain string or a Standard
+Webhooks secret (a broken `whsec_` one stops the process at start, without the value in the
+error); outside development the placeholder secret and plain SMTP refuse to start."""
 
 from __future__ import annotations
 
 import pydantic
 import pytest
+from pydantic import ValidationError
 
 from huikuan_runtime.webhook_signing import generate_secret
 from reminders.config import Settings
@@ -17,3 +19,22 @@ def test_the_deployments_webhook_secret_is_plain_or_standard() -> None:
     with pytest.raises(pydantic.ValidationError, match="standard base64") as refused:
         Settings(webhook_secret=broken)
     assert broken not in str(refused.value)
+
+
+def test_reminders_refuse_the_placeholder_secret_and_plain_smtp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUIKUAN_ENV", "production")
+    monkeypatch.setenv("HUIKUAN_INTERNAL_TOKEN", "a-real-internal-secret")
+    with pytest.raises(ValidationError, match="REMINDERS_WEBHOOK_SECRET is the development"):
+        Settings()
+    monkeypatch.setenv("REMINDERS_WEBHOOK_SECRET", "a-real-webhook-secret-of-ours")
+    monkeypatch.setenv("REMINDERS_SMTP_HOST", "smtp.example.com")
+    with pytest.raises(ValidationError, match="in the clear"):
+        Settings()
+    monkeypatch.setenv("REMINDERS_SMTP_START_TLS", "true")
+    assert Settings().smtp_start_tls
+    monkeypatch.setenv("HUIKUAN_ENV", "development")
+    monkeypatch.delenv("REMINDERS_WEBHOOK_SECRET")
+    monkeypatch.delenv("REMINDERS_SMTP_START_TLS")
+    assert Settings().environment == "development"  # placeholders fine here
