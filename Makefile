@@ -48,6 +48,14 @@ run: sync infra-dev
 	  $(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT); \
 	  rc=$$?; deploy/infra.sh down dev; exit $$rc
 
+# helm renders the chart in make lint (tools/chart_check.py); built once the same way.
+HELM := $(ROOT)/.run/tools/bin/helm
+HELM_VERSION := v4.3.2
+$(HELM):
+	@command -v go >/dev/null || { echo "error: go (1.22+) is needed to build helm" >&2; exit 1; }
+	@echo "installing helm $(HELM_VERSION) into .run/tools (a few minutes, once) ..." >&2
+	@GOBIN=$(ROOT)/.run/tools/bin go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+
 test: sync infra-test $(OASDIFF)
 	@set -a && source .run/test/infra.env && set +a && \
 	  HUIKUAN_RUN_DIR=$(ROOT)/.run/test $(UV) run --frozen pytest $(PYTEST_ARGS)
@@ -60,13 +68,14 @@ bench: sync infra-test
 test-unit: sync
 	@$(UV) run --frozen pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-lint: sync $(OASDIFF)
+lint: sync $(OASDIFF) $(HELM)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy libs services tests bench tools
 	@$(UV) run --frozen lint-imports
 	@$(UV) run --frozen python -m tools.contract_gate check
 	@$(UV) run --frozen python -m tools.config_reference check
+	@$(UV) run --frozen python -m tools.chart_check
 
 docs: sync $(OASDIFF)
 	@$(UV) run --frozen python -m tools.contract_gate write
