@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from gateway.domain.webhooks import generate_secret, signature, verify
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, eventually, infra_env, query, start_stack
 from tests.webhook_receiver import Received, Receiver

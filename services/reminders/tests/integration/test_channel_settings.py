@@ -19,9 +19,9 @@ import asyncpg
 import httpx
 import pytest
 
+from huikuan_dev.testing import internal_client
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from huikuan_runtime.addresses import LOOPBACK
-from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.channels.webhook import sign
 from reminders.config import Settings, sender_domains
