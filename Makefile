@@ -45,7 +45,7 @@ infra-test:
 # Ctrl-C stops the services (the stack runner), then the servers this target started.
 run: sync infra-dev
 	@trap 'true' INT TERM; \
-	  $(UV) run --frozen python -m huikuan_runtime.stack run --profile dev --root $(ROOT); \
+	  $(UV) run --frozen python -m huikuan_dev.stack run --profile dev --root $(ROOT); \
 	  rc=$$?; deploy/infra.sh down dev; exit $$rc
 
 # helm renders the chart in make lint (tools/chart_check.py); built once the same way.

@@ -56,12 +56,12 @@ from bench.support import (
     running_system,
     with_database,
 )
+from huikuan_dev.stack import PROCESSES, Stack, free_port
 from huikuan_events import Envelope, uuid7
 from huikuan_events import ledger as L
 from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS, REMINDERS_EVENTS
 from huikuan_runtime.kafka import ensure_topics
 from huikuan_runtime.settings import DEV_INTERNAL_TOKEN
-from huikuan_runtime.stack import PROCESSES, Stack, free_port
 
 NAME = "credit"
 CURRENCY = "CNY"

@@ -71,7 +71,7 @@ from huikuan_events import Envelope, type_name
 from huikuan_events.ledger import SOURCE, InvoiceIssued, PaymentReceived
 from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime.logs import traceparent_header
-from huikuan_runtime.migrations import migrate, plan
+from huikuan_runtime.migrations import migrate, package_migrations, plan
 from ledger.domain.fingerprint import fingerprint
 
 NAME = "ledger"
@@ -306,7 +306,7 @@ LINE_COLUMNS = [
 
 
 async def _floor_schema(conn: asyncpg.Connection, ctx: Context, data: Data) -> None:
-    await migrate(conn, FLOOR_SCHEMA, plan(ctx.root / "services" / "ledger" / "migrations"))
+    await migrate(conn, FLOOR_SCHEMA, plan(package_migrations("ledger")))
     now = datetime.now(UTC)
     await conn.copy_records_to_table(
         "customer",

@@ -15,7 +15,6 @@ import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -24,10 +23,10 @@ from aiosmtpd.controller import Controller
 
 from bench.run import Context, Figure, Goal
 from bench.support import _admin, with_database
+from huikuan_dev.stack import free_port
 from huikuan_runtime.clock import FixedClock
 from huikuan_runtime.db import create_pool
-from huikuan_runtime.migrations import migrate, plan
-from huikuan_runtime.stack import free_port
+from huikuan_runtime.migrations import migrate, package_migrations, plan
 from reminders.channels.email import EmailChannel
 from reminders.service.deliver import deliver_due
 from reminders.service.run import RunConfig, RunResult
@@ -37,7 +36,6 @@ NAME = "reminders"
 TENANT = "bench"
 AS_OF = date(2026, 12, 30)  # a Wednesday, no public holiday in China
 AT = datetime(2026, 12, 30, 2, 0, tzinfo=UTC)
-MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "reminders" / "migrations"
 
 FLOOR_SQL = """
 SELECT customer_id, count(*) AS n, sum(residual_minor) AS residual,
@@ -146,7 +144,7 @@ async def run(ctx: Context) -> list[Figure]:
     try:
         conn = await asyncpg.connect(url)
         try:
-            await migrate(conn, "reminders", plan(MIGRATIONS))
+            await migrate(conn, "reminders", plan(package_migrations("reminders")))
             await conn.execute("SET search_path = reminders")
             ctx.progress(
                 f"loading {customers * per_customer:,} open invoices of {customers:,} customers"

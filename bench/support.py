@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from bench.run import Context
-from huikuan_runtime.stack import PROCESSES, Stack, free_port
-from huikuan_runtime.testing import start_groups_at_end
+from huikuan_dev.stack import PROCESSES, Stack, free_port
+from huikuan_dev.testing import start_groups_at_end
 
 
 def with_database(url: str, name: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.support import Api, SmtpSink, infra_env, start_stack
 
 

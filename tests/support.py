@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
+from huikuan_dev.stack import SERVICES, Stack, free_port
+from huikuan_dev.testing import start_groups_at_end
 from huikuan_events import Envelope
 from huikuan_runtime.addresses import LOOPBACK
-from huikuan_runtime.stack import SERVICES, Stack, free_port
-from huikuan_runtime.testing import start_groups_at_end
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]

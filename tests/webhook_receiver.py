@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from huikuan_runtime.stack import free_port
+from huikuan_dev.stack import free_port
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,6 +239,8 @@ def write() -> int:
 
 
 def main() -> None:
+    # The documents are the code's, not a deployment's: its development settings will do.
+    os.environ.setdefault("HUIKUAN_ENV", "development")
     parser = argparse.ArgumentParser(prog="python -m tools.contract_gate")
     parser.add_argument("command", choices=("check", "write"))
     args = parser.parse_args()

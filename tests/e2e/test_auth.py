@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, query
 

@@ -16,11 +16,11 @@ import pytest
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 
+from huikuan_dev.stack import Stack
 from huikuan_events import KAFKA_HEADERS, Envelope, type_name
 from huikuan_events.ledger import SOURCE, CustomerUpserted, InvoiceIssued
 from huikuan_events.topics import CONSUMERS, LEDGER_EVENTS, dead_letter_topic
 from huikuan_runtime.kafka import make_producer
-from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import dead_letters, events_on_topic, eventually, query, records_on_topic
 

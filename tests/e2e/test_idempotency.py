@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, query
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
+from huikuan_dev.stack import Stack
 from huikuan_events.topics import LEDGER_EVENTS
-from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import events_on_topic, eventually
 

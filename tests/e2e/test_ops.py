@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from huikuan_dev.stack import Stack
 from huikuan_events import Envelope
 from huikuan_events.topics import LEDGER_EVENTS
 from huikuan_runtime.kafka import make_producer
-from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, dead_letters, eventually, query
 

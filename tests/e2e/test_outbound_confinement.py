@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from huikuan_dev.stack import Stack
 from huikuan_runtime.addresses import LOOPBACK
-from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import eventually
 

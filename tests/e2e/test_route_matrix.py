@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gateway.domain.keys import ALL_SCOPES
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.conftest import Tenant
 from tests.support import Api, query
 

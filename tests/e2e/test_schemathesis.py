@@ -41,8 +41,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from huikuan_dev.stack import Stack
 from huikuan_runtime.addresses import LOOPBACK
-from huikuan_runtime.stack import Stack
 from tests.conftest import Tenant
 from tests.support import extra_gateway
 

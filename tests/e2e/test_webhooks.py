@@ -22,7 +22,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from huikuan_runtime.webhook_signing import generate_secret
 from tests.conftest import Tenant
 from tests.support import Api, eventually, infra_env, query, start_stack

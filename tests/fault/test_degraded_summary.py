@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from huikuan_runtime.stack import Stack
+from huikuan_dev.stack import Stack
 from tests.conftest import Tenant
 from tests.support import eventually
 

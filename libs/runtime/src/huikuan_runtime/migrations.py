@@ -1,10 +1,13 @@
 """Numbered SQL migrations per service schema, applied once each, under an advisory lock.
 
-Files are `NNNN_description.sql` in a service's `migrations/` directory. The runtime's own
-tables (outbox, processed events, sequences) come from `huikuan_runtime/sql/` and are
-applied first to every schema, as source `runtime`. Each file is applied in its own
-transaction and recorded in `<schema>.schema_migration` with a checksum; an applied file
-whose text later changes is an error, not a silent skip.
+Files are `NNNN_description.sql` in the `migrations/` folder inside a service's package
+(`ledger/migrations/`, shipped in its wheel and found with importlib.resources, so an
+installed service migrates without the source tree). The runtime's own tables (outbox,
+processed events, sequences) come from `huikuan_runtime/sql/` and are applied first to
+every schema, as source `runtime`. A missing or empty folder is an error, never an empty
+plan. Each file is applied in its own transaction and recorded in
+`<schema>.schema_migration` with a checksum; an applied file whose text later changes is an
+error, not a silent skip.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
@@ -42,21 +46,31 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-RUNTIME_SQL = Path(__file__).parent / "sql"
+RUNTIME_SQL: Traversable = files("huikuan_runtime") / "sql"
 
 
-def discover(directory: Path, source: str = "service") -> list[Migration]:
-    """Migrations in `directory`, ordered by number; bad names and duplicate numbers refused."""
+def package_migrations(package: str) -> Traversable:
+    """The `migrations/` folder inside the installed package `package` (e.g. `"ledger"`)."""
+    return files(package) / "migrations"
+
+
+def discover(directory: Traversable, source: str = "service") -> list[Migration]:
+    """Migrations in `directory`, ordered by number; bad names and duplicate numbers refused,
+    and so is a directory that does not exist (a folder left out of a wheel)."""
+    if not directory.is_dir():
+        raise MigrationError(f"{directory}: no such migrations folder")
     found: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
-        match = _NAME.match(path.name)
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql") or not entry.is_file():
+            continue
+        match = _NAME.match(entry.name)
         if match is None:
-            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+            raise MigrationError(f"{entry.name}: migration files are named NNNN_description.sql")
         version = int(match.group(1))
         if version in found:
-            raise MigrationError(f"{path.name}: migration number {version} is used twice")
+            raise MigrationError(f"{entry.name}: migration number {version} is used twice")
         found[version] = Migration(
-            source, version, match.group(2), path.read_text(encoding="utf-8")
+            source, version, match.group(2), entry.read_text(encoding="utf-8")
         )
     return [found[v] for v in sorted(found)]
 
@@ -112,12 +126,19 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
     return applied_now
 
 
-def plan(service_directory: Path) -> list[Migration]:
-    """The runtime's migrations, then the service's own."""
-    return discover(RUNTIME_SQL, "runtime") + discover(service_directory)
+def _required(directory: Traversable, source: str) -> list[Migration]:
+    found = discover(directory, source)
+    if not found:
+        raise MigrationError(f"{directory}: no migrations in the {source}'s migrations folder")
+    return found
 
 
-async def migrate_url(database_url: str, schema: str, service_directory: Path) -> list[str]:
+def plan(service_directory: Traversable) -> list[Migration]:
+    """The runtime's migrations, then the service's own; neither may be missing or empty."""
+    return _required(RUNTIME_SQL, "runtime") + _required(service_directory, "service")
+
+
+async def migrate_url(database_url: str, schema: str, service_directory: Traversable) -> list[str]:
     conn = await asyncpg.connect(database_url)
     try:
         return await migrate(conn, schema, plan(service_directory))

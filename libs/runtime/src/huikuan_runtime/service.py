@@ -11,7 +11,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -213,7 +213,7 @@ def serve_api(settings: ServiceSettings, app: FastAPI) -> None:
         runner.run(run_api(settings, app))
 
 
-async def run_setup(settings: ServiceSettings, migrations: Path) -> None:
+async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
     """Apply migrations, then create the Kafka topics that are missing."""
     applied = await migrate_url(settings.database_url, settings.db_schema, migrations)
     log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
@@ -227,7 +227,7 @@ class ServiceSpec:
     name: str
     settings: Callable[[], ServiceSettings]
     app: Callable[[Any], FastAPI]
-    migrations: Path
+    migrations: Traversable  # inside the package: `package_migrations(name)`
     consumes: tuple[str, ...] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)

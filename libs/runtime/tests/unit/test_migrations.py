@@ -84,6 +84,15 @@ def test_plan_puts_runtime_migrations_first(tmp_path: Path) -> None:
     assert planned[0].label == "runtime/0001_outbox_and_inbox"
 
 
+def test_a_missing_folder_is_an_error_not_an_empty_plan(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError, match="no such migrations folder"):
+        discover(tmp_path / "absent")
+    with pytest.raises(MigrationError, match="no such migrations folder"):
+        plan(tmp_path / "absent")
+    with pytest.raises(MigrationError, match="no migrations"):
+        plan(_write(tmp_path / "empty", {"README.md": "nothing yet"}))
+
+
 def test_checksum_follows_the_text() -> None:
     one = Migration("service", 1, "init", "CREATE TABLE a (x int);")
     same = Migration("service", 1, "init", "CREATE TABLE a (x int);")

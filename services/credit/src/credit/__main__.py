@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from credit.api.app import create_app
 from credit.config import Settings, get_settings
 from credit.events.handlers import run_handler
 from credit.service.derive import FactCache
 from credit.service.jobs import run_periodically
+from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.service import ServiceSpec, main, run_consumer
 
 
@@ -27,7 +26,7 @@ SPEC = ServiceSpec(
     name="credit",
     settings=get_settings,
     app=create_app,
-    migrations=Path(__file__).resolve().parents[2] / "migrations",
+    migrations=package_migrations("credit"),
     extra_modes={"consume": consume, "rescore": run_periodically},
 )
 

@@ -4,7 +4,6 @@ credit's API on it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -12,9 +11,10 @@ import pytest
 
 from credit.api.app import create_app
 from credit.config import Settings
-from huikuan_runtime.testing import database_url, internal_client, schema_pool
+from huikuan_dev.testing import database_url, internal_client, schema_pool
+from huikuan_runtime.migrations import package_migrations
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = package_migrations("credit")
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from credit.api.app import create_app
 from credit.config import Settings
 from credit.service.predictions import PriorCache
+from huikuan_dev.testing import internal_client
 from huikuan_events import Envelope
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued, PaymentApplied
-from huikuan_runtime.testing import internal_client
 
 from .events import consumer, deliver, envelope
 

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,13 +20,14 @@ from gateway.api.app import create_app
 from gateway.config import Settings
 from gateway.domain.keys import generate_key
 from gateway.store import tenants
+from huikuan_dev.testing import database_url, migrated_schema
 from huikuan_runtime.http import TENANT_HEADER
+from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.problems import PROBLEM_CONTENT_TYPE, problem_body
-from huikuan_runtime.testing import database_url, migrated_schema
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = package_migrations("gateway")
 FAILURES = 3  # the breaker's threshold here
 CHECK = {"customer_id": "C-1", "order_id": "SO-1", "currency": "CNY", "amount": "10.00"}
 

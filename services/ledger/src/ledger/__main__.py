@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.service import ServiceSpec, main
 from ledger.api.app import create_app
 from ledger.config import get_settings
@@ -13,7 +12,7 @@ SPEC = ServiceSpec(
     name="ledger",
     settings=get_settings,
     app=create_app,
-    migrations=Path(__file__).resolve().parents[2] / "migrations",
+    migrations=package_migrations("ledger"),
     extra_modes={"overdue-scan": run_periodically},
 )
 

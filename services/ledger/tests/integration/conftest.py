@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from huikuan_runtime.testing import database_url, schema_pool
+from huikuan_dev.testing import database_url, schema_pool
+from huikuan_runtime.migrations import package_migrations
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = package_migrations("ledger")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from huikuan_contracts.money import Money
-from huikuan_runtime.testing import internal_client
+from huikuan_dev.testing import internal_client
 from ledger.api.app import create_app
 from ledger.config import Settings
 from ledger.service.customers import upsert_customer

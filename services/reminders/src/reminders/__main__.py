@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.service import ServiceSpec, main
 from reminders.api.app import create_app
 from reminders.config import get_settings
@@ -14,7 +13,7 @@ SPEC = ServiceSpec(
     name="reminders",
     settings=get_settings,
     app=create_app,
-    migrations=Path(__file__).resolve().parents[2] / "migrations",
+    migrations=package_migrations("reminders"),
     consumes=TOPICS,
     handlers=HANDLERS,
     extra_modes={"schedule": run_periodically},

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
+from huikuan_dev.testing import database_url, migrated_schema
 from huikuan_runtime.db import create_pool
-from huikuan_runtime.testing import database_url, migrated_schema
+from huikuan_runtime.migrations import package_migrations
 from services.reminders.tests.integration.support import PoolFactory, Sink
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = package_migrations("reminders")
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from huikuan_dev.testing import internal_client
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from huikuan_runtime.addresses import LOOPBACK
-from huikuan_runtime.testing import internal_client
 from huikuan_runtime.webhook_signing import generate_secret
 from reminders.api.app import create_app
 from reminders.config import Settings, sender_domains

@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
+from huikuan_dev.testing import internal_client
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
-from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.config import Settings
 from reminders.service import tasks

@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from huikuan_dev.testing import internal_client
 from huikuan_events.ledger import CustomerUpserted, InvoiceIssued
 from huikuan_runtime.clock import FixedClock
 from huikuan_runtime.problems import InvalidInput
-from huikuan_runtime.testing import internal_client
 from reminders.api.app import create_app
 from reminders.channels import Channel, Message
 from reminders.channels.email import EmailChannel

@@ -8,7 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import httpx
@@ -27,7 +27,7 @@ def database_url() -> str | None:
 
 
 @asynccontextmanager
-async def migrated_schema(url: str, migrations: Path, prefix: str) -> AsyncIterator[str]:
+async def migrated_schema(url: str, migrations: Traversable, prefix: str) -> AsyncIterator[str]:
     """A new schema `<prefix>_<random>` with the runtime's and the service's migrations."""
     name = f"{prefix}_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(url)
@@ -40,7 +40,9 @@ async def migrated_schema(url: str, migrations: Path, prefix: str) -> AsyncItera
 
 
 @asynccontextmanager
-async def schema_pool(url: str, migrations: Path, prefix: str) -> AsyncIterator[asyncpg.Pool]:
+async def schema_pool(
+    url: str, migrations: Traversable, prefix: str
+) -> AsyncIterator[asyncpg.Pool]:
     """A pool bound to a fresh migrated schema, as the service would get it."""
     async with migrated_schema(url, migrations, prefix) as schema:
         pool = await create_pool(url, schema, min_size=2, max_size=10)

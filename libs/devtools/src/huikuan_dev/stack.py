@@ -1,6 +1,6 @@
 """Run the whole system locally as real processes: for `make run` and end-to-end tests.
 
-`python -m huikuan_runtime.stack run --profile dev` migrates every service, starts each
+`python -m huikuan_dev.stack run --profile dev` migrates every service, starts each
 process (APIs, relays, consumers), waits until all are ready, creates the demo tenant
 and prints two lines a script can read:
 
@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from huikuan_runtime import demo
-from huikuan_runtime.blocking_http import http_json
+from huikuan_dev import demo
+from huikuan_dev.blocking_http import http_json
 
 SERVICES = ("ledger", "credit", "reminders", "gateway")
 
@@ -351,7 +351,7 @@ def run(profile: str, root: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m huikuan_runtime.stack")
+    parser = argparse.ArgumentParser(prog="python -m huikuan_dev.stack")
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--profile", default="dev")
     parser.add_argument("--root", type=Path, default=Path.cwd())

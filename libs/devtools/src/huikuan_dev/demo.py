@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from huikuan_runtime.blocking_http import http_json
+from huikuan_dev.blocking_http import http_json
 
 OWNERS = ("li", "wang", "zhang", "chen")
 # The collectors who own the customers: chen manages the others, so their overdue tasks
