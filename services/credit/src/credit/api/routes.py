@@ -45,9 +45,9 @@ from huikuan_contracts.credit import (
 from huikuan_contracts.money import Money
 from huikuan_runtime import pagination
 from huikuan_runtime.clock import SystemClock
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
 from huikuan_runtime.problems import NotFound
-from huikuan_runtime.service import Pool
 
 router = APIRouter(tags=["credit"])
 clock = SystemClock()

@@ -17,8 +17,8 @@ from huikuan_contracts.fields import ExternalId
 from huikuan_events import uuid7
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.problems import InvalidInput, NotFound
-from huikuan_runtime.service import Pool
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 clock = SystemClock()

@@ -38,9 +38,9 @@ from huikuan_events import uuid7
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_runtime.addresses import literal_problem
 from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.pagination import Cursor, decode, encode, invalid_cursor
 from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
-from huikuan_runtime.service import Pool
 from huikuan_runtime.webhook_signing import generate_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

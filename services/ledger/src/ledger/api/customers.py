@@ -14,8 +14,8 @@ from huikuan_contracts.ledger import (
     CustomerPublic,
     CustomerUpsert,
 )
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import AsOf, clock
 from ledger.service import customers as service

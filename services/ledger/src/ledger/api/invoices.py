@@ -23,8 +23,8 @@ from huikuan_contracts.ledger import (
     WriteOffPublic,
 )
 from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import AsOf, clock
 from ledger.service import batches

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from huikuan_contracts.ledger.jobs import OverdueScanResult, OverdueScanRun
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
 from ledger.api.deps import clock
 from ledger.service import overdue
 

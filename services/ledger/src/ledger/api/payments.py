@@ -17,9 +17,9 @@ from huikuan_contracts.ledger import (
 )
 from huikuan_contracts.money import Money
 from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
 from huikuan_runtime.problems import Problem
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
 from ledger.api.deps import clock
 from ledger.service import payments as service

@@ -23,8 +23,8 @@ from huikuan_contracts.ledger.reports import (
     ProvisionQuery,
     ProvisionReport,
 )
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
 from ledger.api.deps import as_of_date
 from ledger.api.mapping import text, texts
 from ledger.domain import aging as rules

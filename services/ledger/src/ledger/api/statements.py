@@ -18,8 +18,8 @@ from huikuan_contracts.ledger.statements import (
     StatementPublic,
     StatementQuery,
 )
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
 from ledger.api.deps import clock
 from ledger.api.mapping import text
 from ledger.service import statements as service

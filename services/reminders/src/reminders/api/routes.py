@@ -15,9 +15,9 @@ from huikuan_contracts import reminders as s
 from huikuan_contracts.money import Money
 from huikuan_runtime import pagination
 from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import IdPath, TenantId
 from huikuan_runtime.problems import NotFound
-from huikuan_runtime.service import Pool
 from reminders.api.deps import Channels, Texts
 from reminders.config import Settings
 from reminders.domain.dunning import (
