@@ -58,7 +58,7 @@ from bench.support import (
 )
 from huikuan_dev.stack import PROCESSES, Stack, free_port
 from huikuan_events import Envelope, uuid7
-from huikuan_events import ledger as L
+from huikuan_events import ledger as ledger_events
 from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS, REMINDERS_EVENTS
 from huikuan_runtime.kafka import ensure_topics
 from huikuan_runtime.settings import DEV_INTERNAL_TOKEN
@@ -293,15 +293,15 @@ def _check_shapes(sample: dict[str, bytes]) -> None:
     models = {
         f"ledger.{k}.v1": m
         for k, m in (
-            ("customer_upserted", L.CustomerUpserted),
-            ("invoice_issued", L.InvoiceIssued),
-            ("invoice_overdue", L.InvoiceOverdue),
-            ("invoice_adjusted", L.InvoiceAdjusted),
-            ("invoice_settled", L.InvoiceSettled),
-            ("dispute_opened", L.DisputeOpened),
-            ("dispute_resolved", L.DisputeResolved),
-            ("payment_received", L.PaymentReceived),
-            ("payment_applied", L.PaymentApplied),
+            ("customer_upserted", ledger_events.CustomerUpserted),
+            ("invoice_issued", ledger_events.InvoiceIssued),
+            ("invoice_overdue", ledger_events.InvoiceOverdue),
+            ("invoice_adjusted", ledger_events.InvoiceAdjusted),
+            ("invoice_settled", ledger_events.InvoiceSettled),
+            ("dispute_opened", ledger_events.DisputeOpened),
+            ("dispute_resolved", ledger_events.DisputeResolved),
+            ("payment_received", ledger_events.PaymentReceived),
+            ("payment_applied", ledger_events.PaymentApplied),
         )
     }
     for kind, raw in sample.items():

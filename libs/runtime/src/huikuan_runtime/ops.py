@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 import asyncpg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from huikuan_events.topics import dead_letter_topic
+from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import TenantId
 from huikuan_runtime.settings import ServiceSettings
 
@@ -92,9 +93,7 @@ def ops_router(
     router = APIRouter(tags=["ops"], include_in_schema=False)
 
     @router.get("/ops/status", response_model=ServiceStatus)
-    async def ops_status(request: Request, tenant: TenantId) -> ServiceStatus:
-        return await service_status(
-            request.app.state.pool, settings, tenant, consumes=consumes, gauges=gauges
-        )
+    async def ops_status(tenant: TenantId, pool: Pool) -> ServiceStatus:
+        return await service_status(pool, settings, tenant, consumes=consumes, gauges=gauges)
 
     return router

@@ -3,6 +3,9 @@
 A cursor is the sort key of the last item returned, opaque to clients (URL-safe base64 of
 JSON). Keyset pagination: the next page is "after this key", so inserts between calls
 never shift or repeat items.
+
+A list reads `limit + 1` rows after the cursor's key; `page` keeps `limit` of them and, when
+the one more was there, makes the cursor of the next page from the last row kept.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
@@ -20,6 +24,19 @@ Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Cursor = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page")
 ]
+
+
+Row = TypeVar("Row")
+
+
+def page(
+    rows: Sequence[Row], limit: int, key: Callable[[Row], list[Any]]
+) -> tuple[list[Row], str | None]:
+    """The first `limit` of `rows` (read as `limit + 1`) and the cursor of the next page:
+    `key` of the last row kept, or None when there is no next page."""
+    items = list(rows[:limit])
+    more = len(rows) > limit and bool(items)
+    return items, encode(key(items[-1])) if more else None
 
 
 def encode(key: list[Any]) -> str:

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
 import uvloop
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 
 from huikuan_events.topics import all_topics
 from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, RunHandler
@@ -38,14 +38,6 @@ from huikuan_runtime.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
-
-
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 
 
 def create_service_app(
@@ -256,4 +248,4 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
         asyncio.run(run_consumer(settings, spec.consumes, spec.handlers))
 
 
-__all__ = ["Pool", "ServiceSpec", "create_pool", "create_service_app", "get_pool", "main"]
+__all__ = ["ServiceSpec", "create_pool", "create_service_app", "main"]

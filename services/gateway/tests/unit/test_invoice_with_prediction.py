@@ -19,11 +19,7 @@ from huikuan_runtime.problems import UpstreamUnavailable
 INVOICE = b'{"invoice_id":"INV-1","residual":"99.00","allocations":[]}'
 PREDICTION = b'{"invoice_id":"INV-1","predicted_on":"2026-12-20"}'
 WHO = Principal("t1", None, frozenset({"ledger:read"}))
-REQUEST: Any = SimpleNamespace(
-    app=SimpleNamespace(
-        state=SimpleNamespace(settings=SimpleNamespace(summary_part_timeout_seconds=2.0))
-    )
-)
+SETTINGS: Any = SimpleNamespace(summary_part_timeout_seconds=2.0)
 
 
 class Fake:
@@ -53,7 +49,7 @@ def _ok(content: bytes) -> Reply:
 async def _get(ledger: Fake, credit: Fake, as_of: str | None = None) -> Any:
     query = AsOfQuery.model_validate({"as_of": as_of} if as_of else {})
     return await asyncio.wait_for(
-        get_invoices_invoice_id("INV-1", query, WHO, REQUEST, ledger, credit),  # type: ignore[arg-type]
+        get_invoices_invoice_id("INV-1", query, WHO, SETTINGS, ledger, credit),  # type: ignore[arg-type]
         timeout=5,
     )
 

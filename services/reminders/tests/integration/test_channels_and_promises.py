@@ -182,21 +182,20 @@ async def test_webhook_delivered_when_the_endpoint_answers(
 
 
 async def _promise(pool: asyncpg.Pool, amount: int, promised: date, made: date) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await promise_service.make(
-            conn,
-            TENANT,
-            "C-1",
-            promise_id="PR-1",
-            currency="CNY",
-            amount_minor=amount,
-            promised_date=promised,
-            invoice_ids=None,
-            taken_by="li",
-            made_on=made,
-            grace_days=3,
-            at=AT,
-        )
+    await promise_service.make(
+        pool,
+        TENANT,
+        "C-1",
+        promise_id="PR-1",
+        currency="CNY",
+        amount_minor=amount,
+        promised_date=promised,
+        invoice_ids=None,
+        taken_by="li",
+        made_on=made,
+        grace_days=3,
+        at=AT,
+    )
 
 
 async def test_a_kept_promise(pool: asyncpg.Pool) -> None:

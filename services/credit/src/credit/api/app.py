@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from credit.api.routes import router
+from credit.api import checks, credit, customers, hold_policy, jobs, predictions
 from credit.config import Settings
 from credit.service.predictions import PriorCache
 from huikuan_runtime.service import create_service_app
@@ -14,7 +14,14 @@ def create_app(settings: Settings) -> FastAPI:
     app = create_service_app(
         settings,
         title="Huikuan credit (internal)",
-        routers=[router],
+        routers=[
+            credit.router,
+            customers.router,
+            hold_policy.router,
+            checks.router,
+            jobs.router,
+            predictions.router,
+        ],
         consumes=settings.consumed_topics,
     )
     app.state.prior_cache = PriorCache(settings.prior_cache_seconds)

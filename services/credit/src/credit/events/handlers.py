@@ -20,8 +20,8 @@ from credit.domain.profile import Fact
 from credit.service.derive import FactCache, Learnt, learn
 from credit.store import customers
 from huikuan_events import Envelope
-from huikuan_events import ledger as L
-from huikuan_events import reminders as R
+from huikuan_events import ledger as ledger_events
+from huikuan_events import reminders as reminders_events
 from huikuan_runtime.consumer import RunHandler
 
 # How to read each event type: its payload model and what it says (a fact, or None, and
@@ -29,7 +29,7 @@ from huikuan_runtime.consumer import RunHandler
 Reading = tuple[type[BaseModel], Callable[[BaseModel], tuple[Fact | None, date]]]
 
 
-def _issued(d: L.InvoiceIssued) -> tuple[Fact, date]:
+def _issued(d: ledger_events.InvoiceIssued) -> tuple[Fact, date]:
     return Fact(
         "invoice",
         d.invoice_id,
@@ -41,7 +41,7 @@ def _issued(d: L.InvoiceIssued) -> tuple[Fact, date]:
     ), d.issue_date
 
 
-def _applied(d: L.PaymentApplied) -> tuple[Fact, date]:
+def _applied(d: ledger_events.PaymentApplied) -> tuple[Fact, date]:
     return Fact(
         "applied",
         d.invoice_id,
@@ -54,7 +54,7 @@ def _applied(d: L.PaymentApplied) -> tuple[Fact, date]:
     ), d.applied_on
 
 
-def _adjusted(d: L.InvoiceAdjusted) -> tuple[Fact, date]:
+def _adjusted(d: ledger_events.InvoiceAdjusted) -> tuple[Fact, date]:
     return Fact(
         "adjusted",
         d.invoice_id,
@@ -65,11 +65,11 @@ def _adjusted(d: L.InvoiceAdjusted) -> tuple[Fact, date]:
     ), d.issued_on
 
 
-def _voided(d: L.InvoiceVoided) -> tuple[Fact, date]:
+def _voided(d: ledger_events.InvoiceVoided) -> tuple[Fact, date]:
     return Fact("voided", d.invoice_id, d.voided_on, currency=d.currency), d.voided_on
 
 
-def _written_off(d: L.InvoiceWrittenOff) -> tuple[Fact, date]:
+def _written_off(d: ledger_events.InvoiceWrittenOff) -> tuple[Fact, date]:
     return Fact(
         "written_off",
         d.invoice_id,
@@ -79,7 +79,7 @@ def _written_off(d: L.InvoiceWrittenOff) -> tuple[Fact, date]:
     ), d.written_off_on
 
 
-def _reversed(d: L.PaymentReversed) -> tuple[Fact, date]:
+def _reversed(d: ledger_events.PaymentReversed) -> tuple[Fact, date]:
     return Fact(
         "reversed",
         d.payment_id,
@@ -90,15 +90,15 @@ def _reversed(d: L.PaymentReversed) -> tuple[Fact, date]:
     ), d.reversed_on
 
 
-def _settled(d: L.InvoiceSettled) -> tuple[None, date]:
+def _settled(d: ledger_events.InvoiceSettled) -> tuple[None, date]:
     return None, d.settled_on
 
 
-def _overdue(d: L.InvoiceOverdue) -> tuple[None, date]:
+def _overdue(d: ledger_events.InvoiceOverdue) -> tuple[None, date]:
     return None, d.as_of
 
 
-def _dispute_opened(d: L.DisputeOpened) -> tuple[Fact, date]:
+def _dispute_opened(d: ledger_events.DisputeOpened) -> tuple[Fact, date]:
     return Fact(
         "dispute_opened",
         d.dispute_id,
@@ -109,13 +109,13 @@ def _dispute_opened(d: L.DisputeOpened) -> tuple[Fact, date]:
     ), d.opened_on
 
 
-def _dispute_resolved(d: L.DisputeResolved) -> tuple[Fact, date]:
+def _dispute_resolved(d: ledger_events.DisputeResolved) -> tuple[Fact, date]:
     return Fact(
         "dispute_resolved", d.dispute_id, d.resolved_on, ref2=d.invoice_id, note=d.outcome
     ), d.resolved_on
 
 
-def _promise_made(d: R.PromiseMade) -> tuple[Fact, date]:
+def _promise_made(d: reminders_events.PromiseMade) -> tuple[Fact, date]:
     return Fact(
         "promise_made",
         d.promise_id,
@@ -126,11 +126,11 @@ def _promise_made(d: R.PromiseMade) -> tuple[Fact, date]:
     ), d.promised_date
 
 
-def _promise_kept(d: R.PromiseKept) -> tuple[Fact, date]:
+def _promise_kept(d: reminders_events.PromiseKept) -> tuple[Fact, date]:
     return Fact("promise_kept", d.promise_id, d.kept_on), d.kept_on
 
 
-def _promise_broken(d: R.PromiseBroken) -> tuple[Fact, date]:
+def _promise_broken(d: reminders_events.PromiseBroken) -> tuple[Fact, date]:
     return Fact(
         "promise_broken",
         d.promise_id,
@@ -141,7 +141,7 @@ def _promise_broken(d: R.PromiseBroken) -> tuple[Fact, date]:
     ), d.judged_on
 
 
-def _escalated(d: R.DunningEscalated) -> tuple[Fact | None, date]:
+def _escalated(d: reminders_events.DunningEscalated) -> tuple[Fact | None, date]:
     if d.action != "request_credit_hold":
         return None, d.as_of
     return Fact(
@@ -153,7 +153,7 @@ def _escalated(d: R.DunningEscalated) -> tuple[Fact | None, date]:
     ), d.as_of
 
 
-def _upserted(d: L.CustomerUpserted) -> tuple[None, date]:
+def _upserted(d: ledger_events.CustomerUpserted) -> tuple[None, date]:
     return None, date.min  # derived as of the event's time
 
 
@@ -162,21 +162,21 @@ def _reading(model: type[BaseModel], to_fact: Callable[..., tuple[Fact | None, d
 
 
 READINGS: dict[str, Reading] = {
-    "ledger.customer_upserted.v1": _reading(L.CustomerUpserted, _upserted),
-    "ledger.invoice_issued.v1": _reading(L.InvoiceIssued, _issued),
-    "ledger.payment_applied.v1": _reading(L.PaymentApplied, _applied),
-    "ledger.invoice_adjusted.v1": _reading(L.InvoiceAdjusted, _adjusted),
-    "ledger.invoice_voided.v1": _reading(L.InvoiceVoided, _voided),
-    "ledger.invoice_written_off.v1": _reading(L.InvoiceWrittenOff, _written_off),
-    "ledger.payment_reversed.v1": _reading(L.PaymentReversed, _reversed),
-    "ledger.invoice_settled.v1": _reading(L.InvoiceSettled, _settled),
-    "ledger.invoice_overdue.v1": _reading(L.InvoiceOverdue, _overdue),
-    "ledger.dispute_opened.v1": _reading(L.DisputeOpened, _dispute_opened),
-    "ledger.dispute_resolved.v1": _reading(L.DisputeResolved, _dispute_resolved),
-    "reminders.promise_made.v1": _reading(R.PromiseMade, _promise_made),
-    "reminders.promise_kept.v1": _reading(R.PromiseKept, _promise_kept),
-    "reminders.promise_broken.v1": _reading(R.PromiseBroken, _promise_broken),
-    "reminders.dunning_escalated.v1": _reading(R.DunningEscalated, _escalated),
+    "ledger.customer_upserted.v1": _reading(ledger_events.CustomerUpserted, _upserted),
+    "ledger.invoice_issued.v1": _reading(ledger_events.InvoiceIssued, _issued),
+    "ledger.payment_applied.v1": _reading(ledger_events.PaymentApplied, _applied),
+    "ledger.invoice_adjusted.v1": _reading(ledger_events.InvoiceAdjusted, _adjusted),
+    "ledger.invoice_voided.v1": _reading(ledger_events.InvoiceVoided, _voided),
+    "ledger.invoice_written_off.v1": _reading(ledger_events.InvoiceWrittenOff, _written_off),
+    "ledger.payment_reversed.v1": _reading(ledger_events.PaymentReversed, _reversed),
+    "ledger.invoice_settled.v1": _reading(ledger_events.InvoiceSettled, _settled),
+    "ledger.invoice_overdue.v1": _reading(ledger_events.InvoiceOverdue, _overdue),
+    "ledger.dispute_opened.v1": _reading(ledger_events.DisputeOpened, _dispute_opened),
+    "ledger.dispute_resolved.v1": _reading(ledger_events.DisputeResolved, _dispute_resolved),
+    "reminders.promise_made.v1": _reading(reminders_events.PromiseMade, _promise_made),
+    "reminders.promise_kept.v1": _reading(reminders_events.PromiseKept, _promise_kept),
+    "reminders.promise_broken.v1": _reading(reminders_events.PromiseBroken, _promise_broken),
+    "reminders.dunning_escalated.v1": _reading(reminders_events.DunningEscalated, _escalated),
 }
 
 
@@ -193,7 +193,7 @@ def run_handler(cache: FactCache) -> RunHandler:
             data = event.read_data(model)
             fact, on = to_fact(data)
             customer_id = str(event.data["customer_id"])
-            if isinstance(data, L.CustomerUpserted):
+            if isinstance(data, ledger_events.CustomerUpserted):
                 await customers.upsert(
                     conn,
                     event.tenant,

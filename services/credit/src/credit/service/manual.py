@@ -1,5 +1,6 @@
 """Use cases for what people decide: manual limits, manual holds, the tenant's hold policy.
-Each runs in one unit of work and writes its events to the outbox in the same transaction."""
+Each runs in one unit of work and writes its events to the outbox in the same transaction;
+a change to one customer answers the customer's credit view afterwards."""
 
 from __future__ import annotations
 
@@ -11,15 +12,10 @@ from credit.domain.holds import MANUAL, HoldPolicy
 from credit.domain.limits import Limit
 from credit.events.outbox import emit
 from credit.service.derive import refresh
-from credit.store import customers, holds, limits, policies, scores
+from credit.service.views import CreditView, credit_view, require_known
+from credit.store import customers, holds, limits, policies
 from huikuan_events.credit import HoldPlaced, HoldReleased, LimitChanged
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.problems import NotFound
-
-
-async def _known(conn: asyncpg.Connection, tenant: str, customer_id: str) -> None:
-    if await scores.get(conn, tenant, customer_id) is None:
-        raise NotFound(f"credit has seen no events for customer {customer_id!r}")
 
 
 async def set_limit(
@@ -33,11 +29,11 @@ async def set_limit(
     set_by: str,
     today: date,
     at: datetime,
-) -> None:
+) -> CreditView:
     """Set (or with None clear) the manual limit; then holds are re-judged against it."""
     async with unit_of_work(pool) as conn:
         await customers.lock(conn, tenant, customer_id)
-        await _known(conn, tenant, customer_id)
+        await require_known(conn, tenant, customer_id)
         old = (await limits.for_customer(conn, tenant, customer_id)).get(currency)
         old_force = old.in_force_minor if old else None
         await limits.set_manual(
@@ -68,6 +64,7 @@ async def set_limit(
                 at,
             )
         await refresh(conn, tenant, customer_id, as_of=today, at=at)
+    return await credit_view(pool, tenant, customer_id, today)
 
 
 async def place_hold(
@@ -79,10 +76,10 @@ async def place_hold(
     placed_by: str,
     today: date,
     at: datetime,
-) -> None:
+) -> CreditView:
     async with unit_of_work(pool) as conn:
         await customers.lock(conn, tenant, customer_id)
-        await _known(conn, tenant, customer_id)
+        await require_known(conn, tenant, customer_id)
         detail = f"{reason} (by {placed_by})"
         placed = await holds.place(
             conn, tenant, customer_id, MANUAL, manual=True, detail=detail, on=today, by=placed_by
@@ -101,15 +98,16 @@ async def place_hold(
                 ),
                 at,
             )
+    return await credit_view(pool, tenant, customer_id, today)
 
 
 async def release_hold(
     pool: asyncpg.Pool, tenant: str, customer_id: str, *, today: date, at: datetime
-) -> None:
+) -> CreditView:
     """Lift the manual hold; automatic holds stay until their causes are gone."""
     async with unit_of_work(pool) as conn:
         await customers.lock(conn, tenant, customer_id)
-        await _known(conn, tenant, customer_id)
+        await require_known(conn, tenant, customer_id)
         if await holds.release(conn, tenant, customer_id, MANUAL):
             await emit(
                 conn,
@@ -124,6 +122,7 @@ async def release_hold(
                 ),
                 at,
             )
+    return await credit_view(pool, tenant, customer_id, today)
 
 
 async def get_policy(pool: asyncpg.Pool, tenant: str) -> HoldPolicy:

@@ -13,7 +13,9 @@ import asyncpg
 
 from credit.domain import prediction
 from credit.domain.profile import OpenInvoice, build_profile
+from credit.service.views import require_known
 from credit.store import customers, facts
+from huikuan_runtime.problems import NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,39 +113,49 @@ async def for_customer(
     )
 
 
+async def of_customer(
+    pool: asyncpg.Pool, tenant: str, customer_id: str, as_of: date
+) -> CustomerPrediction:
+    """`for_customer`, the priors read now; 404 for a customer credit has not seen."""
+    async with pool.acquire() as conn:
+        await require_known(conn, tenant, customer_id)
+        return await for_customer(conn, tenant, customer_id, as_of)
+
+
 async def for_invoice(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     tenant: str,
     invoice_id: str,
     as_of: date,
     prior_cache: PriorCache | None = None,
-) -> tuple[CustomerPrediction, InvoicePrediction] | None:
+) -> tuple[CustomerPrediction, InvoicePrediction]:
     """One open invoice's prediction, with the customer's habit it rests on (the same as
-    `for_customer` gives for it); None when credit has not seen the invoice issued or it is
+    `for_customer` gives for it); 404 when credit has not seen the invoice issued or it is
     no longer open (paid, credited, voided or written off)."""
-    customer_id = await facts.customer_of_invoice(conn, tenant, invoice_id)
-    if customer_id is None:
-        return None
-    p = await for_customer(conn, tenant, customer_id, as_of, prior_cache)
-    for inv in p.invoices:
-        if inv.invoice.invoice_id == invoice_id:
-            return p, inv
-    return None
+    async with pool.acquire() as conn:
+        customer_id = await facts.customer_of_invoice(conn, tenant, invoice_id)
+        if customer_id is not None:
+            p = await for_customer(conn, tenant, customer_id, as_of, prior_cache)
+            for inv in p.invoices:
+                if inv.invoice.invoice_id == invoice_id:
+                    return p, inv
+    raise NotFound(f"credit knows no open invoice {invoice_id!r}")
 
 
 async def cash_forecast(
-    conn: asyncpg.Connection, tenant: str, start: date, weeks: int
+    pool: asyncpg.Pool, tenant: str, start: date, weeks: int
 ) -> dict[str, list[int]]:
     """currency -> expected receipts per week from `start` (the first week also takes what is
     predicted before it). Open residuals only: invoices not yet issued are not forecast."""
     priors = PriorCache(math.inf)  # each prior read once for the whole forecast
     out: dict[str, list[int]] = defaultdict(lambda: [0] * weeks)
     end = start + timedelta(weeks=weeks)
-    for customer_id in await customers.all_ids(conn, tenant):
-        p = await for_customer(conn, tenant, customer_id, start, priors)
-        for inv in p.invoices:
-            if inv.predicted_on >= end:
-                continue
-            week = max(0, (inv.predicted_on - start).days // 7)
-            out[inv.invoice.currency][week] += inv.invoice.residual_minor
+    async with pool.acquire() as conn:
+        for customer_id in await customers.all_ids(conn, tenant):
+            p = await for_customer(conn, tenant, customer_id, start, priors)
+            for inv in p.invoices:
+                if inv.predicted_on >= end:
+                    continue
+                week = max(0, (inv.predicted_on - start).days // 7)
+                out[inv.invoice.currency][week] += inv.invoice.residual_minor
     return dict(sorted(out.items()))

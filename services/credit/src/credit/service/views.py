@@ -12,6 +12,7 @@ from credit.domain.limits import Limit
 from credit.domain.scorecard import Grade
 from credit.service.derive import exposures
 from credit.store import customers, facts, holds, limits, scores
+from huikuan_runtime import pagination
 from huikuan_runtime.problems import NotFound
 
 
@@ -40,9 +41,14 @@ class CreditView:
     holds: list[asyncpg.Record]
 
 
-async def credit_view(
-    conn: asyncpg.Connection, tenant: str, customer_id: str, today: date
-) -> CreditView:
+async def credit_view(pool: asyncpg.Pool, tenant: str, customer_id: str, today: date) -> CreditView:
+    """The customer's score, grade, exposure and limits per currency and holds, as of
+    `today` (or the later date it was scored as of); 404 for a customer credit has not seen."""
+    async with pool.acquire() as conn:
+        return await _view(conn, tenant, customer_id, today)
+
+
+async def _view(conn: asyncpg.Connection, tenant: str, customer_id: str, today: date) -> CreditView:
     state = await scores.get(conn, tenant, customer_id)
     if state is None:
         raise NotFound(f"credit has seen no events for customer {customer_id!r}")
@@ -79,18 +85,32 @@ async def credit_view(
 
 
 async def history(
-    conn: asyncpg.Connection, tenant: str, customer_id: str, limit: int, before: int | None
-) -> list[asyncpg.Record]:
-    if before is None and await scores.get(conn, tenant, customer_id) is None:
-        raise NotFound(f"credit has seen no events for customer {customer_id!r}")
-    return await scores.history(conn, tenant, customer_id, limit, before)
+    pool: asyncpg.Pool, tenant: str, customer_id: str, cursor: str | None, limit: int
+) -> tuple[list[asyncpg.Record], str | None]:
+    """The customer's score changes, newest first, a page at a time (keyset on their
+    position); the cursor of the next page."""
+    key = pagination.decode(cursor, 1)
+    if key is not None and not isinstance(key[0], int):
+        raise pagination.invalid_cursor()
+    before = key[0] if key else None
+    async with pool.acquire() as conn:
+        if before is None:
+            await require_known(conn, tenant, customer_id)
+        rows = await scores.history(conn, tenant, customer_id, limit + 1, before)
+    return pagination.page(rows, limit, lambda r: [r["position"]])
 
 
 async def by_grade(
-    conn: asyncpg.Connection, tenant: str, grade: Grade, limit: int, after: str | None
-) -> list[asyncpg.Record]:
-    """The customers currently graded `grade`, in id order after `after`."""
-    return await scores.by_grade(conn, tenant, grade, after, limit)
+    pool: asyncpg.Pool, tenant: str, grade: Grade, cursor: str | None, limit: int
+) -> tuple[list[asyncpg.Record], str | None]:
+    """The customers currently graded `grade`, in id order (keyset on the id); the cursor of
+    the next page."""
+    key = pagination.decode(cursor, 1)
+    if key is not None and not isinstance(key[0], str):
+        raise pagination.invalid_cursor()
+    async with pool.acquire() as conn:
+        rows = await scores.by_grade(conn, tenant, grade, key[0] if key else None, limit + 1)
+    return pagination.page(rows, limit, lambda r: [r["customer_id"]])
 
 
 async def require_known(conn: asyncpg.Connection, tenant: str, customer_id: str) -> None:

@@ -6,22 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import Operator
+from gateway.api.deps import Operator, Principals
 from gateway.api.responses import errors
-from gateway.domain.keys import ALL_SCOPES, Scope, generate_key
-from gateway.store import tenants, webhooks
+from gateway.domain.keys import ALL_SCOPES, Scope
+from gateway.service import tenants
 from huikuan_contracts.fields import ExternalId
-from huikuan_events import uuid7
-from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.problems import InvalidInput, NotFound
-from huikuan_runtime.service import Pool
+from huikuan_runtime.deps import Clock, Pool
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-clock = SystemClock()
 
 
 class TenantCreate(BaseModel):
@@ -76,14 +71,11 @@ class ApiKeyCreated(ApiKeyPublic):
 
 @router.post("/tenants", response_model=TenantPublic, status_code=201)
 async def create_tenant(
-    body: TenantCreate, _: Operator, pool: Pool, response: Response
+    body: TenantCreate, _: Operator, pool: Pool, clock: Clock, response: Response
 ) -> TenantPublic:
-    async with unit_of_work(pool) as conn:
-        row = await tenants.insert_tenant(conn, body.tenant_id, body.name, clock.now())
-        if row is None:
-            row = await tenants.get_tenant(conn, body.tenant_id)
-            response.status_code = status.HTTP_200_OK
-    assert row is not None
+    row, created = await tenants.create_tenant(pool, body.tenant_id, body.name, clock.now())
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return _tenant(row)
 
 
@@ -93,42 +85,31 @@ async def set_tenant_status(
     body: TenantStatus,
     _: Operator,
     pool: Pool,
-    request: Request,
+    clock: Clock,
+    principals: Principals,
 ) -> TenantPublic:
     """Suspend a tenant (`{"active": false}`) or make it active again (`true`); the same
     call twice changes nothing more. While it is suspended its API keys and bearer tokens
     are refused with 403 (`tenant-suspended`) — at once on this gateway process, within
     `GATEWAY_AUTH_CACHE_SECONDS` on the others — and its webhook deliveries are held, not
     attempted and not failed, until it is active again."""
-    async with unit_of_work(pool) as conn:
-        row = await tenants.set_active(conn, tenant_id, body.active, clock.now())
-        if row is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
-        await webhooks.set_held(conn, tenant_id, not body.active)
-    if not body.active:
-        request.app.state.principals.forget_tenant(tenant_id)
+    row = await tenants.set_active(pool, principals, tenant_id, body.active, clock.now())
     return _tenant(row)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
-async def create_api_key(body: ApiKeyCreate, _: Operator, pool: Pool) -> ApiKeyCreated:
-    key = generate_key(uuid7())
-    async with unit_of_work(pool) as conn:
-        if await tenants.get_tenant(conn, body.tenant_id) is None:
-            raise InvalidInput(
-                f"tenant_id: no tenant {body.tenant_id!r}",
-                errors=[{"field": "tenant_id", "message": "unknown tenant"}],
-            )
-        row = await tenants.insert_key(
-            conn, body.tenant_id, body.name, key, sorted(set(body.scopes)), clock.now()
-        )
-    return ApiKeyCreated(**dict(row), key=key.secret)
+async def create_api_key(
+    body: ApiKeyCreate, _: Operator, pool: Pool, clock: Clock
+) -> ApiKeyCreated:
+    row, secret = await tenants.create_key(
+        pool, body.tenant_id, body.name, body.scopes, clock.now()
+    )
+    return ApiKeyCreated(**dict(row), key=secret)
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: uuid.UUID, _: Operator, pool: Pool, request: Request) -> Response:
-    async with unit_of_work(pool) as conn:
-        if not await tenants.revoke_key(conn, key_id, clock.now()):
-            raise NotFound(f"no active API key {key_id}")
-    request.app.state.principals.forget_key(key_id)  # at once here; elsewhere within its TTL
+async def revoke_api_key(
+    key_id: uuid.UUID, _: Operator, pool: Pool, clock: Clock, principals: Principals
+) -> Response:
+    await tenants.revoke_key(pool, principals, key_id, clock.now())
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway import idempotency
+from gateway.service import idempotency
 from huikuan_runtime.http import REQUEST_ID_HEADER
 
 METHODS = ("GET", "POST", "PUT", "DELETE")

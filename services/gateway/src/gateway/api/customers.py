@@ -8,10 +8,10 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import Credit, Ledger, LedgerRead, Reminders
+from gateway.api.deps import Config, Credit, Ledger, LedgerRead, Reminders
 from gateway.api.forward import relay
 from gateway.api.params import CustomerId
 from gateway.api.parts import SummaryPart, fetch
@@ -108,14 +108,14 @@ class CustomerSummary(BaseModel):
 async def get_summary(
     customer_id: CustomerId,
     who: LedgerRead,
-    request: Request,
+    settings: Config,
     ledger: Ledger,
     credit: Credit,
     reminders: Reminders,
 ) -> Response:
     """Balances, credit and dunning in one answer, fetched concurrently. A part whose service
     is slow or down is marked `unavailable` and the rest is still returned."""
-    timeout = request.app.state.settings.summary_part_timeout_seconds
+    timeout = settings.summary_part_timeout_seconds
     customer, balances, credit_part, dunning = await asyncio.gather(
         ledger.request("GET", f"/customers/{customer_id}", who.tenant),
         fetch(ledger, f"/customers/{customer_id}/balances", who.tenant, timeout),

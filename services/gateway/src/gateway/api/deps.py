@@ -1,29 +1,24 @@
 """Gateway dependencies: the caller's credential (an API key or a bearer JWT), its scopes,
-and the downstream clients."""
+the downstream clients, what else the app keeps for its lifetime, and `Idempotency-Key`."""
 
 from __future__ import annotations
 
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+import asyncpg
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.clients import Downstream
 from gateway.config import Settings
-from gateway.domain.keys import Principal, PrincipalCache, hash_key
+from gateway.domain.keys import Principal, PrincipalCache
 from gateway.domain.ratelimit import RateLimiter, retry_after
-from gateway.domain.tokens import TokenRejected, key_id, looks_like_jwt, verify
-from gateway.jwks import KeysUnavailable, TokenVerifier
-from gateway.store import tenants
-from huikuan_runtime.problems import (
-    Forbidden,
-    RateLimited,
-    Unauthorized,
-    UpstreamUnavailable,
-)
+from gateway.service import auth, idempotency
+from huikuan_runtime.deps import Clock, Pool, app_state
+from huikuan_runtime.problems import Forbidden, RateLimited, Unauthorized
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -40,6 +35,7 @@ bearer_jwt = HTTPBearer(
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 JwtCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_jwt)]
+Config = Annotated[Settings, Depends(app_state("settings"))]
 
 REALM = "huikuan"
 
@@ -60,22 +56,6 @@ def _quotable(text: str) -> str:
     return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
-class TenantSuspended(Forbidden):
-    """The credential is valid but its tenant is suspended (PATCH /v1/admin/tenants/{id}):
-    403, not 401 — authenticating again does not help; the operator must reactivate it."""
-
-    slug = "tenant-suspended"
-    title = "The tenant is suspended"
-
-
-def _suspended(tenant: str) -> TenantSuspended:
-    return TenantSuspended(
-        f"the tenant {tenant!r} is suspended; its credentials are refused until the "
-        "operator makes it active again",
-        tenant_id=tenant,
-    )
-
-
 def _refused(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": _challenge("invalid_token", detail)})
 
@@ -91,50 +71,11 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 async def authenticate(request: Request, token: str) -> Principal:
     """The principal behind an API key or, when an identity provider is configured, a JWT."""
-    verifier: TokenVerifier | None = request.app.state.token_verifier
-    if verifier is not None and looks_like_jwt(token):
-        return await _from_jwt(request, verifier, token)
-    cache: PrincipalCache = request.app.state.principals
-    key_hash, now = hash_key(token), time.monotonic()
-    if (known := cache.key(key_hash, now)) is not None:
-        return known
-    read_at = cache.generation  # a revocation or suspension meanwhile: do not cache
-    async with request.app.state.pool.acquire() as conn:
-        row = await tenants.key_by_hash(conn, key_hash)
-    if row is None:
-        raise _refused("the API key is unknown or revoked")
-    if row["suspended_at"] is not None:
-        raise _suspended(row["tenant_id"])
-    found = Principal(row["tenant_id"], row["key_id"], frozenset(row["scopes"]))
-    cache.remember_key(key_hash, found, now, read_at)
-    return found
-
-
-async def _from_jwt(request: Request, verifier: TokenVerifier, token: str) -> Principal:
+    state = request.app.state
     try:
-        kid = key_id(token, verifier.rules)
-        key = await verifier.keys.key(kid, time.monotonic())
-        if key is None:
-            raise TokenRejected("the token is signed by a key the identity provider does not list")
-        claims = verify(token, key, verifier.rules, time.time())
-    except TokenRejected as rejected:
-        raise _refused(str(rejected)) from None
-    except KeysUnavailable:
-        raise UpstreamUnavailable("the identity provider's keys cannot be fetched") from None
-    cache: PrincipalCache = request.app.state.principals
-    now = time.monotonic()
-    if not cache.tenant_known(claims.tenant, now):
-        read_at = cache.generation
-        async with request.app.state.pool.acquire() as conn:
-            tenant = await tenants.get_tenant(conn, claims.tenant)
-        if tenant is None:
-            raise _refused("the token's tenant is unknown")
-        if tenant["suspended_at"] is not None:
-            raise _suspended(claims.tenant)
-        cache.remember_tenant(claims.tenant, now, read_at)
-    return Principal(
-        tenant=claims.tenant, key_id=None, scopes=claims.scopes, subject=claims.subject
-    )
+        return await auth.principal(state.pool, state.principals, state.token_verifier, token)
+    except auth.Refused as refused:
+        raise _refused(str(refused)) from None
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -164,9 +105,8 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     return principal
 
 
-async def require_operator(request: Request, credentials: Credentials) -> None:
+async def require_operator(credentials: Credentials, settings: Config) -> None:
     token = _token(credentials)
-    settings: Settings = request.app.state.settings
     if not hmac.compare_digest(token.encode(), settings.operator_key.get_secret_value().encode()):
         raise _refused("admin calls need the operator key")
 
@@ -180,6 +120,44 @@ def downstream(name: str) -> Callable[[Request], Awaitable[Downstream]]:
     return get
 
 
+class Once:
+    """Runs a POST's work at most once per `Idempotency-Key` (gateway.service.idempotency)
+    and replays its response afterwards; without a key, simply runs it."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, method: str, path: str) -> None:
+        self.pool, self.clock, self.method, self.path = pool, clock, method, path
+
+    async def __call__(
+        self,
+        tenant: str,
+        key: str | None,
+        body: Any,
+        call: Callable[[], Awaitable[Response]],
+    ) -> Response:
+        """`body`: the request's JSON body (None without one), part of what a key stands for."""
+        if key is None:
+            return await call()
+        request_print = idempotency.fingerprint(self.method, self.path, body)
+        return await idempotency.once(self.pool, self.clock, tenant, key, request_print, call)
+
+
+async def once(request: Request, pool: Pool, clock: Clock) -> Once:
+    return Once(pool, clock, request.method, request.url.path)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        min_length=1,
+        max_length=255,
+        description="the same key and body again return the first response, unchanged; "
+        "another body under the same key is a 422",
+    ),
+]
+Idempotent = Annotated[Once, Depends(once)]
+Principals = Annotated[PrincipalCache, Depends(app_state("principals"))]
+Downstreams = Annotated[dict[str, Downstream], Depends(app_state("downstreams"))]
 Ledger = Annotated[Downstream, Depends(downstream("ledger"))]
 Credit = Annotated[Downstream, Depends(downstream("credit"))]
 Reminders = Annotated[Downstream, Depends(downstream("reminders"))]

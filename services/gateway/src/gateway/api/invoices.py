@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from gateway.api.deps import Credit, Ledger, LedgerRead
+from gateway.api.deps import Config, Credit, Ledger, LedgerRead
 from gateway.api.forward import relay
 from gateway.api.params import InvoiceId
 from gateway.api.parts import SummaryPart, fetch
@@ -49,14 +49,14 @@ async def get_invoices_invoice_id(
     invoice_id: InvoiceId,
     query: Annotated[AsOfQuery, Query()],
     who: LedgerRead,
-    request: Request,
+    settings: Config,
     ledger: Ledger,
     credit: Credit,
 ) -> Response:
     """The ledger's invoice and credit's prediction for it, fetched concurrently (credit finds
     the invoice's customer itself). The prediction is a part: a slow or dead credit service
     marks it `unavailable` and the invoice still answers."""
-    timeout = request.app.state.settings.summary_part_timeout_seconds
+    timeout = settings.summary_part_timeout_seconds
     params = query.model_dump(mode="json", exclude_none=True) or None
     invoice, prediction = await asyncio.gather(
         ledger.request("GET", f"/invoices/{invoice_id}", who.tenant, params=params),

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateway import idempotency
-from gateway.api.deps import require_scope
-from gateway.api.proxy import IdempotencyKey, clock
+from gateway.api.deps import Config, Downstreams, IdempotencyKey, Idempotent, require_scope
 from gateway.api.responses import errors
 from gateway.clients import Downstream
-from gateway.config import Settings
 from gateway.domain.keys import Principal
 from gateway.ops import kafka
 from gateway.ops.dead_letters import (
@@ -37,10 +33,11 @@ from gateway.ops.dead_letters import (
     tenant_of,
 )
 from gateway.ops.status import Limits, Status, judge, merged, worst
-from gateway.store import webhooks
+from gateway.service.status import own_status
 from huikuan_contracts.fields import ID_PATTERN
 from huikuan_events.topics import EVENT_TOPICS
-from huikuan_runtime.ops import ServiceStatus, service_status
+from huikuan_runtime.deps import Clock, Pool, app_state
+from huikuan_runtime.ops import ServiceStatus
 from huikuan_runtime.pagination import Cursor, invalid_cursor
 from huikuan_runtime.problems import Conflict, NotFound, Problem
 
@@ -48,6 +45,8 @@ router = APIRouter(tags=["ops"])
 
 OpsRead = Annotated[Principal, Depends(require_scope("ops:read"))]
 OpsWrite = Annotated[Principal, Depends(require_scope("ops:write"))]
+# The topics the gateway itself consumes (as create_service_app was told).
+Consumes = Annotated[tuple[str, ...], Depends(app_state("ops_consumes"))]
 DeadLetterId = Annotated[
     str,
     Path(
@@ -136,19 +135,6 @@ async def _remote(client: Downstream, tenant: str) -> ServiceStatus | ServiceDow
     return ServiceStatus.model_validate(reply.body)
 
 
-async def _local(request: Request, tenant: str) -> ServiceStatus:
-    """The gateway's own status, read in-process."""
-    state = request.app.state
-    return await service_status(
-        state.pool, state.settings, tenant, consumes=state.ops_consumes, gauges=_gauges
-    )
-
-
-async def _gauges(conn: asyncpg.Connection, tenant: str) -> dict[str, float]:
-    """The gateway's own gauges: webhook deliveries failing and failed (gateway.store)."""
-    return await webhooks.gauges(conn, tenant, clock.now())
-
-
 @router.get(
     "/ops/pipeline",
     response_model=Pipeline,
@@ -156,18 +142,24 @@ async def _gauges(conn: asyncpg.Connection, tenant: str) -> dict[str, float]:
     openapi_extra={"x-required-scope": "ops:read"},
     summary="Consumer lag, outbox backlog, reminders due and failing, dead letters",
 )
-async def get_pipeline(who: OpsRead, request: Request) -> Pipeline:
+async def get_pipeline(
+    who: OpsRead,
+    settings: Config,
+    downstreams: Downstreams,
+    pool: Pool,
+    consumes: Consumes,
+    clock: Clock,
+) -> Pipeline:
     """Every figure of the event pipelines with a status (`ok`, `warn`, `critical`) by the
     gateway's thresholds (`GATEWAY_OPS_THRESHOLDS`). Each service reports its consumer
     group, outbox and gauges; lag and dead-letter counts are read from Kafka itself.
     Consumer lag, outbox backlog and dead-letter counts are system-wide; the gauges
     (reminders due, deliveries failing) are the caller's tenant's."""
-    settings: Settings = request.app.state.settings
     limits = merged(settings.ops_thresholds)
-    downstreams: dict[str, Downstream] = request.app.state.downstreams
+    at = clock.now()
     reports = await asyncio.gather(
         *(_remote(client, who.tenant) for client in downstreams.values()),
-        _local(request, who.tenant),
+        own_status(pool, settings, who.tenant, consumes, at),
     )
     statuses = [r for r in reports if isinstance(r, ServiceStatus)]
     down = [r for r in reports if isinstance(r, ServiceDown)]
@@ -217,7 +209,7 @@ async def get_pipeline(who: OpsRead, request: Request) -> Pipeline:
     ]
     return Pipeline(
         status=worst(every),
-        as_of=datetime.now(UTC),
+        as_of=clock.now(),
         consumers=consumers,
         outboxes=outboxes,
         gauges=gauges,
@@ -264,7 +256,7 @@ class DeadLetterPage(BaseModel):
 )
 async def list_dead_letters(
     who: OpsRead,
-    request: Request,
+    settings: Config,
     topic: Annotated[
         str | None,
         Query(
@@ -285,7 +277,6 @@ async def list_dead_letters(
     after = parse_id(cursor) if cursor is not None else None
     if cursor is not None and after is None:
         raise invalid_cursor()
-    settings: Settings = request.app.state.settings
     timeout = settings.ops_kafka_timeout_seconds
     async with kafka.connect(settings.kafka_bootstrap_servers, timeout) as k:
         items, more = await k.read(
@@ -317,7 +308,8 @@ class ReplayResult(BaseModel):
 async def replay_dead_letter(
     dead_letter_id: DeadLetterId,
     who: OpsWrite,
-    request: Request,
+    settings: Config,
+    once: Idempotent,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Re-publishes the record's original key and value to the topic it was consumed from
@@ -328,7 +320,6 @@ async def replay_dead_letter(
     at = parse_id(dead_letter_id)
     if at is None:
         raise NotFound(f"no dead letter {dead_letter_id!r}")
-    settings: Settings = request.app.state.settings
 
     async def replay() -> Response:
         assert at is not None
@@ -357,9 +348,4 @@ async def replay_dead_letter(
         )
         return JSONResponse(result.model_dump(mode="json"))
 
-    if idempotency_key is None:
-        return await replay()
-    request_print = idempotency.fingerprint("POST", request.url.path, None)
-    return await idempotency.once(
-        request.app.state.pool, clock, who.tenant, idempotency_key, request_print, replay
-    )
+    return await once(who.tenant, idempotency_key, None, replay)

@@ -14,41 +14,27 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.openapi.models import Example
 from pydantic import BaseModel
 
-from gateway import idempotency
-from gateway.api.deps import require_scope
+from gateway.api.deps import IdempotencyKey, Idempotent, Once, downstream, require_scope
 from gateway.api.forward import relay
 from gateway.api.responses import errors
 from gateway.clients import Downstream
 from gateway.domain.keys import Principal
 from huikuan_contracts.routes import Route
-from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.http import IdPath
 
 _PARAM = re.compile(r"{(\w+)}")
-clock = SystemClock()
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=idempotency.HEADER,
-        min_length=1,
-        max_length=255,
-        description="the same key and body again return the first response, unchanged; "
-        "another body under the same key is a 422",
-    ),
-]
 
 
 def _endpoint(route: Route) -> Any:
     path_params = _PARAM.findall(route.path)
 
-    async def endpoint(request: Request, **values: Any) -> Response:
+    async def endpoint(**values: Any) -> Response:
         who: Principal = values["who"]
-        client: Downstream = request.app.state.downstreams[route.service]
+        client: Downstream = values["client"]
         body: BaseModel | None = values.get("body")
         query: BaseModel | None = values.get("query")
         payload = body.model_dump(mode="json") if body is not None else None
@@ -65,20 +51,14 @@ def _endpoint(route: Route) -> Any:
                 )
             )
 
-        key: str | None = values.get("idempotency_key")
-        if key is None:
+        once: Once | None = values.get("once")  # POSTs only
+        if once is None:
             return await forward()
-        request_print = idempotency.fingerprint(route.method, request.url.path, payload)
-        return await idempotency.once(
-            request.app.state.pool, clock, who.tenant, key, request_print, forward
-        )
+        return await once(who.tenant, values["idempotency_key"], payload, forward)
 
-    parameters = [
-        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
-    ]
     kw = inspect.Parameter.KEYWORD_ONLY
     typed = route.params or {}
-    parameters += [
+    parameters = [
         inspect.Parameter(p, kw, annotation=Annotated[typed[p], Path()] if p in typed else IdPath)
         for p in path_params
     ]
@@ -101,6 +81,13 @@ def _endpoint(route: Route) -> Any:
             "who", kw, annotation=Annotated[Principal, Depends(require_scope(route.scope))]
         )
     )
+    parameters.append(
+        inspect.Parameter(
+            "client", kw, annotation=Annotated[Downstream, Depends(downstream(route.service))]
+        )
+    )
+    if route.method == "POST":
+        parameters.append(inspect.Parameter("once", kw, annotation=Idempotent))
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     name = re.sub(r"\W+", "_", f"{route.method}_{route.path}").strip("_").lower()
     endpoint.__name__ = name

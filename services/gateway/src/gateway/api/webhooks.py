@@ -12,18 +12,15 @@ else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from gateway import idempotency
-from gateway.api.deps import require_scope
-from gateway.api.proxy import IdempotencyKey, clock
+from gateway.api.deps import Config, IdempotencyKey, Idempotent, require_scope
 from gateway.api.responses import errors
 from gateway.domain.keys import Principal
 from gateway.domain.webhooks import (
@@ -33,15 +30,12 @@ from gateway.domain.webhooks import (
     normalise_event_types,
     url_problem,
 )
-from gateway.store import webhooks as store
-from huikuan_events import uuid7
+from gateway.service import webhooks
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_runtime.addresses import literal_problem
-from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.pagination import Cursor, decode, encode, invalid_cursor
-from huikuan_runtime.problems import Conflict, InvalidInput, NotFound
-from huikuan_runtime.service import Pool
-from huikuan_runtime.webhook_signing import generate_secret
+from huikuan_runtime.deps import Clock, Pool
+from huikuan_runtime.pagination import Cursor
+from huikuan_runtime.problems import InvalidInput
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -51,7 +45,6 @@ WebhookId = Annotated[uuid.UUID, Path(description="the subscription's id, as cre
 DeliveryId = Annotated[uuid.UUID, Path(description="a delivery's id, as listed")]
 PageSize = Annotated[int, Query(ge=1, le=200, description="page size")]
 EVENT_TYPE_NAMES = sorted(EVENT_TYPES)
-REDELIVER_AT_MOST = 1000
 EventType = Annotated[
     str,
     Field(
@@ -177,23 +170,6 @@ def _delivery(row: asyncpg.Record) -> DeliveryPublic:
     )
 
 
-async def _idempotent(
-    request: Request,
-    who: Principal,
-    key: str | None,
-    body: BaseModel | None,
-    run: Callable[[], Awaitable[Response]],
-) -> Response:
-    """`run` once per Idempotency-Key (gateway.idempotency), or simply run it."""
-    if key is None:
-        return await run()
-    payload = body.model_dump(mode="json") if body is not None else None
-    request_print = idempotency.fingerprint("POST", request.url.path, payload)
-    return await idempotency.once(
-        request.app.state.pool, clock, who.tenant, key, request_print, run
-    )
-
-
 @router.post(
     "",
     response_model=WebhookCreated,
@@ -205,8 +181,10 @@ async def _idempotent(
 async def create_webhook(
     body: WebhookCreate,
     who: WebhooksWrite,
-    request: Request,
     pool: Pool,
+    clock: Clock,
+    settings: Config,
+    once: Idempotent,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Every event of the caller's tenant whose type is subscribed is POSTed to `url` as
@@ -221,7 +199,7 @@ async def create_webhook(
     A URL naming `localhost` or a loopback, private, link-local or otherwise non-public IP
     address is refused (422), and a delivery whose host resolves to one fails."""
     errors_found = []
-    allow_private = request.app.state.settings.webhook_allow_private_addresses
+    allow_private = settings.webhook_allow_private_addresses
     if (problem := url_problem(body.url)) is not None or (
         not allow_private and (problem := literal_problem(body.url)) is not None
     ):
@@ -235,22 +213,13 @@ async def create_webhook(
         raise InvalidInput(detail, errors=errors_found)
 
     async def create() -> Response:
-        secret = generate_secret()
-        async with unit_of_work(pool) as conn:
-            row = await store.insert_subscription(
-                conn,
-                uuid7(),
-                who.tenant,
-                body.url,
-                event_types,
-                body.description,
-                secret,
-                clock.now(),
-            )
+        row, secret = await webhooks.create_subscription(
+            pool, who.tenant, body.url, event_types, body.description, clock.now()
+        )
         created = WebhookCreated(**_webhook(row).model_dump(), secret=secret)
         return JSONResponse(created.model_dump(mode="json"), status_code=201)
 
-    return await _idempotent(request, who, idempotency_key, body, create)
+    return await once(who.tenant, idempotency_key, body.model_dump(mode="json"), create)
 
 
 @router.get(
@@ -264,23 +233,8 @@ async def list_webhooks(
     who: WebhooksRead, pool: Pool, limit: PageSize = 50, cursor: Cursor = None
 ) -> WebhookPage:
     """Oldest first, without their secrets."""
-    after = decode(cursor, 1)
-    try:
-        after_id = uuid.UUID(after[0]) if after is not None else None
-    except (ValueError, TypeError, AttributeError):
-        raise invalid_cursor() from None
-    async with pool.acquire() as conn:
-        rows = await store.list_subscriptions(conn, who.tenant, after_id, limit + 1)
-    items = [_webhook(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return WebhookPage(
-        items=items, next_cursor=encode([str(items[-1].webhook_id)]) if more else None
-    )
-
-
-async def _subscription(conn: asyncpg.Connection, tenant: str, webhook_id: uuid.UUID) -> None:
-    if await store.get_subscription(conn, tenant, webhook_id) is None:
-        raise NotFound(f"no webhook {webhook_id}")
+    rows, next_cursor = await webhooks.list_subscriptions(pool, who.tenant, cursor, limit)
+    return WebhookPage(items=[_webhook(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -291,11 +245,7 @@ async def _subscription(conn: asyncpg.Connection, tenant: str, webhook_id: uuid.
     summary="One webhook subscription",
 )
 async def get_webhook(webhook_id: WebhookId, who: WebhooksRead, pool: Pool) -> WebhookPublic:
-    async with pool.acquire() as conn:
-        row = await store.get_subscription(conn, who.tenant, webhook_id)
-    if row is None:
-        raise NotFound(f"no webhook {webhook_id}")
-    return _webhook(row)
+    return _webhook(await webhooks.get_subscription(pool, who.tenant, webhook_id))
 
 
 @router.delete(
@@ -305,12 +255,12 @@ async def get_webhook(webhook_id: WebhookId, who: WebhooksRead, pool: Pool) -> W
     openapi_extra={"x-required-scope": "webhooks:write"},
     summary="Delete a webhook subscription",
 )
-async def delete_webhook(webhook_id: WebhookId, who: WebhooksWrite, pool: Pool) -> Response:
+async def delete_webhook(
+    webhook_id: WebhookId, who: WebhooksWrite, pool: Pool, clock: Clock
+) -> Response:
     """Nothing more is sent to it; its pending deliveries end as failed. Its delivery log
     goes with it."""
-    async with unit_of_work(pool) as conn:
-        if not await store.disable_subscription(conn, who.tenant, webhook_id, clock.now()):
-            raise NotFound(f"no webhook {webhook_id}")
+    await webhooks.delete_subscription(pool, who.tenant, webhook_id, clock.now())
     return Response(status_code=204)
 
 
@@ -324,8 +274,10 @@ async def delete_webhook(webhook_id: WebhookId, who: WebhooksWrite, pool: Pool) 
 async def rotate_secret(
     webhook_id: WebhookId,
     who: WebhooksWrite,
-    request: Request,
     pool: Pool,
+    clock: Clock,
+    settings: Config,
+    once: Idempotent,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A new signing secret, in this answer only (and its Idempotency-Key replays). The
@@ -337,16 +289,12 @@ async def rotate_secret(
     the older secret at once (only the one just replaced keeps signing). This is also how
     a subscription made before secrets were standard base64 gets one (see the gateway
     README: such a secret verifies as its UTF-8 bytes until then)."""
-    overlap = timedelta(seconds=request.app.state.settings.webhook_secret_overlap_seconds)
+    overlap = timedelta(seconds=settings.webhook_secret_overlap_seconds)
 
     async def rotate() -> Response:
-        secret = generate_secret()
-        async with unit_of_work(pool) as conn:
-            row = await store.rotate_secret(
-                conn, who.tenant, webhook_id, secret, clock.now(), overlap
-            )
-        if row is None:
-            raise NotFound(f"no webhook {webhook_id}")
+        row, secret = await webhooks.rotate_secret(
+            pool, who.tenant, webhook_id, clock.now(), overlap
+        )
         rotated = WebhookSecretRotated(
             webhook_id=row["subscription_id"],
             secret=secret,
@@ -354,7 +302,7 @@ async def rotate_secret(
         )
         return JSONResponse(rotated.model_dump(mode="json"))
 
-    return await _idempotent(request, who, idempotency_key, None, rotate)
+    return await once(who.tenant, idempotency_key, None, rotate)
 
 
 @router.get(
@@ -376,20 +324,10 @@ async def list_deliveries(
 ) -> DeliveryPage:
     """Newest first: each event sent to the subscription, with its attempts, the last
     status code or error, and when it is tried next."""
-    before = decode(cursor, 1)
-    if before is not None and not (isinstance(before[0], int) and before[0] > 0):
-        raise invalid_cursor()
-    async with pool.acquire() as conn:
-        await _subscription(conn, who.tenant, webhook_id)
-        rows = await store.list_deliveries(
-            conn, who.tenant, webhook_id, state, before[0] if before else None, limit + 1
-        )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return DeliveryPage(
-        items=[_delivery(r) for r in rows],
-        next_cursor=encode([rows[-1]["position"]]) if more else None,
+    rows, next_cursor = await webhooks.list_deliveries(
+        pool, who.tenant, webhook_id, state, cursor, limit
     )
+    return DeliveryPage(items=[_delivery(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -404,8 +342,9 @@ async def redeliver(
     webhook_id: WebhookId,
     delivery_id: DeliveryId,
     who: WebhooksWrite,
-    request: Request,
     pool: Pool,
+    clock: Clock,
+    once: Idempotent,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A new delivery of the same event (same body and event `id`, a new `Webhook-Id`),
@@ -413,17 +352,10 @@ async def redeliver(
     redelivered (409): it is being sent."""
 
     async def again() -> Response:
-        async with unit_of_work(pool) as conn:
-            await _subscription(conn, who.tenant, webhook_id)
-            row = await store.get_delivery(conn, who.tenant, webhook_id, delivery_id)
-            if row is None:
-                raise NotFound(f"no delivery {delivery_id} of webhook {webhook_id}")
-            if row["state"] == "pending":
-                raise Conflict(f"delivery {delivery_id} is still pending")
-            new = await store.redeliver(conn, delivery_id, uuid7(), clock.now())
+        new = await webhooks.redeliver(pool, who.tenant, webhook_id, delivery_id, clock.now())
         return JSONResponse(_delivery(new).model_dump(mode="json"), status_code=202)
 
-    return await _idempotent(request, who, idempotency_key, None, again)
+    return await once(who.tenant, idempotency_key, None, again)
 
 
 @router.post(
@@ -438,8 +370,9 @@ async def redeliver_failed(
     webhook_id: WebhookId,
     body: RedeliverFailed,
     who: WebhooksWrite,
-    request: Request,
     pool: Pool,
+    clock: Clock,
+    once: Idempotent,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """A new delivery for each failed one written at or after `since` that was not
@@ -447,16 +380,10 @@ async def redeliver_failed(
     1,000 a call — call again for the rest."""
 
     async def again() -> Response:
-        async with unit_of_work(pool) as conn:
-            await _subscription(conn, who.tenant, webhook_id)
-            now = clock.now()
-            rows = [
-                await store.redeliver(conn, original, uuid7(), now)
-                for original in await store.failed_since(
-                    conn, who.tenant, webhook_id, body.since, REDELIVER_AT_MOST
-                )
-            ]
+        rows = await webhooks.redeliver_failed(
+            pool, who.tenant, webhook_id, body.since, clock.now()
+        )
         result = Redelivered(items=[_delivery(r) for r in rows])
         return JSONResponse(result.model_dump(mode="json"), status_code=202)
 
-    return await _idempotent(request, who, idempotency_key, body, again)
+    return await once(who.tenant, idempotency_key, body.model_dump(mode="json"), again)

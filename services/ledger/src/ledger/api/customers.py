@@ -14,10 +14,10 @@ from huikuan_contracts.ledger import (
     CustomerPublic,
     CustomerUpsert,
 )
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
-from ledger.api.deps import AsOf, clock
+from ledger.api.deps import AsOf
 from ledger.service import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 @router.get("", response_model=CustomerPage)
 async def list_customers(
-    query: Annotated[CustomerListQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[CustomerListQuery, Query()], tenant: TenantId, pool: Pool, clock: Clock
 ) -> CustomerPage:
     """Customers in id order, filtered by owner, region, segment, having overdue invoices, or
     being among `ids`."""
@@ -46,7 +46,12 @@ async def list_customers(
 
 @router.put("/{customer_id}", response_model=CustomerPublic)
 async def put_customer(
-    customer_id: IdPath, body: CustomerUpsert, tenant: TenantId, pool: Pool, response: Response
+    customer_id: IdPath,
+    body: CustomerUpsert,
+    tenant: TenantId,
+    pool: Pool,
+    clock: Clock,
+    response: Response,
 ) -> CustomerPublic:
     result = await service.upsert_customer(
         pool, tenant, customer_id, body.model_dump(), clock.now()

@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from huikuan_runtime.clock import SystemClock
-
-clock = SystemClock()
+from huikuan_runtime.deps import Clock
 
 
-def as_of_date(
+async def as_of_date(
+    clock: Clock,
     as_of: Annotated[date | None, Query(description="defaults to today (UTC)")] = None,
 ) -> date:
     return as_of if as_of is not None else clock.now().date()

@@ -11,9 +11,8 @@ from huikuan_contracts.ledger.disputes import (
     DisputePublic,
     DisputeResolve,
 )
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
 from ledger.api.mapping import text
 from ledger.service import disputes as service
 
@@ -47,7 +46,12 @@ def _public(row: asyncpg.Record) -> DisputePublic:
 
 @router.post("/invoices/{invoice_id}/disputes", response_model=DisputePublic, status_code=201)
 async def post_dispute(
-    invoice_id: IdPath, body: DisputeCreate, tenant: TenantId, pool: Pool, response: Response
+    invoice_id: IdPath,
+    body: DisputeCreate,
+    tenant: TenantId,
+    pool: Pool,
+    clock: Clock,
+    response: Response,
 ) -> DisputePublic:
     """Dispute (part of) an invoice: it leaves automatic allocation until resolved."""
     result = await service.open_dispute(
@@ -72,7 +76,7 @@ async def get_dispute(dispute_id: IdPath, tenant: TenantId, pool: Pool) -> Dispu
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputePublic)
 async def resolve_dispute(
-    dispute_id: IdPath, body: DisputeResolve, tenant: TenantId, pool: Pool
+    dispute_id: IdPath, body: DisputeResolve, tenant: TenantId, pool: Pool, clock: Clock
 ) -> DisputePublic:
     """Accept (with a credit note, posted at once) or reject an open dispute."""
     given = (

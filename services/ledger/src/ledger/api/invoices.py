@@ -23,10 +23,10 @@ from huikuan_contracts.ledger import (
     WriteOffPublic,
 )
 from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
-from ledger.api.deps import AsOf, clock
+from ledger.api.deps import AsOf
 from ledger.service import batches
 from ledger.service import invoices as service
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/invoices", tags=["invoices"])
 
 @router.post("", response_model=InvoicePublic, status_code=201)
 async def post_invoice(
-    body: InvoiceCreate, tenant: TenantId, pool: Pool, response: Response, as_of: AsOf
+    body: InvoiceCreate, tenant: TenantId, pool: Pool, clock: Clock, response: Response, as_of: AsOf
 ) -> InvoicePublic:
     result = await service.create_invoice(
         pool,
@@ -55,7 +55,7 @@ async def post_invoice(
 
 @router.get("", response_model=InvoicePage)
 async def list_invoices(
-    query: Annotated[InvoiceQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[InvoiceQuery, Query()], tenant: TenantId, pool: Pool, clock: Clock
 ) -> InvoicePage:
     """Invoices in issue order, filtered by customer and status as of a date."""
     as_of = query.as_of or clock.now().date()
@@ -75,7 +75,9 @@ async def list_invoices(
 
 
 @router.post("/batch", response_model=InvoiceBatchResult)
-async def post_invoice_batch(body: InvoiceBatch, tenant: TenantId, pool: Pool) -> JSONResponse:
+async def post_invoice_batch(
+    body: InvoiceBatch, tenant: TenantId, pool: Pool, clock: Clock
+) -> JSONResponse:
     """Issue up to 1,000 invoices at once; each item gets its own result."""
     results = await batches.issue_batch(
         pool,
@@ -118,7 +120,7 @@ async def get_invoice(
 
 @router.post("/{invoice_id}/void", response_model=InvoicePublic)
 async def void_invoice(
-    invoice_id: IdPath, body: InvoiceVoid, tenant: TenantId, pool: Pool, as_of: AsOf
+    invoice_id: IdPath, body: InvoiceVoid, tenant: TenantId, pool: Pool, clock: Clock, as_of: AsOf
 ) -> InvoicePublic:
     row = await service.void_invoice(
         pool, tenant, invoice_id, voided_on=body.voided_on, reason=body.reason, at=clock.now()
@@ -128,7 +130,12 @@ async def void_invoice(
 
 @router.post("/{invoice_id}/credit-notes", response_model=CreditNotePublic, status_code=201)
 async def post_credit_note(
-    invoice_id: IdPath, body: CreditNoteCreate, tenant: TenantId, pool: Pool, response: Response
+    invoice_id: IdPath,
+    body: CreditNoteCreate,
+    tenant: TenantId,
+    pool: Pool,
+    clock: Clock,
+    response: Response,
 ) -> CreditNotePublic:
     row, created = await service.add_credit_note(
         pool,
@@ -148,7 +155,12 @@ async def post_credit_note(
 
 @router.post("/{invoice_id}/write-off", response_model=WriteOffPublic, status_code=201)
 async def post_write_off(
-    invoice_id: IdPath, body: WriteOffCreate, tenant: TenantId, pool: Pool, response: Response
+    invoice_id: IdPath,
+    body: WriteOffCreate,
+    tenant: TenantId,
+    pool: Pool,
+    clock: Clock,
+    response: Response,
 ) -> WriteOffPublic:
     written = await service.write_off_invoice(
         pool,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from huikuan_contracts.ledger.jobs import OverdueScanResult, OverdueScanRun
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
 from ledger.service import overdue
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.post("/overdue-scan", response_model=OverdueScanResult)
-async def run_overdue_scan(body: OverdueScanRun, tenant: TenantId, pool: Pool) -> OverdueScanResult:
+async def run_overdue_scan(
+    body: OverdueScanRun, tenant: TenantId, pool: Pool, clock: Clock
+) -> OverdueScanResult:
     """Emit `ledger.invoice_overdue.v1` once for each of the tenant's invoices that became
     overdue; running it again flags nothing twice."""
     now = clock.now()

@@ -17,11 +17,10 @@ from huikuan_contracts.ledger import (
 )
 from huikuan_contracts.money import Money
 from huikuan_contracts.problems import ProblemDetails
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
 from huikuan_runtime.problems import Problem
-from huikuan_runtime.service import Pool
 from ledger.api import mapping
-from ledger.api.deps import clock
 from ledger.service import payments as service
 
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -33,7 +32,9 @@ def _pairs(items: list[AllocationIn] | None, currency: str) -> list[tuple[str, i
     return [(i.invoice_id, Money.parse(i.amount, currency).amount_minor) for i in items]
 
 
-async def _receive(body: PaymentCreate, tenant: str, pool: asyncpg.Pool) -> service.Received:
+async def _receive(
+    body: PaymentCreate, tenant: str, pool: asyncpg.Pool, clock: Clock
+) -> service.Received:
     return await service.receive_payment(
         pool,
         tenant,
@@ -50,10 +51,10 @@ async def _receive(body: PaymentCreate, tenant: str, pool: asyncpg.Pool) -> serv
 
 @router.post("", response_model=PaymentPublic, status_code=201)
 async def post_payment(
-    body: PaymentCreate, tenant: TenantId, pool: Pool, response: Response
+    body: PaymentCreate, tenant: TenantId, pool: Pool, clock: Clock, response: Response
 ) -> PaymentPublic:
     """Record a payment; allocate it as listed, or to the oldest due invoices first."""
-    result = await _receive(body, tenant, pool)
+    result = await _receive(body, tenant, pool, clock)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return mapping.payment(result)
@@ -61,13 +62,13 @@ async def post_payment(
 
 @router.post("/batch", response_model=PaymentBatchResult)
 async def post_payment_batch(
-    body: PaymentBatch, tenant: TenantId, pool: Pool
+    body: PaymentBatch, tenant: TenantId, pool: Pool, clock: Clock
 ) -> PaymentBatchResult:
     """Record up to 1,000 payments, each in its own transaction, in the order given."""
     items: list[PaymentBatchItem] = []
     for index, item in enumerate(body.items):
         try:
-            result = await _receive(item, tenant, pool)
+            result = await _receive(item, tenant, pool, clock)
         except Problem as problem:
             items.append(
                 PaymentBatchItem(
@@ -101,7 +102,7 @@ async def get_payment(payment_id: IdPath, tenant: TenantId, pool: Pool) -> Payme
 
 @router.post("/{payment_id}/allocations", response_model=PaymentPublic)
 async def allocate_payment(
-    payment_id: IdPath, body: PaymentAllocate, tenant: TenantId, pool: Pool
+    payment_id: IdPath, body: PaymentAllocate, tenant: TenantId, pool: Pool, clock: Clock
 ) -> PaymentPublic:
     """Match the payment's unapplied cash now: as listed, or oldest due first."""
     result = await service.allocate_held(
@@ -117,7 +118,7 @@ async def allocate_payment(
 
 @router.post("/{payment_id}/reverse", response_model=PaymentPublic)
 async def reverse_payment(
-    payment_id: IdPath, body: PaymentReverse, tenant: TenantId, pool: Pool
+    payment_id: IdPath, body: PaymentReverse, tenant: TenantId, pool: Pool, clock: Clock
 ) -> PaymentPublic:
     """Undo a payment (a bounced cheque): what it paid is owed again."""
     result = await service.reverse_payment(

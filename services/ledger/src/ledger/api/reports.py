@@ -23,9 +23,8 @@ from huikuan_contracts.ledger.reports import (
     ProvisionQuery,
     ProvisionReport,
 )
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import as_of_date
 from ledger.api.mapping import text, texts
 from ledger.domain import aging as rules
 from ledger.domain.aging import Buckets, ReportInputError, parse_rates, two_places
@@ -84,11 +83,11 @@ def _currency_aging(table: rules.CurrencyAging, keys: Sequence[str]) -> dict[str
 
 @router.get("/aging", response_model=AgingReport)
 async def get_aging(
-    query: Annotated[AgingQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[AgingQuery, Query()], tenant: TenantId, pool: Pool, clock: Clock
 ) -> JSONResponse:
     """Open receivables as of a date in buckets of days past due, one table per currency,
     one row per customer, owner or region (their current master data)."""
-    as_of = as_of_date(query.as_of)
+    as_of = query.as_of or clock.now().date()
     with _input():
         buckets = Buckets.parse(query.buckets)
         tables = await service.aging(
@@ -110,10 +109,10 @@ async def get_aging(
 
 @router.get("/provision", response_model=ProvisionReport)
 async def get_provision(
-    query: Annotated[ProvisionQuery, Query()], tenant: TenantId, pool: Pool
+    query: Annotated[ProvisionQuery, Query()], tenant: TenantId, pool: Pool, clock: Clock
 ) -> ProvisionReport:
     """Bad-debt provision as of a date: each aging bucket's amount times its rate."""
-    as_of = as_of_date(query.as_of)
+    as_of = query.as_of or clock.now().date()
     with _input():
         buckets = Buckets.parse(query.buckets)
         rates = parse_rates(query.rates, buckets)

@@ -18,9 +18,8 @@ from huikuan_contracts.ledger.statements import (
     StatementPublic,
     StatementQuery,
 )
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
 from ledger.api.mapping import text
 from ledger.service import statements as service
 
@@ -110,6 +109,7 @@ async def post_confirmation(
     body: ConfirmationCreate,
     tenant: TenantId,
     pool: Pool,
+    clock: Clock,
     response: Response,
 ) -> ConfirmationPublic:
     """Record the balance the customer acknowledges; compared with ours at period_to."""

@@ -14,9 +14,8 @@ from huikuan_contracts.ledger.targets import (
     TargetReport,
     TargetsQuery,
 )
+from huikuan_runtime.deps import Clock, Pool
 from huikuan_runtime.http import IdPath, TenantId
-from huikuan_runtime.service import Pool
-from ledger.api.deps import clock
 from ledger.api.mapping import text
 from ledger.service import targets as service
 
@@ -32,6 +31,7 @@ async def put_target(
     body: TargetPut,
     tenant: TenantId,
     pool: Pool,
+    clock: Clock,
     response: Response,
 ) -> TargetPublic:
     """Set what `owner` is to collect in the month; 201 when new, 200 when replaced or

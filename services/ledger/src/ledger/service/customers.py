@@ -104,6 +104,4 @@ async def list_customers(
             after=str(key[0]) if key else None,
             limit=limit + 1,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, pagination.encode([rows[-1]["customer_id"]]) if rows and more else None
+    return pagination.page(rows, limit, lambda r: [r["customer_id"]])

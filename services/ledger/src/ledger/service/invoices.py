@@ -438,7 +438,4 @@ async def list_invoices(
             after=after,
             limit=limit + 1,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows and more else None
-    return rows, pagination.encode([last["issue_date"], last["invoice_id"]]) if last else None
+    return pagination.page(rows, limit, lambda r: [r["issue_date"], r["invoice_id"]])

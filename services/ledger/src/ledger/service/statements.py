@@ -304,9 +304,7 @@ async def confirmations(
         rows = await store.confirmations_of_customer(
             conn, tenant, customer_id, currency=currency, before=before, limit=limit + 1
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if more else None
-    return ConfirmationPage(
-        rows, pagination.encode([last["period_to"], last["confirmation_id"]]) if last else None
+    kept, next_cursor = pagination.page(
+        rows, limit, lambda r: [r["period_to"], r["confirmation_id"]]
     )
+    return ConfirmationPage(kept, next_cursor)

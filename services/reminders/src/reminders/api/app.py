@@ -8,12 +8,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from huikuan_runtime.service import create_service_app
-from reminders.api.routes import router
+from reminders.api import (
+    channel_settings,
+    collectors,
+    dunning,
+    policies,
+    promises,
+    reminders,
+    runs,
+    tasks,
+)
 from reminders.config import Settings
 from reminders.events.handlers import TOPICS
 from reminders.render import Renderer
+from reminders.service import ops
 from reminders.service.schedule import TenantChannels
-from reminders.store import ops
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -27,7 +36,16 @@ def create_app(settings: Settings) -> FastAPI:
     app = create_service_app(
         settings,
         title="Huikuan reminders (internal)",
-        routers=[router],
+        routers=[
+            policies.router,
+            dunning.router,
+            promises.router,
+            reminders.router,
+            tasks.router,
+            collectors.router,
+            channel_settings.router,
+            runs.router,
+        ],
         consumes=TOPICS,
         ops_gauges=ops.gauges,
         resources=resources,

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from huikuan_runtime.deps import app_state
+from reminders.config import Settings
 from reminders.render import Renderer
 from reminders.service.schedule import TenantChannels
 
-
-def get_renderer(request: Request) -> Renderer:
-    renderer: Renderer = request.app.state.renderer
-    return renderer
-
-
-def get_channels(request: Request) -> TenantChannels:
-    channels: TenantChannels = request.app.state.channels
-    return channels
-
-
-Texts = Annotated[Renderer, Depends(get_renderer)]
-Channels = Annotated[TenantChannels, Depends(get_channels)]
+Config = Annotated[Settings, Depends(app_state("settings"))]
+Texts = Annotated[Renderer, Depends(app_state("renderer"))]
+Channels = Annotated[TenantChannels, Depends(app_state("channels"))]

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from huikuan_runtime.addresses import literal_problem
+from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.problems import InvalidInput
 from reminders.config import Settings, sender_domains
 from reminders.domain.calendar import Window
@@ -72,8 +73,14 @@ def effective(settings: Settings, row: Mapping[str, Any] | None) -> TenantSettin
     )
 
 
+async def stored(pool: asyncpg.Pool, tenant: str) -> asyncpg.Record | None:
+    """The tenant's own settings as stored (None: it has set none)."""
+    async with pool.acquire() as conn:
+        return await store.get(conn, tenant)
+
+
 async def save(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     tenant: str,
     changes: dict[str, Any],
     settings: Settings,
@@ -83,8 +90,16 @@ async def save(
     check the result and store it. Refused with 422, nothing written, when the send window
     would not start before it ends (with the process-wide values filling in), or a URL and
     its secret or token would not go together."""
-    await store.lock(conn, tenant)
-    row = await store.get(conn, tenant)
+    async with unit_of_work(pool) as conn:
+        await store.lock(conn, tenant)
+        merged = _merged(await store.get(conn, tenant), changes, settings)
+        return await store.put(conn, tenant, merged, at)
+
+
+def _merged(
+    row: asyncpg.Record | None, changes: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """`changes` over `row`, checked (see `save`)."""
     merged = {f: changes[f] if f in changes else (row[f] if row else None) for f in store.FIELDS}
     errors: list[dict[str, str]] = []
     window = effective(settings, merged).window
@@ -141,4 +156,4 @@ async def save(
         raise InvalidInput(
             "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
         )
-    return await store.put(conn, tenant, merged, at)
+    return merged

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.problems import InvalidInput
+from huikuan_runtime.problems import InvalidInput, NotFound
 from reminders.domain.policy import Policy, PolicyError, Step, in_force, validate_steps
 from reminders.render import Renderer, TemplateProblem, sample_values, tenant_text
 from reminders.store import dunning
@@ -50,6 +50,21 @@ def from_row(row: asyncpg.Record) -> Policy:
 async def policies(conn: asyncpg.Connection, tenant: str) -> dict[str, Policy]:
     """Every policy in force for the tenant: shipped defaults overlaid by its own versions."""
     return in_force(from_row(r) for r in await dunning.latest_policies(conn, tenant))
+
+
+async def list_policies(pool: asyncpg.Pool, tenant: str) -> list[Policy]:
+    """The policies in force for the tenant, by id."""
+    async with pool.acquire() as conn:
+        found = await policies(conn, tenant)
+    return [p for _, p in sorted(found.items())]
+
+
+async def get_policy(pool: asyncpg.Pool, tenant: str, policy_id: str) -> Policy:
+    async with pool.acquire() as conn:
+        found = await policies(conn, tenant)
+    if policy_id not in found:
+        raise NotFound(f"no dunning policy {policy_id!r}")
+    return found[policy_id]
 
 
 async def render_errors(renderer: Renderer, steps: Sequence[Step]) -> list[PolicyError]:

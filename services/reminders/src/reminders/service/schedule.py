@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 
 import asyncpg
@@ -25,8 +25,8 @@ from reminders.config import Settings
 from reminders.domain.calendar import Window
 from reminders.render import Renderer
 from reminders.service.channel_settings import TenantSettings, effective
-from reminders.service.deliver import RetryPolicy, deliver_due
-from reminders.service.run import RunConfig, run
+from reminders.service.deliver import ChannelSource, DeliveryResult, RetryPolicy, deliver_due
+from reminders.service.run import RunConfig, RunResult, run
 from reminders.store import settings as settings_store
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,32 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(settings.delivery_max_attempts, settings.delivery_backoff_seconds)
 
 
+async def run_and_deliver(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    channels: ChannelSource,
+    renderer: Renderer,
+    clock: Clock,
+    *,
+    tenant: str | None,
+    as_of: date | None,
+) -> tuple[RunResult, DeliveryResult]:
+    """Decide and record what is due (for one tenant, or all) as of the date (None: each
+    customer's local date, in the send window), then deliver what is pending."""
+    decided = await run(
+        pool, tenant=tenant, as_of=as_of, at=clock.now(), config=run_config(settings)
+    )
+    delivered = await deliver_due(
+        pool,
+        channels,
+        now=clock.now,
+        retry=retry_policy(settings),
+        renderer=renderer,
+        tenant=tenant,
+    )
+    return decided, delivered
+
+
 async def run_periodically(settings: Settings, *, clock: Clock | None = None) -> None:
     """`python -m reminders schedule`: decide and deliver now, then every interval."""
     clock = clock or SystemClock()
@@ -118,15 +144,14 @@ async def run_periodically(settings: Settings, *, clock: Clock | None = None) ->
     renderer = Renderer()
 
     async def once(pool: asyncpg.Pool) -> None:
-        decided = await run(
+        decided, delivered = await run_and_deliver(
             pool,
+            settings,
+            channels,
+            renderer,
+            clock,
             tenant=None,
             as_of=settings.schedule_as_of,
-            at=clock.now(),
-            config=run_config(settings),
-        )
-        delivered = await deliver_due(
-            pool, channels, now=clock.now, retry=retry_policy(settings), renderer=renderer
         )
         log.info(
             "dunning run",

@@ -1,4 +1,5 @@
-"""Completing a collector task records its outcome and emits `task_completed`."""
+"""The worklist of open collector tasks; completing a task records its outcome and emits
+`task_completed`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,32 @@ import asyncpg
 from huikuan_events.reminders import SOURCE, TaskCompleted
 from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
+from huikuan_runtime.db import unit_of_work
 from huikuan_runtime.problems import Conflict, NotFound
 from reminders.store import dunning
+
+
+async def worklist(
+    pool: asyncpg.Pool, tenant: str, owner: str | None, on: date
+) -> list[asyncpg.Record]:
+    """Open tasks due by `on`: the owner's own and those escalated to the owner as manager
+    (every owner's without one)."""
+    async with pool.acquire() as conn:
+        return await dunning.worklist(conn, tenant, owner, on)
+
+
+async def complete_task(
+    pool: asyncpg.Pool,
+    tenant: str,
+    task_id: UUID,
+    outcome: str,
+    note: str | None,
+    on: date,
+    at: datetime,
+) -> asyncpg.Record:
+    """`complete`, in a transaction of its own."""
+    async with unit_of_work(pool) as conn:
+        return await complete(conn, tenant, task_id, outcome, note, on, at)
 
 
 async def complete(
