@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huikuan_runtime.consumer import ConsumerSpec
 from huikuan_runtime.service import ServiceSpec, main
 from reminders.api.app import create_app
 from reminders.config import get_settings
@@ -15,8 +16,7 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=Path(__file__).resolve().parents[2] / "migrations",
-    consumes=TOPICS,
-    handlers=HANDLERS,
+    consumer=lambda settings: ConsumerSpec(TOPICS, HANDLERS),
     extra_modes={"schedule": run_periodically},
 )
 
