@@ -1,25 +1,26 @@
-"""A tiny blocking JSON-over-HTTP client for set-up scripts (no event loop needed)."""
+"""A tiny blocking JSON-over-HTTP client for set-up scripts (no event loop needed): the
+stack runner's readiness polls and the demo book. httpx's blocking API, the product's one
+HTTP client library."""
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
+
+import httpx
+
+TIMEOUT_SECONDS = 180.0
 
 
 def http_json(
     method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[int, Any]:
-    """A tiny blocking HTTP client for set-up steps (no event loop needed)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    """Send `body` as JSON (if any) and return the status and the parsed answer (None when
+    empty), whatever the status. A call that could not be made (refused, reset, timed out)
+    raises ConnectionError, an OSError as callers polling a starting server expect."""
     try:
-        with urllib.request.urlopen(request, timeout=180) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, json.loads(raw) if raw else None
+        response = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx.TransportError as exc:
+        raise ConnectionError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+    raw = response.content
+    return response.status_code, json.loads(raw) if raw else None

@@ -13,6 +13,11 @@ the loop moves on.
 Records are read tolerantly (`Envelope.read`): an attribute or extension the envelope does
 not declare is ignored, so an event from a newer producer is applied, not dead-lettered.
 Handlers read `data` the same way (`Envelope.read_data`).
+
+A service changes what the loop does through its hooks, never by overriding it: `handlers`
+(or `run_handler`) apply the events, `batch_size` sets how many share a transaction, and
+`admit` chooses, once per fetch, which records are applied at all (the others are passed
+over without a transaction; their offsets are committed with the fetch's).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -39,6 +44,12 @@ Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
 # A handler of a whole run of events (in order, in one transaction): a service that can
 # apply many events more cheaply together than one by one brings one instead of `handlers`.
 RunHandler = Callable[[asyncpg.Connection, list[Envelope]], Awaitable[None]]
+# Whether to apply one record of a fetch (it is passed over, uncommitted until the fetch is).
+RecordFilter = Callable[[ConsumerRecord], bool]
+# The `admit` hook: called once per fetch from Kafka, before any of its records is applied,
+# with a connection outside any transaction; it answers the fetch's filter. A service whose
+# handlers ignore most events passes over the rest without a transaction for each.
+Admit = Callable[[asyncpg.Connection], Awaitable[RecordFilter]]
 
 # Failures of the database rather than of the event: retried until they pass.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -66,6 +77,22 @@ class Applied:
     out_of_order: bool = False
 
 
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What a service's consumer (`python -m <service> consume`) reads and how it applies
+    it: the hooks of `EventConsumer`, the only way a service shapes the loop. `handlers`
+    (event type -> handler) or `run_handler` (a run of events at once) apply the events;
+    `batch_size` > 1 applies that many records of a poll per transaction (see
+    `EventConsumer.handle_many`); `admit` chooses once per fetch which records are applied
+    at all (see `Admit`)."""
+
+    topics: tuple[str, ...]
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    run_handler: RunHandler | None = None
+    batch_size: int = 1
+    admit: Admit | None = None
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -78,12 +105,14 @@ class EventConsumer:
         retry_backoff_seconds: float = 0.2,
         batch_size: int = 1,
         run_handler: RunHandler | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self.name = name
         self._batch_size = batch_size
         self._pool = pool
         self._handlers = handlers
         self._run_handler = run_handler
+        self._admit = admit
         self._dlq = dlq_producer
         self._max_retries = max_retries
         self._backoff = retry_backoff_seconds
@@ -289,7 +318,7 @@ class EventConsumer:
                         "error": repr(exc),
                     },
                 )
-                await self._pause(min(30.0, self._backoff * 2 ** min(outages, 8)))
+                await self._pause(self._outage_wait(outages))
                 continue
             except Exception as exc:
                 failures += 1
@@ -332,6 +361,29 @@ class EventConsumer:
         for record in records:
             await self.handle(record)
 
+    def _outage_wait(self, outages: int) -> float:
+        """Seconds to wait after the `outages`-th failure in a row to reach the database."""
+        return min(30.0, self._backoff * 2.0 ** min(outages, 8))
+
+    async def _admitted(self) -> RecordFilter | None:
+        """The `admit` hook's filter for the fetch at hand (None: no hook, every record is
+        applied). A database outage is waited out: the fetched records are not committed
+        until they are applied or passed over."""
+        if self._admit is None:
+            return None
+        outages = 0
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    return await self._admit(conn)
+            except TRANSIENT_ERRORS as exc:
+                outages += 1
+                log.warning(
+                    "database unavailable; the fetched events wait",
+                    extra={"outage_attempt": outages, "error": repr(exc)},
+                )
+                await self._pause(self._outage_wait(outages))
+
     async def _pause(self, seconds: float) -> None:
         """Sleep between attempts; a stop request ends the wait and abandons the record
         (uncommitted, so it is delivered again after the restart)."""
@@ -366,15 +418,20 @@ class EventConsumer:
         )
 
     async def run(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; offsets are committed after each partition's batch."""
+        """Consume until `stop` is set; offsets are committed after each partition's batch
+        (its admitted records applied, the others passed over)."""
         self._stop = stop
         log.info("consumer started", extra={"consumer": self.name})
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
+                if not batches:
+                    continue
+                admitted = await self._admitted()
                 for tp, records in batches.items():
-                    for start in range(0, len(records), self._batch_size):
-                        await self.handle_many(records[start : start + self._batch_size])
+                    todo = records if admitted is None else [r for r in records if admitted(r)]
+                    for start in range(0, len(todo), self._batch_size):
+                        await self.handle_many(todo[start : start + self._batch_size])
                     await self._commit(consumer, tp, records[-1].offset + 1)
         except Stopping:
             pass

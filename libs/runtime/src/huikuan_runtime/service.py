@@ -20,7 +20,7 @@ import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
 from huikuan_events.topics import all_topics
-from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, RunHandler
+from huikuan_runtime.consumer import TRANSIENT_ERRORS, ConsumerSpec, EventConsumer
 from huikuan_runtime.db import create_pool, service_pool
 from huikuan_runtime.http import (
     RequestContextMiddleware,
@@ -120,41 +120,31 @@ async def run_relay(settings: ServiceSettings) -> None:
         await producer.stop()
 
 
-async def run_consumer(
-    settings: ServiceSettings,
-    topics: tuple[str, ...],
-    handlers: Mapping[str, Handler],
-    *,
-    batch_size: int = 1,
-    consumer_class: type[EventConsumer] = EventConsumer,
-    run_handler: RunHandler | None = None,
-) -> None:
-    """Consume `topics` into `handlers` (or `run_handler`) until SIGINT or SIGTERM;
-    `batch_size` > 1 applies that many records of a poll per transaction (see
-    `EventConsumer.handle_many`); a service may bring a subclass of the loop
-    (`consumer_class`)."""
+async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
+    """Consume `spec.topics` as `spec` says until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
     consumer = make_consumer(
         settings.kafka_bootstrap_servers,
         settings.consumer_group,
-        topics,
-        max_poll_records=max(500, batch_size),
+        spec.topics,
+        max_poll_records=max(500, spec.batch_size),
     )
     await dlq.start()
     await consumer.start()
     try:
         async with service_pool(settings) as pool:
-            loop = consumer_class(
+            loop = EventConsumer(
                 name=settings.service_name,
                 pool=pool,
-                handlers=handlers,
+                handlers=spec.handlers,
                 dlq_producer=dlq,
                 max_retries=settings.consumer_max_retries,
                 retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
-                batch_size=batch_size,
-                run_handler=run_handler,
+                batch_size=spec.batch_size,
+                run_handler=spec.run_handler,
+                admit=spec.admit,
             )
             await loop.run(consumer, stop)
     finally:
@@ -214,29 +204,32 @@ async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
 
 @dataclass
 class ServiceSpec:
-    """What `python -m <service>` can run."""
+    """What `python -m <service>` can run. `consumer` (from the settings) makes the
+    `consume` mode; `extra_modes` are the service's own, beside the standard ones."""
 
     name: str
     settings: Callable[[], ServiceSettings]
     app: Callable[[Any], FastAPI]
     migrations: Traversable  # inside the package: `package_migrations(name)`
-    consumes: tuple[str, ...] = ()
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    consumer: Callable[[Any], ConsumerSpec] | None = None
     extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if shadowed := set(self.extra_modes) & {"api", "migrate", "relay", "consume"}:
+            raise ValueError(f"{self.name}: extra modes replace standard ones: {shadowed}")
 
 
 def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
-    modes = ["api", "migrate"]
-    modes += ["relay"]
-    if spec.consumes:
+    modes = ["api", "migrate", "relay"]
+    if spec.consumer is not None:
         modes.append("consume")
-    modes += [mode for mode in spec.extra_modes if mode not in modes]
+    modes += list(spec.extra_modes)
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
     parser.add_argument("mode", choices=modes)
     args = parser.parse_args(argv)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
-    if args.mode in spec.extra_modes:  # a service may bring its own loop for a standard mode
+    if args.mode in spec.extra_modes:
         asyncio.run(spec.extra_modes[args.mode](settings))
     elif args.mode == "api":
         serve_api(settings, spec.app(settings))
@@ -244,8 +237,8 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
         asyncio.run(run_setup(settings, spec.migrations))
     elif args.mode == "relay":
         asyncio.run(run_relay(settings))
-    elif args.mode == "consume":
-        asyncio.run(run_consumer(settings, spec.consumes, spec.handlers))
+    elif args.mode == "consume" and spec.consumer is not None:
+        asyncio.run(run_consumer(settings, spec.consumer(settings)))
 
 
 __all__ = ["ServiceSpec", "create_pool", "create_service_app", "main"]

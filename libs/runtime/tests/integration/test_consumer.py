@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from huikuan_events import Envelope, type_name
 from huikuan_events.ledger import SOURCE, InvoiceIssued
 from huikuan_events.topics import dead_letter_topic
-from huikuan_runtime.consumer import EventConsumer, Handler
+from huikuan_runtime.consumer import EventConsumer, Handler, RecordFilter
 from huikuan_runtime.kafka import make_consumer
 
 pytestmark = pytest.mark.integration
@@ -412,3 +412,51 @@ async def test_an_event_with_attributes_and_fields_it_does_not_know_is_applied(
     assert cursor is not None
     assert dict(cursor) == {"last_sequence": 3, "gaps": 0, "out_of_order": 0}
     assert await read_topic(dlq, 0) == []
+
+
+async def test_the_admit_hook_passes_records_over_and_their_offsets_are_committed(
+    pool: asyncpg.Pool,
+    topic: str,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    """`admit` is asked once per fetch (an outage in it is waited out, not fatal); only the
+    records it admits are applied, in runs of `batch_size`, and the rest are committed
+    without a processed-event row."""
+    name = _name("it_admit")
+    events = [_event(subject, seq) for seq in (1, 2, 3) for subject in ("c-in", "c-out")]
+    await _produce(producer, topic, events)
+    fetches = 0
+
+    async def admit(conn: asyncpg.Connection) -> RecordFilter:
+        nonlocal fetches
+        fetches += 1
+        if fetches == 1:
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        subjects = {await conn.fetchval("SELECT 'c-in'")}
+        return lambda record: Envelope.from_bytes(record.value).subject in subjects
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: _effect_handler(name)},
+        dlq_producer=producer,
+        retry_backoff_seconds=0.001,
+        batch_size=2,
+        admit=admit,
+    )
+    commits = await _run_to_end(
+        consumer, bootstrap_servers, _name("g"), topic, wait_until, caught_up
+    )
+
+    admitted = [e.id for e in events if e.subject == "c-in"]
+    assert sorted(await _effects(pool)) == sorted(admitted)
+    assert sorted(await _processed(pool, name)) == sorted(admitted)
+    ends = dict.fromkeys(commits, 0)
+    for record in await read_topic(topic, len(events)):
+        ends[record.partition] = max(ends[record.partition], record.offset + 1)
+    assert commits == ends, "passed over or applied, every record is committed"
+    assert fetches >= 2

@@ -7,16 +7,16 @@ from credit.config import Settings, get_settings
 from credit.events.handlers import run_handler
 from credit.service.derive import FactCache
 from credit.service.jobs import run_periodically
+from huikuan_runtime.consumer import ConsumerSpec
 from huikuan_runtime.migrations import package_migrations
-from huikuan_runtime.service import ServiceSpec, main, run_consumer
+from huikuan_runtime.service import ServiceSpec, main
 
 
-async def consume(settings: Settings) -> None:
-    """Read the ledger and reminders topics (named by the settings) into the projection."""
-    await run_consumer(
-        settings,
+def consumer(settings: Settings) -> ConsumerSpec:
+    """Read the ledger and reminders topics (named by the settings) into the projection,
+    runs of up to `consumer_batch_size` events at once."""
+    return ConsumerSpec(
         settings.consumed_topics,
-        {},
         batch_size=settings.consumer_batch_size,
         run_handler=run_handler(FactCache(settings.fact_cache_facts)),
     )
@@ -27,7 +27,8 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=package_migrations("credit"),
-    extra_modes={"consume": consume, "rescore": run_periodically},
+    consumer=consumer,
+    extra_modes={"rescore": run_periodically},
 )
 
 if __name__ == "__main__":

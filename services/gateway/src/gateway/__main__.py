@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.api.app import create_app
 from gateway.config import get_settings
-from gateway.events.webhooks import consume
+from gateway.events.webhooks import CONSUMER
 from gateway.service.dispatcher import run as dispatch
 from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.service import ServiceSpec, main
@@ -14,8 +14,8 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=package_migrations("gateway"),
-    # The gateway's consumer is its own loop (gateway.events.webhooks), not the default.
-    extra_modes={"consume": consume, "dispatch": dispatch},
+    consumer=lambda settings: CONSUMER,
+    extra_modes={"dispatch": dispatch},
 )
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ circuit breaker so a dead service is not hammered.
 The breaker counts what says the service is down — a connection refused or dropped, a
 timeout, a 503 — and nothing that one request brings on itself: a 4xx is the caller's
 answer, and any other 5xx (a bug the request ran into) is that request's 502. Were those
-counted, one tenant sending bad input could cut the service off for every tenant."""
+counted, one tenant sending bad input could cut the service off for every tenant.
+
+The calls go through aiohttp, not httpx like every other outbound call: see `Downstream`."""
 
 from __future__ import annotations
 
@@ -62,8 +64,14 @@ class Reply:
 
 
 class Downstream:
-    """One service behind the gateway. aiohttp rather than httpx: on bench/bench_gateway.py
-    the gateway's CPU per proxied read fell by half (per summary, of four calls, by 70%)."""
+    """One service behind the gateway, called through aiohttp: the product's one outbound
+    HTTP client library is httpx (webhook deliveries, JWKS), and this is the only place
+    with a second, because the benchmarks show it matters. httpx and aiohttp back to back
+    on the same machine (2026-12-06, two runs each; services/gateway/README.md, "HTTP
+    clients"): with httpx the gateway spent about 3x the CPU per summary (5.9 against
+    2.0 ms) and 1.8x per credit check (2.1-2.4 against 1.2-1.3 ms); summary throughput fell
+    from 0.76-0.91 of its floor to 0.40-0.45, and a credit check's p99 through the gateway
+    went from 1.3-1.4x to 2.2-2.3x that of a check sent straight to credit."""
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from gateway.domain.webhooks import Backoff
-from gateway.events.webhooks import HANDLERS, WebhookConsumer
+from gateway.events.webhooks import CONSUMER, HANDLERS
 from gateway.service.dispatcher import Dispatcher
 from gateway.store import tenants
 from gateway.store import webhooks as store
@@ -360,7 +360,13 @@ async def test_the_consumer_passes_over_tenants_without_subscriptions(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     stop = asyncio.Event()
-    loop = WebhookConsumer(name="gateway", pool=pool, handlers=HANDLERS, dlq_producer=producer)
+    loop = EventConsumer(
+        name="gateway",
+        pool=pool,
+        handlers=CONSUMER.handlers,
+        dlq_producer=producer,
+        admit=CONSUMER.admit,
+    )
     running = asyncio.create_task(loop.run(consumer, stop))
     try:
         for event in (theirs, mine):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from huikuan_runtime.consumer import ConsumerSpec
 from huikuan_runtime.migrations import package_migrations
 from huikuan_runtime.service import ServiceSpec, main
 from reminders.api.app import create_app
@@ -14,8 +15,7 @@ SPEC = ServiceSpec(
     settings=get_settings,
     app=create_app,
     migrations=package_migrations("reminders"),
-    consumes=TOPICS,
-    handlers=HANDLERS,
+    consumer=lambda settings: ConsumerSpec(TOPICS, HANDLERS),
     extra_modes={"schedule": run_periodically},
 )
 

@@ -6,31 +6,24 @@ that records the event id as processed, so each event fans out exactly once howe
 often Kafka delivers it.
 
 Only events of tenants with a subscription are applied at all: after each fetch from
-Kafka the consumer reads which tenants have one (so a subscription committed before an
-event was published always sees it) and passes over the rest by their record key
-(`tenant/customer`) without a transaction. Most events concern nobody's webhook, and a
-new consumer group reading the topics from the beginning must not take a transaction for
-each of them.
+Kafka the consumer's `admit` hook reads which tenants have one (so a subscription
+committed before an event was published always sees it), and the loop passes over the
+rest by their record key (`tenant/customer`) without a transaction. Most events concern
+nobody's webhook, and a new consumer group reading the topics from the beginning must not
+take a transaction for each of them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
 from huikuan_events.registry import EVENT_TYPES
 from huikuan_events.topics import EVENT_TOPICS
 from huikuan_runtime.clock import SystemClock
-from huikuan_runtime.consumer import TRANSIENT_ERRORS, EventConsumer, Handler, Stopping
-from huikuan_runtime.service import run_consumer
-from huikuan_runtime.settings import ServiceSettings
-
-log = logging.getLogger(__name__)
+from huikuan_runtime.consumer import ConsumerSpec, Handler, RecordFilter
 
 TOPICS: tuple[str, ...] = EVENT_TOPICS
 clock = SystemClock()
@@ -63,44 +56,11 @@ def tenant_of(record: ConsumerRecord[bytes, bytes]) -> str | None:
     return key.split(b"/", 1)[0].decode(errors="replace")
 
 
-class WebhookConsumer(EventConsumer):
-    """The idempotent consumer loop, applying only records of tenants with subscriptions."""
-
-    async def run(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        self._stop = stop
-        log.info("webhook consumer started", extra={"consumer": self.name})
-        try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
-                if not batches:
-                    continue
-                subscribed = await self._subscribed()
-                for tp, records in batches.items():
-                    for record in records:
-                        if tenant_of(record) in subscribed:
-                            await self.handle(record)
-                    await self._commit(consumer, tp, records[-1].offset + 1)
-        except Stopping:
-            pass
-        log.info("webhook consumer stopped", extra={"consumer": self.name})
-
-    async def _subscribed(self) -> frozenset[str]:
-        """The tenants with subscriptions now; a database outage is waited out (the fetched
-        records are not committed until they are applied or passed over)."""
-        outages = 0
-        while True:
-            try:
-                async with self._pool.acquire() as conn:
-                    return await store.subscribed_tenants(conn)
-            except TRANSIENT_ERRORS as exc:
-                outages += 1
-                log.warning(
-                    "database unavailable; the fetched events wait",
-                    extra={"outage_attempt": outages, "error": repr(exc)},
-                )
-                await self._pause(min(30.0, self._backoff * 2 ** min(outages, 8)))
+async def subscribed_tenants_only(conn: asyncpg.Connection) -> RecordFilter:
+    """The consumer's `admit` hook: read which tenants have a subscription now, and admit
+    the fetch's records of those tenants only."""
+    subscribed = await store.subscribed_tenants(conn)
+    return lambda record: tenant_of(record) in subscribed
 
 
-async def consume(settings: ServiceSettings) -> None:
-    """`python -m gateway consume`, until SIGINT or SIGTERM."""
-    await run_consumer(settings, TOPICS, HANDLERS, consumer_class=WebhookConsumer)
+CONSUMER = ConsumerSpec(TOPICS, HANDLERS, admit=subscribed_tenants_only)
