@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from huikuan_events import Envelope
 from huikuan_events.topics import dead_letter_topic
-from huikuan_runtime import metrics
+from huikuan_runtime import health, metrics
 from huikuan_runtime.logs import trace_id_from, trace_id_var
 
 log = logging.getLogger(__name__)
@@ -424,6 +424,7 @@ class EventConsumer:
         log.info("consumer started", extra={"consumer": self.name})
         try:
             while not stop.is_set():
+                health.beat()
                 batches = await consumer.getmany(timeout_ms=500)
                 if not batches:
                     continue

@@ -22,7 +22,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from huikuan_events import KAFKA_HEADERS
-from huikuan_runtime import metrics
+from huikuan_runtime import health, metrics
 from huikuan_runtime.outbox import notify_channel
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class OutboxRelay:
         try:
             failures = 0
             while not stop.is_set():
+                health.beat()
                 self._wake.clear()
                 try:
                     published = await self.publish_batch()

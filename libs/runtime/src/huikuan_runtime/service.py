@@ -20,6 +20,7 @@ import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
 from huikuan_events.topics import all_topics
+from huikuan_runtime import health
 from huikuan_runtime.consumer import TRANSIENT_ERRORS, ConsumerSpec, EventConsumer
 from huikuan_runtime.db import create_pool, service_pool
 from huikuan_runtime.http import (
@@ -166,6 +167,7 @@ async def run_every(
     _stop_on_signals(stop)
     async with service_pool(settings) as pool:
         while not stop.is_set():
+            health.beat()
             try:
                 await job(pool)
             except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
@@ -229,16 +231,24 @@ def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
-    if args.mode in spec.extra_modes:
-        asyncio.run(spec.extra_modes[args.mode](settings))
-    elif args.mode == "api":
+    if args.mode == "api":
         serve_api(settings, spec.app(settings))
     elif args.mode == "migrate":
         asyncio.run(run_setup(settings, spec.migrations))
     elif args.mode == "relay":
-        asyncio.run(run_relay(settings))
+        asyncio.run(_observed(settings, args.mode, run_relay(settings)))
     elif args.mode == "consume" and spec.consumer is not None:
-        asyncio.run(run_consumer(settings, spec.consumer(settings)))
+        consuming = run_consumer(settings, spec.consumer(settings))
+        asyncio.run(_observed(settings, args.mode, consuming))
+    else:
+        working = spec.extra_modes[args.mode](settings)
+        asyncio.run(_observed(settings, args.mode, working))
+
+
+async def _observed(settings: ServiceSettings, mode: str, work: Awaitable[Any]) -> None:
+    """A worker mode, with its health endpoints beside it when `health_port` is set."""
+    async with health.serving(settings, mode):
+        await work
 
 
 __all__ = ["ServiceSpec", "create_pool", "create_service_app", "main"]

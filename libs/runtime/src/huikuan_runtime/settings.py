@@ -72,6 +72,12 @@ class ServiceSettings(BaseSettings):
     """Attempts at an event that fails before it goes to the dead-letter topic."""
     consumer_retry_backoff_seconds: float = 0.2
     """Wait before retrying a failed event, doubled at each attempt."""
+    health_port: int | None = None
+    """A process that is not an HTTP API (relay, consumer, dispatcher, scheduler) serves
+    `/healthz`, `/readyz` and `/metrics` on this port; unset: it serves none (several share
+    one machine under `make run`)."""
+    loop_stall_seconds: float = 300.0
+    """Such a process is not ready once its loop has not gone round this long (stuck)."""
     group_suffix: str = ""
     """Appended to the consumer group's name: separate stacks sharing one broker (test
     sessions) must not split each other's partitions."""

@@ -35,6 +35,7 @@ import httpx
 from gateway.config import Settings
 from gateway.domain.webhooks import Backoff, headers, jitter, signing_secrets
 from gateway.store import webhooks as store
+from huikuan_runtime import health
 from huikuan_runtime.addresses import Network, resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
@@ -173,6 +174,7 @@ class Dispatcher:
     async def work(self, clock: Clock, stop: asyncio.Event, poll_seconds: float) -> None:
         """One worker: deliver while anything is due, otherwise wait `poll_seconds`."""
         while not stop.is_set():
+            health.beat()
             try:
                 found = await self.deliver_one(clock.now())
             except (asyncpg.PostgresError, *TRANSIENT_ERRORS):

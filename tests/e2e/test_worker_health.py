@@ -1,0 +1,106 @@
+"""Every process that is not an HTTP API — relay, consumer, dispatcher, scheduler — serves
+/healthz, /readyz (database, Kafka, its loop) and /metrics on its own port when
+<PREFIX>_HEALTH_PORT is set, and stops cleanly on SIGTERM (exit 0)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from huikuan_dev.stack import free_port
+from tests.support import create_database, drop_database, infra_env
+
+pytestmark = pytest.mark.integration
+
+WORKERS = [
+    ("ledger", "relay"),
+    ("credit", "consume"),
+    ("gateway", "dispatch"),
+    ("reminders", "schedule"),
+]
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[tuple[str, str]]:
+    env = infra_env()
+    if env is None:
+        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
+    name = f"health_{secrets.token_hex(4)}"
+    url = create_database(env[0], name)
+    try:
+        yield url, env[1]
+    finally:
+        drop_database(env[0], name)
+
+
+def _env(service: str, url: str, bootstrap: str, port: int) -> dict[str, str]:
+    prefix = service.upper()
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        f"{prefix}_HEALTH_PORT": str(port),
+        f"{prefix}_GROUP_SUFFIX": f"health-{secrets.token_hex(3)}",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _get(url: str, deadline: float) -> httpx.Response:
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("service", "mode"), WORKERS)
+def test_a_worker_serves_its_health_and_stops_on_sigterm(
+    database: tuple[str, str], service: str, mode: str, tmp_path: Path
+) -> None:
+    url, bootstrap = database
+    port = free_port()
+    env = _env(service, url, bootstrap, port)
+    migrated = subprocess.run(
+        [sys.executable, "-m", service, "migrate"], env=env, capture_output=True, timeout=120
+    )
+    assert migrated.returncode == 0, migrated.stderr.decode()[-2000:]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", service, mode], env=env, stdout=out, stderr=out
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        assert _get(f"{base}/healthz", deadline).json() == {"status": "ok"}
+        while True:  # ready once the database and Kafka answered and the loop went round
+            ready = _get(f"{base}/readyz", deadline)
+            if ready.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {
+            "status": "ready",
+            "checks": {"database": "ok", "kafka": "ok", "loop": "ok"},
+        }
+        metrics = _get(f"{base}/metrics", deadline)
+        assert metrics.status_code == 200 and "# TYPE" in metrics.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, log.read_text()[-3000:]
