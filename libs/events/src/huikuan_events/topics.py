@@ -12,9 +12,16 @@ EVENT_TOPICS: tuple[str, ...] = (LEDGER_EVENTS, CREDIT_EVENTS, REMINDERS_EVENTS)
 CONSUMERS: tuple[str, ...] = ("credit", "reminders", "gateway")
 
 
+DEAD_LETTER_SUFFIX = ".dlq.v1"
+
+
 def dead_letter_topic(consumer: str) -> str:
     """`credit` -> `credit.dlq.v1`."""
-    return f"{consumer}.dlq.v1"
+    return f"{consumer}{DEAD_LETTER_SUFFIX}"
+
+
+def is_dead_letter(topic: str) -> bool:
+    return topic.endswith(DEAD_LETTER_SUFFIX)
 
 
 def all_topics() -> tuple[str, ...]:

@@ -89,7 +89,7 @@ async def serving(settings: ServiceSettings, mode: str) -> AsyncIterator[None]:
         yield
         return
     HEARTBEAT.beat()
-    probe = KafkaProbe(settings.kafka_bootstrap_servers, f"{settings.service_name}-{mode}-health")
+    probe = KafkaProbe(settings.kafka, f"{settings.service_name}-{mode}-health")
     async with service_pool(settings) as pool:
         app = health_app(settings, HEARTBEAT, pool, probe)
         config = uvicorn.Config(

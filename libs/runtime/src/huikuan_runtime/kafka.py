@@ -4,20 +4,90 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
+from aiokafka.helpers import create_ssl_context
+
+from huikuan_events.topics import is_dead_letter
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 6
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    """An idempotent producer: acks from all replicas, no duplicates from its own retries."""
+@dataclass(frozen=True, slots=True)
+class KafkaConnection:
+    """How every client reaches the brokers: addresses, TLS and SASL (`KAFKA_*` settings)."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments every aiokafka client takes."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        if self.security_protocol.startswith("SASL_"):
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password
+        return options
+
+
+# A broker address alone is a plaintext connection (local servers, tests).
+Kafka = KafkaConnection | str
+
+
+def _options(kafka: Kafka) -> dict[str, Any]:
+    return (KafkaConnection(kafka) if isinstance(kafka, str) else kafka).options()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """How topics are created: partitions, replication and retention (`KAFKA_TOPIC_*`)."""
+
+    partitions: int = DEFAULT_PARTITIONS
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    # Dead letters wait for someone to look at them: kept far longer.
+    dead_letter_retention_ms: int = 90 * 24 * 3600 * 1000
+
+    def new_topic(self, name: str) -> NewTopic:
+        retention = self.dead_letter_retention_ms if is_dead_letter(name) else self.retention_ms
+        return NewTopic(
+            name,
+            num_partitions=self.partitions,
+            replication_factor=self.replication_factor,
+            topic_configs={
+                "min.insync.replicas": str(self.min_insync_replicas),
+                "retention.ms": str(retention),
+            },
+        )
+
+
+def make_producer(kafka: Kafka, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer: acks from all in-sync replicas, no duplicates from its own
+    retries."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **_options(kafka),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -26,12 +96,12 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    bootstrap_servers: str, group_id: str, topics: tuple[str, ...], *, max_poll_records: int = 500
+    kafka: Kafka, group_id: str, topics: tuple[str, ...], *, max_poll_records: int = 500
 ) -> AIOKafkaConsumer:
     """A group consumer that never commits by itself and starts from the beginning."""
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=bootstrap_servers,
+        **_options(kafka),
         group_id=group_id,
         client_id=group_id,
         enable_auto_commit=False,
@@ -40,20 +110,37 @@ def make_consumer(
     )
 
 
+def make_admin(kafka: Kafka, client_id: str) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**_options(kafka), client_id=client_id)
+
+
 async def ensure_topics(
-    bootstrap_servers: str, topics: tuple[str, ...], partitions: int = DEFAULT_PARTITIONS
+    kafka: Kafka,
+    topics: tuple[str, ...],
+    layout: TopicLayout | None = None,
+    *,
+    partitions: int | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="huikuan-setup")
+    """Create the topics that do not exist yet, as `layout` says (or with `partitions`);
+    return the ones created. Existing topics are left as they are."""
+    layout = layout or TopicLayout()
+    if partitions is not None:
+        layout = replace(layout, partitions=partitions)
+    admin = make_admin(kafka, "huikuan-setup")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+            await admin.create_topics([layout.new_topic(t) for t in missing])
+            log.info(
+                "topics created",
+                extra={
+                    "topics": missing,
+                    "partitions": layout.partitions,
+                    "replication_factor": layout.replication_factor,
+                },
             )
-            log.info("topics created", extra={"topics": missing, "partitions": partitions})
         return missing
     finally:
         await admin.close()
@@ -62,8 +149,8 @@ async def ensure_topics(
 class KafkaProbe:
     """A metadata-only client for readiness checks."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
-        self._client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    def __init__(self, kafka: Kafka, client_id: str) -> None:
+        self._client = AIOKafkaClient(**_options(kafka), client_id=client_id)
         self._started = False
 
     async def check(self) -> None:

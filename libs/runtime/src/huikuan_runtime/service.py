@@ -61,7 +61,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        probe = KafkaProbe(settings.kafka_bootstrap_servers, f"{settings.service_name}-api")
+        probe = KafkaProbe(settings.kafka, f"{settings.service_name}-api")
         async with service_pool(settings) as pool:
             app.state.pool = pool
             app.state.settings = settings
@@ -105,7 +105,7 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def run_relay(settings: ServiceSettings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    producer = make_producer(settings.kafka_bootstrap_servers, f"{settings.service_name}-relay")
+    producer = make_producer(settings.kafka, f"{settings.service_name}-relay")
     await producer.start()
     try:
         async with service_pool(settings) as pool:
@@ -125,9 +125,9 @@ async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
     """Consume `spec.topics` as `spec` says until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    dlq = make_producer(settings.kafka_bootstrap_servers, f"{settings.consumer_group}-dlq")
+    dlq = make_producer(settings.kafka, f"{settings.consumer_group}-dlq")
     consumer = make_consumer(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.consumer_group,
         spec.topics,
         max_poll_records=max(500, spec.batch_size),
@@ -201,7 +201,7 @@ async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
     """Apply migrations, then create the Kafka topics that are missing."""
     applied = await migrate_url(settings.database_url, settings.db_schema, migrations)
     log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
-    await ensure_topics(settings.kafka_bootstrap_servers, all_topics())
+    await ensure_topics(settings.kafka, all_topics(), settings.topic_layout)
 
 
 @dataclass

@@ -8,12 +8,13 @@ subclass's `env_prefix`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from huikuan_runtime.addresses import Network, networks
+from huikuan_runtime.kafka import KafkaConnection, TopicLayout
 
 DEV_INTERNAL_TOKEN = "dev-internal-token"
 
@@ -37,6 +38,55 @@ class ServiceSettings(BaseSettings):
         "127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
     """Kafka brokers, `host:port` comma-separated."""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL")
+    )
+    """How clients talk to the brokers: `SSL` and `SASL_SSL` use TLS (the system's CAs, or
+    `KAFKA_SSL_CAFILE`); the `SASL_` ones log in with `KAFKA_SASL_MECHANISM`."""
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
+    )
+    """The SASL mechanism (with a `SASL_` protocol): `PLAIN`, `SCRAM-SHA-256` or
+    `SCRAM-SHA-512`."""
+    kafka_sasl_username: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME")
+    )
+    """The SASL user."""
+    kafka_sasl_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
+    )
+    """The SASL user's password."""
+    kafka_ssl_cafile: str | None = Field(None, validation_alias=AliasChoices("KAFKA_SSL_CAFILE"))
+    """A PEM file of the CAs that signed the brokers' certificates (unset: the system's)."""
+    kafka_ssl_certfile: str | None = Field(
+        None, validation_alias=AliasChoices("KAFKA_SSL_CERTFILE")
+    )
+    """The client's certificate (PEM), for brokers that ask for one (mutual TLS)."""
+    kafka_ssl_keyfile: str | None = Field(None, validation_alias=AliasChoices("KAFKA_SSL_KEYFILE"))
+    """The client certificate's private key (PEM)."""
+    kafka_topic_partitions: int = Field(
+        6, ge=1, validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS")
+    )
+    """Partitions of each topic `migrate` creates (existing topics are left as they are);
+    the most consumers of one group that can share the work."""
+    kafka_topic_replication_factor: int = Field(
+        1, ge=1, validation_alias=AliasChoices("KAFKA_TOPIC_REPLICATION_FACTOR")
+    )
+    """Copies of each partition (3 on a production cluster)."""
+    kafka_topic_min_insync_replicas: int = Field(
+        1, ge=1, validation_alias=AliasChoices("KAFKA_TOPIC_MIN_INSYNC_REPLICAS")
+    )
+    """Replicas that must have a record before it is acknowledged (producers use
+    `acks=all`; 2 with a replication factor of 3)."""
+    kafka_topic_retention_ms: int = Field(
+        7 * 24 * 3600 * 1000, ge=1, validation_alias=AliasChoices("KAFKA_TOPIC_RETENTION_MS")
+    )
+    """How long event topics keep records (a projection rebuilt from offset 0 needs them
+    all: raise it, or use -1 for ever, on a system that rebuilds)."""
+    kafka_dead_letter_retention_ms: int = Field(
+        90 * 24 * 3600 * 1000, validation_alias=AliasChoices("KAFKA_DEAD_LETTER_RETENTION_MS")
+    )
+    """How long dead-letter topics keep records: long, they wait for someone to look."""
     internal_token: SecretStr = Field(
         SecretStr(DEV_INTERNAL_TOKEN), validation_alias=AliasChoices("HUIKUAN_INTERNAL_TOKEN")
     )
@@ -88,6 +138,21 @@ class ServiceSettings(BaseSettings):
         return networks(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_topic_min_insync_replicas > self.kafka_topic_replication_factor:
+            raise ValueError(
+                "KAFKA_TOPIC_MIN_INSYNC_REPLICAS cannot exceed KAFKA_TOPIC_REPLICATION_FACTOR"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Self:
         if (
             self.environment != "development"
@@ -97,6 +162,32 @@ class ServiceSettings(BaseSettings):
                 "HUIKUAN_INTERNAL_TOKEN is the development placeholder; set a real secret"
             )
         return self
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this process's clients reach Kafka."""
+        password = self.kafka_sasl_password
+        return KafkaConnection(
+            self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+        )
+
+    @property
+    def topic_layout(self) -> TopicLayout:
+        """How `migrate` creates topics."""
+        return TopicLayout(
+            partitions=self.kafka_topic_partitions,
+            replication_factor=self.kafka_topic_replication_factor,
+            min_insync_replicas=self.kafka_topic_min_insync_replicas,
+            retention_ms=self.kafka_topic_retention_ms,
+            dead_letter_retention_ms=self.kafka_dead_letter_retention_ms,
+        )
 
     @property
     def consumer_group(self) -> str:

@@ -166,9 +166,7 @@ async def get_pipeline(
     dlq_topics = sorted(
         set(DEAD_LETTER_TOPICS) | {s.consumer.dead_letter_topic for s in statuses if s.consumer}
     )
-    async with kafka.connect(
-        settings.kafka_bootstrap_servers, settings.ops_kafka_timeout_seconds
-    ) as k:
+    async with kafka.connect(settings.kafka, settings.ops_kafka_timeout_seconds) as k:
         lags = [
             (s.service, s.consumer.group, await k.lag(s.consumer.group, s.consumer.topics))
             for s in statuses
@@ -278,7 +276,7 @@ async def list_dead_letters(
     if cursor is not None and after is None:
         raise invalid_cursor()
     timeout = settings.ops_kafka_timeout_seconds
-    async with kafka.connect(settings.kafka_bootstrap_servers, timeout) as k:
+    async with kafka.connect(settings.kafka, timeout) as k:
         items, more = await k.read(
             [topic] if topic else DEAD_LETTER_TOPICS,
             lambda raw: describe(raw, who.tenant),
@@ -324,7 +322,7 @@ async def replay_dead_letter(
     async def replay() -> Response:
         assert at is not None
         timeout = settings.ops_kafka_timeout_seconds
-        async with kafka.connect(settings.kafka_bootstrap_servers, timeout) as k:
+        async with kafka.connect(settings.kafka, timeout) as k:
             raw = await k.record_at(at, time.monotonic() + timeout)
             envelope = envelope_of(raw) if raw is not None else None
             if raw is None or tenant_of(raw, envelope) != who.tenant:

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from gateway.ops.dead_letters import Position, Raw
-from huikuan_runtime.kafka import make_producer
+from huikuan_runtime.kafka import KafkaConnection, make_admin, make_producer
 from huikuan_runtime.problems import UpstreamUnavailable
 
 T = TypeVar("T")
@@ -49,10 +49,12 @@ def _raw(record: ConsumerRecord[bytes, bytes]) -> Raw:
 class Kafka:
     """An admin client and a group-less consumer, open for one ops call."""
 
-    def __init__(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, bootstrap: str):
+    def __init__(
+        self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, connection: KafkaConnection
+    ):
         self._admin = admin
         self._consumer = consumer
-        self._bootstrap = bootstrap
+        self._connection = connection
 
     async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         wanted = sorted(set(topics))
@@ -164,7 +166,7 @@ class Kafka:
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> tuple[int, int]:
         """Send one record with the system's idempotent producer; (partition, offset)."""
-        producer = make_producer(self._bootstrap, CLIENT_ID)
+        producer = make_producer(self._connection, CLIENT_ID)
         await producer.start()
         try:
             meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
@@ -174,11 +176,11 @@ class Kafka:
 
 
 @asynccontextmanager
-async def connect(bootstrap: str, timeout: float) -> AsyncIterator[Kafka]:
+async def connect(connection: KafkaConnection, timeout: float) -> AsyncIterator[Kafka]:
     """Clients for one call; any Kafka failure or a call over `timeout` is a 503."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=CLIENT_ID)
+    admin = make_admin(connection, CLIENT_ID)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **connection.options(),
         client_id=CLIENT_ID,
         group_id=None,
         enable_auto_commit=False,
@@ -188,7 +190,7 @@ async def connect(bootstrap: str, timeout: float) -> AsyncIterator[Kafka]:
         async with asyncio.timeout(timeout):
             await admin.start()
             await consumer.start()
-            yield Kafka(admin, consumer, bootstrap)
+            yield Kafka(admin, consumer, connection)
     except (KafkaError, TimeoutError, OSError) as exc:
         raise UpstreamUnavailable(f"Kafka did not answer: {type(exc).__name__}") from exc
     finally:
