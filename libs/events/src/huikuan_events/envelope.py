@@ -12,6 +12,11 @@ from huikuan_events.ids import uuid7
 CONTENT_TYPE = "application/cloudevents+json"
 
 
+def partition_key(tenant: str, subject: str) -> bytes:
+    """The Kafka key of a subject's events: one customer's events stay in one partition."""
+    return f"{tenant}/{subject}".encode()
+
+
 class Envelope(BaseModel):
     """One event. `sequence` is per subject (customer), strictly increasing, set by the producer."""
 
@@ -37,4 +42,4 @@ class Envelope(BaseModel):
 
     @property
     def partition_key(self) -> bytes:
-        return f"{self.tenant}/{self.subject}".encode()
+        return partition_key(self.tenant, self.subject)
