@@ -22,7 +22,7 @@ import asyncpg
 from aiosmtpd.controller import Controller
 
 from bench.run import Context, Figure, Goal
-from bench.support import _admin, with_database
+from bench.support import CpuMeter, _admin, with_database
 from huikuan_dev.stack import free_port
 from huikuan_runtime.clock import FixedClock
 from huikuan_runtime.db import create_pool
@@ -157,6 +157,7 @@ async def run(ctx: Context) -> list[Figure]:
         finally:
             await conn.close()
         pool = await create_pool(url, "reminders", min_size=1, max_size=4)
+        meter_conn = await asyncpg.connect(url)
         try:
             ctx.progress(
                 f"dunning run as of one day (decide + record), chunks of {chunk:,}, "
@@ -169,6 +170,9 @@ async def run(ctx: Context) -> list[Figure]:
                         f"  {r.customers:,} customers, {r.reminders:,} reminders, {r.tasks:,} tasks"
                     )
 
+            # CPU seconds of the run: this process (the run's Python) and the backends.
+            meter = CpuMeter(None, meter_conn)
+            await meter.start()
             start = time.perf_counter()
             result = await dunning_run(
                 pool,
@@ -179,6 +183,9 @@ async def run(ctx: Context) -> list[Figure]:
                 progress=progress,
             )
             took = time.perf_counter() - start
+            await meter.stop()
+            cpu = {name: round(seconds, 2) for name, seconds in sorted(meter.totals.items())}
+            ctx.progress(f"  took {took:.1f} s; CPU seconds {cpu}")
             figures.append(
                 Figure(
                     NAME,
@@ -199,6 +206,7 @@ async def run(ctx: Context) -> list[Figure]:
                         "workers": workers,
                         "floor_customers": len(rows),
                         "below_60s": took < 60,
+                        "cpu_s": cpu,
                     },
                 )
             )
@@ -237,6 +245,7 @@ async def run(ctx: Context) -> list[Figure]:
                 )
             )
         finally:
+            await meter_conn.close()
             await pool.close()
     finally:
         await _admin(ctx.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -196,15 +196,16 @@ class CpuMeter:
     goes. Needs Linux and a local PostgreSQL; what cannot be read is left out.
     """
 
-    def __init__(self, system: Running, conn: asyncpg.Connection) -> None:
-        self.system = system
+    def __init__(self, system: Running | None, conn: asyncpg.Connection) -> None:
+        self.system = system  # None: no service processes, only PostgreSQL and the bench
         self.conn = conn  # its own backend is left out
         self.totals: dict[str, float] = {}
         self._start: dict[str, float] = {}
 
     async def _read(self) -> dict[str, float]:
         found: dict[str, float] = {"bench": time.process_time()}
-        for name, proc in self.system.stack.procs.items():
+        procs = self.system.stack.procs.items() if self.system is not None else ()
+        for name, proc in procs:
             if (seconds := _cpu_seconds(proc.pid)) is not None:
                 found[name] = seconds
         for row in await self.conn.fetch(

@@ -1,7 +1,7 @@
 """Huikuan event contracts shared by every service."""
 
 from huikuan_events.envelope import CONTENT_TYPE, KAFKA_HEADERS, Envelope
-from huikuan_events.ids import uuid7
+from huikuan_events.ids import uuid7, uuid7_texts
 from huikuan_events.registry import EVENT_TYPES, UnknownEventType, parse_data, type_name
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "parse_data",
     "type_name",
     "uuid7",
+    "uuid7_texts",
 ]

@@ -47,12 +47,13 @@ class UnknownEventType(LookupError):
     pass
 
 
-def type_name(payload: BaseModel) -> str:
-    """`InvoiceIssued(...)` -> `ledger.invoice_issued.v1`."""
+def type_name(payload: BaseModel | type[BaseModel]) -> str:
+    """`InvoiceIssued(...)` (or the class `InvoiceIssued`) -> `ledger.invoice_issued.v1`."""
+    model = payload if isinstance(payload, type) else type(payload)
     try:
-        return _TYPE_OF[type(payload)]
+        return _TYPE_OF[model]
     except KeyError:
-        raise UnknownEventType(type(payload).__name__) from None
+        raise UnknownEventType(model.__name__) from None
 
 
 def parse_data(envelope: Envelope) -> BaseModel:

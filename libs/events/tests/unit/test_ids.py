@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huikuan_events import uuid7
+from huikuan_events import uuid7, uuid7_texts
 
 MAX_MS = 2**48 - 1
 millis = st.integers(min_value=0, max_value=MAX_MS)
@@ -56,3 +56,22 @@ def test_ids_made_later_sort_later() -> None:
     while (later := uuid7()).int >> 80 == earlier.int >> 80:
         assert time.monotonic_ns() - start < 1_000_000_000, "clock did not advance"
     assert earlier < later
+
+
+@given(millis, st.integers(min_value=0, max_value=50))
+def test_texts_are_uuid7s_of_one_millisecond(ms: int, count: int) -> None:
+    texts = uuid7_texts(count, ms)
+    assert len(texts) == count
+    for text in texts:
+        value = uuid.UUID(text)
+        assert str(value) == text  # the canonical form
+        assert value.version == 7 and value.variant == uuid.RFC_4122
+        assert value.int >> 80 == ms
+
+
+def test_texts_are_unique_and_now_by_default() -> None:
+    before = time.time_ns() // 1_000_000
+    texts = uuid7_texts(10_000)
+    after = time.time_ns() // 1_000_000
+    assert len(set(texts)) == 10_000
+    assert all(before <= uuid.UUID(t).int >> 80 <= after for t in texts)

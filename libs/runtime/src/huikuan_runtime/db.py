@@ -5,15 +5,38 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
 from huikuan_runtime.settings import ServiceSettings
 
 
+def jsonb(value: Any) -> bytes:
+    """`value` encoded once in jsonb's binary form (a version byte, then the JSON text): a
+    parameter or COPY field given these bytes sends them as they are, so one value written
+    in many rows is encoded once, not once a row."""
+    return b"\x01" + json.dumps(value).encode()
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else jsonb(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # jsonb in its binary form: the same values, and COPY (binary only) can write it.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 async def create_pool(

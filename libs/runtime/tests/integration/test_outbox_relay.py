@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 
-from huikuan_events import Envelope
+from huikuan_events import Envelope, bulk
 from huikuan_events.ledger import SOURCE, InvoiceIssued
 from huikuan_runtime import outbox
 from huikuan_runtime.relay import OutboxRelay
@@ -253,3 +253,81 @@ async def test_records_are_structured_cloudevents_the_sdk_decodes(
         assert InvoiceIssued.model_validate(event.get_data()) == _invoice(
             ours.subject, committed.index(ours)
         )
+
+
+async def test_record_many_takes_pairs_and_column_blocks_in_one_order(
+    pool: asyncpg.Pool, topic: str
+) -> None:
+    """A block of events as columns numbers each subject's events after its pairs before
+    it, in order; its envelopes are those an instance of the model would give. Enough of
+    them to be built on a worker thread."""
+    subjects = [f"cust-{k % 7}" for k in range(2500)]
+    block = bulk.Columns(
+        InvoiceIssued,
+        subjects,
+        {
+            "invoice_id": [f"inv-{k}" for k in range(2500)],
+            "customer_id": subjects,
+            "number": [f"2025-{k:04d}" for k in range(2500)],
+            "issue_date": [date(2025, 3, 1)] * 2500,
+            "due_date": [date(2025, 3, 31)] * 2500,
+            "currency": ["CNY"] * 2500,
+            "amount_minor": [1000 + k for k in range(2500)],
+        },
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        first = await _record(conn, topic, "cust-3", 1)
+        written = await outbox.record_many(
+            conn,
+            topic=topic,
+            source=SOURCE,
+            tenant=TENANT,
+            events=[("cust-3", _invoice("cust-3", 2)), block, ("cust-3", _invoice("cust-3", 3))],
+            at=AT,
+        )
+    assert written == 2502
+    rows = await pool.fetch("SELECT key, payload, headers FROM outbox_event ORDER BY position")
+    stored = [Envelope.from_bytes(r["payload"]) for r in rows]
+    assert stored[0] == first
+    mine = [e for e in stored if e.subject == "cust-3"]
+    assert [e.subjectseq for e in mine] == list(range(1, len(mine) + 1))
+    assert [e.data["invoice_id"] for e in mine[:3]] == ["inv-cust-3-1", "inv-cust-3-2", "inv-3"]
+    assert mine[-1].data["invoice_id"] == "inv-cust-3-3"
+    for k, (row, envelope) in enumerate(zip(rows[2:-1], stored[2:-1], strict=True)):
+        payload = InvoiceIssued(
+            invoice_id=f"inv-{k}",
+            customer_id=subjects[k],
+            number=f"2025-{k:04d}",
+            issue_date=date(2025, 3, 1),
+            due_date=date(2025, 3, 31),
+            currency="CNY",
+            amount_minor=1000 + k,
+        )
+        assert row["payload"] == envelope.to_bytes()  # the model's own serialisation
+        assert envelope.data == payload.model_dump(mode="json")
+        assert (envelope.type, envelope.time) == ("ledger.invoice_issued.v1", AT)
+        assert row["key"] == envelope.partition_key
+        assert set(row["headers"]) == {"traceparent"}
+    assert len({e.id for e in stored}) == 2503
+
+
+async def test_a_bad_value_in_a_block_writes_nothing(pool: asyncpg.Pool, topic: str) -> None:
+    block = bulk.Columns(
+        InvoiceIssued,
+        ["cust-a"],
+        {
+            "invoice_id": ["inv-1"],
+            "customer_id": ["cust-a"],
+            "number": ["2025-0001"],
+            "issue_date": [date(2025, 3, 1)],
+            "due_date": [date(2025, 3, 31)],
+            "currency": ["CNY"],
+            "amount_minor": [0],  # must be > 0
+        },
+    )
+    with pytest.raises(ValueError, match=r"InvoiceIssued\.amount_minor"):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.record_many(
+                conn, topic=topic, source=SOURCE, tenant=TENANT, events=[block], at=AT
+            )
+    assert await _published_state(pool) == (0, 0)

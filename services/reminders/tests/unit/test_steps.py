@@ -6,10 +6,12 @@ from datetime import date, timedelta
 
 import pytest
 
+from huikuan_contracts.money import Money
 from reminders.domain.dunning import (
     OpenInvoice,
     Promise,
     due_steps,
+    escalation_reason,
     judge_promise,
     next_action,
     paused_invoices,
@@ -153,3 +155,12 @@ def test_next_action() -> None:
 def test_task_overdue_after_its_grace() -> None:
     assert not task_overdue(DUE, DUE + timedelta(days=3))
     assert task_overdue(DUE, DUE + timedelta(days=4))
+
+
+def test_an_escalation_says_how_many_invoices_owe_what_and_how_late() -> None:
+    assert escalation_reason(2, Money(20001, "CNY"), 50, "credit_hold") == (
+        "2 invoice(s), 200.01 CNY outstanding, up to 50 days overdue (dunning step 'credit_hold')"
+    )
+    assert escalation_reason(1, Money(12345, "JPY"), 2, "legal") == (
+        "1 invoice(s), 12345 JPY outstanding, up to 2 days overdue (dunning step 'legal')"
+    )

@@ -32,8 +32,9 @@ async def emit_all(
     tenant: str,
     events: list[tuple[str, BaseModel]],
     at: list[datetime],
-) -> list[Envelope]:
-    """(customer id, payload) events, in order, each at its own time: three statements."""
+) -> int:
+    """(customer id, payload) events, in order, each at its own time: three statements.
+    Returns how many were written."""
     return await outbox.record_many(
         conn, topic=CREDIT_EVENTS, source=SOURCE, tenant=tenant, events=events, at=at
     )

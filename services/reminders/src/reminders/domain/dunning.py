@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from huikuan_contracts.money import Money
 from reminders.domain.policy import Policy, Step
 
 PROMISE_GRACE_DAYS = 3
@@ -160,6 +161,15 @@ def next_action(
             continue
         return s, max(on, invoice.due_date + timedelta(days=s.offset_days))
     return None
+
+
+def escalation_reason(invoices: int, residual: Money, days_overdue: int, step: str) -> str:
+    """Why a due escalates to credit or legal (`dunning_escalated`'s reason): how many
+    invoices, what they still owe, the most days any of them is overdue, and the step."""
+    return (
+        f"{invoices} invoice(s), {residual} outstanding, up to {days_overdue} days overdue "
+        f"(dunning step {step!r})"
+    )
 
 
 def task_overdue(due_on: date, on: date, grace_days: int = TASK_GRACE_DAYS) -> bool:

@@ -13,8 +13,12 @@ The run goes through the customers in chunks of `batch_size`, one transaction pe
    customers paused or outside the calendar;
 5. one statement places every open invoice of the chunk at its step and records the steps
    taken, the consolidated reminders (no text yet: delivery renders it from the record) and
-   the tasks (`store.runs.decide_and_record`);
-6. the events for the tasks created and the escalations go to the outbox.
+   the tasks, and returns the tasks it created and the dues it escalated
+   (`store.runs.decide_and_record`);
+6. the chunk's events — promises broken, tasks escalated to a manager, tasks created,
+   dunning escalated to credit or legal — are built from the `huikuan_events` models and
+   written with `outbox.record_many`, one call per tenant: each customer's events numbered
+   in that order.
 
 Exactly once across replicas: a replica never waits for another and never sees a customer
 another holds; the steps taken (`step_taken`, one row per customer and run listing each
@@ -33,8 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -42,21 +47,23 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
-from huikuan_contracts.money import exponents
+from huikuan_contracts.money import Money, exponents
+from huikuan_events.bulk import Columns
 from huikuan_events.reminders import (
     SOURCE,
     DunningEscalated,
     PromiseBroken,
+    TaskCreated,
 )
 from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
 from huikuan_runtime.db import unit_of_work
-from huikuan_runtime.logs import traceparent_header
 from reminders.domain import calendar
 from reminders.domain.dunning import (
     Due,
     Promise,
     customer_paused,
+    escalation_reason,
     judge_promise,
     task_overdue,
 )
@@ -68,7 +75,8 @@ from reminders.store import settings as settings_store
 
 log = logging.getLogger(__name__)
 
-# Every currency's minor-unit digits, for the statement that formats residuals.
+# Every currency's minor-unit digits, for the statement that lists each reminder's invoices
+# with their residuals as the API shows them.
 _CURRENCIES = (list(exponents()), list(exponents().values()))
 
 
@@ -264,11 +272,7 @@ async def run(
 async def _chunk(
     conn: asyncpg.Connection, plan: _Plan, claimed: list[asyncpg.Record], result: RunResult
 ) -> None:
-    events: dict[str, list[tuple[str, BaseModel]]] = {}
-
-    def add(tenant: str, subject: str, payload: BaseModel) -> None:
-        events.setdefault(tenant, []).append((subject, payload))
-
+    events = _Events()
     result.customers += len(claimed)
     tenants = [c["tenant"] for c in claimed]
     ids = [c["customer_id"] for c in claimed]
@@ -291,7 +295,7 @@ async def _chunk(
         p = promise_of(r)
         if judge_promise(p, on) == "broken":
             broken.append((r["tenant"], p, on))
-            add(
+            events.add(
                 r["tenant"],
                 r["customer_id"],
                 PromiseBroken(
@@ -325,7 +329,7 @@ async def _chunk(
         manager = t["manager"]
         overdue.append((t["task_id"], on, manager))
         whom = f"escalated to manager {manager}" if manager else "no manager recorded for the owner"
-        add(
+        events.add(
             t["tenant"],
             t["customer_id"],
             DunningEscalated(
@@ -348,11 +352,6 @@ async def _chunk(
             [m for _, _, m in overdue],
         )
         result.escalations += len(overdue)
-
-    for t, evs in events.items():
-        await outbox.record_many(
-            conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=t, events=evs, at=plan.at
-        )
 
     # Who is decided for: not paused by hand, on a business day (inside the window).
     chunk = runs.Chunk(
@@ -377,10 +376,92 @@ async def _chunk(
         chunk.grade.append(c["grade"])
         chunk.language.append(c["language"])
     if chunk.tenant:
-        to = runs.EventsTo(
-            REMINDERS_EVENTS, SOURCE, {"traceparent": traceparent_header()}, outbox.NOTIFY_PREFIX
+        done = await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at)
+        result.reminders += done.reminders
+        result.tasks += len(done.tasks.task_id)
+        result.escalations += len(done.escalations.step)
+        events.decided(done)
+    await events.write(conn, plan.at)
+
+
+def _tenant_ranges(tenants: list[str]) -> list[tuple[str, int, int]]:
+    """(tenant, start, stop) of each run of one tenant in `tenants` (grouped by tenant)."""
+    ranges: list[tuple[str, int, int]] = []
+    start = 0
+    for tenant, group in itertools.groupby(tenants):
+        stop = start + sum(1 for _ in group)
+        ranges.append((tenant, start, stop))
+        start = stop
+    return ranges
+
+
+@dataclass(slots=True)
+class _Events:
+    """A chunk's events per tenant, each customer's in the order they are added: its
+    promises broken, its tasks escalated to a manager, then what the statement decided
+    (its tasks created, its dues escalated to credit or legal). The decided ones, by the
+    hundred thousand in a large run, go as columns (`huikuan_events.bulk.Columns`),
+    validated by the same payload models when written, in bulk."""
+
+    per_tenant: dict[str, list[tuple[str, BaseModel] | Columns]] = field(default_factory=dict)
+
+    def add(self, tenant: str, subject: str, payload: BaseModel) -> None:
+        self.per_tenant.setdefault(tenant, []).append((subject, payload))
+
+    def decided(self, done: runs.Decided) -> None:
+        t = done.tasks
+        self._columns(
+            TaskCreated,
+            t.tenant,
+            {
+                "task_id": t.task_id,
+                "customer_id": t.customer_id,
+                "kind": t.kind,
+                "owner": t.owner,
+                "due_on": t.due_on,
+                "invoice_ids": t.invoice_ids,
+            },
         )
-        done = await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at, to)
-        result.reminders += done["reminders"]
-        result.tasks += done["tasks"]
-        result.escalations += done["escalations"]
+        e = done.escalations
+        self._columns(
+            DunningEscalated,
+            e.tenant,
+            {
+                "customer_id": e.customer_id,
+                "policy_id": e.policy_id,
+                "step": e.step,
+                "action": e.action,
+                "reason": [
+                    escalation_reason(n, Money(minor, currency), days, step)
+                    for n, minor, currency, days, step in zip(
+                        e.invoice_ids.lengths(),
+                        e.residual_minor,
+                        e.currency,
+                        e.overdue,
+                        e.step,
+                        strict=True,
+                    )
+                ],
+                "invoice_ids": e.invoice_ids,
+                "as_of": e.as_of,
+            },
+        )
+
+    def _columns(
+        self, model: type[BaseModel], tenants: list[str], values: dict[str, Sequence[Any]]
+    ) -> None:
+        """Events of `model` given as columns (their subjects the `customer_id` column),
+        one block per tenant."""
+        for tenant, a, b in _tenant_ranges(tenants):
+            block = {
+                name: column.window(a, b) if isinstance(column, runs.Slices) else column[a:b]
+                for name, column in values.items()
+            }
+            subjects = values["customer_id"][a:b]
+            self.per_tenant.setdefault(tenant, []).append(Columns(model, subjects, block))
+
+    async def write(self, conn: asyncpg.Connection, at: datetime) -> None:
+        for tenant, events in self.per_tenant.items():
+            await outbox.record_many(
+                conn, topic=REMINDERS_EVENTS, source=SOURCE, tenant=tenant, events=events, at=at
+            )

@@ -1,6 +1,8 @@
 """SQL of the dunning run: claiming a chunk of customers, what the chunk needs read in bulk,
 and the one set-based statement that places every open invoice of the chunk at its step and
-records the steps taken, the consolidated reminders and the collector tasks.
+records the steps taken, the consolidated reminders and the collector tasks, returning what
+it decided for the caller's events (the statement writes no event: events are built from
+the `huikuan_events` models and written by `huikuan_runtime.outbox`).
 
 The policies travel as parameters (`StepTable`): one row per step of every policy in force
 for the chunk, keyed by a small integer the caller gives each policy. A customer's step is
@@ -9,16 +11,21 @@ policy is sorted), which is `domain.dunning.step_index` done by the database."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import accumulate
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
 import asyncpg
 
-# A UUIDv7 made by the database: the statement's Unix milliseconds (48 bits, the `idp` CTE,
-# read once), version 7, then 12 + 62 random bits (variant 10). random() is the backend's
-# own generator, seeded from a strong source at start: about a quarter of the cost of
-# gen_random_uuid() for each of the run's million ids; uniqueness is what matters here.
+# The row ids of the reminders and tasks the statement inserts (not event ids: those are
+# the outbox's): a UUIDv7 made by the database from the statement's Unix milliseconds (48
+# bits, the `idp` CTE, read once), version 7, then 12 + 62 random bits (variant 10).
+# random() is the backend's own generator, seeded from a strong source at start: about a
+# quarter of the cost of gen_random_uuid() for each of the run's 700,000 rows; uniqueness is
+# what matters here.
 _UUID7 = """((SELECT p FROM idp) || to_hex(28672 + (random() * 4095)::int)
     || to_hex(-9223372036854775808 | (random() * 4611686018427387903)::bigint))::uuid"""
 _ID_PREFIX = """idp AS (
@@ -39,16 +46,6 @@ class StepTable:
     action: list[str] = field(default_factory=list)
     policy_id: list[str] = field(default_factory=list)
     version: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class EventsTo:
-    """Where the statement writes its events: the outbox's topic, source, headers."""
-
-    topic: str
-    source: str
-    headers: dict[str, str]
-    notify_prefix: str
 
 
 @dataclass(slots=True)
@@ -199,18 +196,20 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
         AND (t.tenant, t.customer_id) >= ($19::text, $20::text)
         AND (t.tenant, t.customer_id) <= ($21::text, $22::text)
     CROSS JOIN LATERAL unnest(t.invoice_ids, t.cycles, t.steps) AS x(invoice_id, cycle, step)
-), placed AS MATERIALIZED (
+), due AS MATERIALIZED (
     -- Open, undisputed invoices not held by an open promise (until its date + grace), at
-    -- the latest step reached, moved forward by escalations and capped at the last. The
-    -- chunk's customers are one range of the claim order: one index range read, joined by
-    -- hash, instead of one index search per customer.
+    -- the latest step reached, moved forward by escalations and capped at the last, and
+    -- not yet taken in the invoice's cycle. The chunk's customers are one range of the
+    -- claim order: one index range read, joined by hash, instead of one index search per
+    -- customer.
     SELECT i.tenant, i.customer_id, i.invoice_id, i.number, i.due_date, i.currency,
-           i.residual_minor, i.cycle, c.pkey, c.on_date, c.email, c.phone, c.owner, c.grade,
-           c.language,
-           LEAST(width_bucket(c.on_date - i.due_date, p.offsets) + i.escalate, p.n) AS idx
+           i.residual_minor, i.cycle, c.pkey, c.on_date, x.idx, p.names[x.idx] AS step
     FROM cust c
     JOIN pol p ON p.pkey = c.pkey
     JOIN chased_invoice i ON i.tenant = c.tenant AND i.customer_id = c.customer_id
+    CROSS JOIN LATERAL (
+        SELECT LEAST(width_bucket(c.on_date - i.due_date, p.offsets) + i.escalate, p.n) AS idx
+    ) x
     WHERE (i.tenant, i.customer_id) >= ($19::text, $20::text)
       AND (i.tenant, i.customer_id) <= ($21::text, $22::text)
       AND i.residual_minor > 0 AND NOT i.closed AND NOT i.disputed
@@ -220,14 +219,10 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
           WHERE pr.tenant = i.tenant AND pr.customer_id = i.customer_id
             AND pr.status = 'open' AND c.on_date <= pr.promised_date + pr.grace_days
             AND i.invoice_id = ANY (pr.invoice_ids))
-), due AS MATERIALIZED (
-    -- At a step not yet taken in the invoice's cycle; sorted the way a reminder lists them.
-    SELECT pl.*, p.names[pl.idx] AS step
-    FROM placed pl JOIN pol p ON p.pkey = pl.pkey
-    WHERE NOT EXISTS (
+      AND NOT EXISTS (
           SELECT 1 FROM taken t
-          WHERE t.tenant = pl.tenant AND t.invoice_id = pl.invoice_id
-            AND t.cycle = pl.cycle AND t.step = p.names[pl.idx])
+          WHERE t.tenant = i.tenant AND t.invoice_id = i.invoice_id
+            AND t.cycle = i.cycle AND t.step = p.names[x.idx])
 ), took AS (
     INSERT INTO step_taken (tenant, customer_id, taken_on, invoice_ids, cycles, steps)
     SELECT tenant, customer_id, min(on_date), array_agg(invoice_id), array_agg(cycle),
@@ -236,34 +231,37 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
 ), grouped AS MATERIALIZED (
     -- One consolidated due per customer, step and currency; invoices by due date, id.
     -- The aggregates take their rows in the order of the sorted subquery (due date, then
-    -- invoice id by code point): one sort for the chunk instead of three per group.
-    SELECT g.*, p.policy_id, p.version, p.messages[g.idx] AS messages,
+    -- invoice id by code point): one sort for the chunk instead of three per group. The
+    -- rows sorted are the invoices' own columns; what is the customer's (its policy, date,
+    -- contact details) is joined to each due afterwards.
+    SELECT g.*, c.pkey, c.on_date, c.email, c.phone, c.owner, c.grade, c.language,
+           p.policy_id, p.version, p.names[g.idx] AS step, p.messages[g.idx] AS messages,
            p.tasks[g.idx] AS tasks, p.actions[g.idx] AS action
     FROM (
-        SELECT d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date,
-               min(d.email) AS email, min(d.phone) AS phone, min(d.owner) AS owner,
-               min(d.grade) AS grade, min(d.language) AS language,
+        SELECT d.tenant, d.customer_id, d.idx, d.currency,
                sum(d.residual_minor)::bigint AS residual_minor,
-               max(d.on_date - d.due_date) AS overdue, max(d.e) AS e,
+               max(d.on_date - d.due_date) AS overdue,
                array_agg(d.invoice_id) AS invoice_ids,
                string_agg(d.invoice_id || '@' || d.cycle, ',') AS parts,
-               jsonb_agg(jsonb_build_object(
+               json_agg(json_build_object(
                    'invoice_id', d.invoice_id, 'number', d.number, 'due_date', d.due_date,
                    'residual', CASE WHEN d.e = 0 THEN d.residual_minor::text
                                     ELSE (d.residual_minor / d.scale)::text || '.'
                                          || lpad((d.residual_minor % d.scale)::text, d.e, '0')
                                END
-               )) AS invoices
+               ))::jsonb AS invoices
         FROM (
             SELECT due.*, coalesce(x.e, 2) AS e, (10::bigint ^ coalesce(x.e, 2))::bigint AS scale
             FROM due
             LEFT JOIN unnest($23::text[], $24::int[]) AS x(currency, e)
                 ON x.currency = due.currency
-            ORDER BY due.tenant, due.customer_id, due.pkey, due.idx, due.step, due.currency,
-                     due.on_date, due.due_date, due.invoice_id COLLATE "C"
+            ORDER BY due.tenant, due.customer_id, due.idx, due.currency, due.due_date,
+                     due.invoice_id COLLATE "C"
         ) d
-        GROUP BY d.tenant, d.customer_id, d.pkey, d.idx, d.step, d.currency, d.on_date
-    ) g JOIN pol p ON p.pkey = g.pkey
+        GROUP BY d.tenant, d.customer_id, d.idx, d.currency
+    ) g
+    JOIN cust c ON c.tenant = g.tenant AND c.customer_id = g.customer_id
+    JOIN pol p ON p.pkey = c.pkey
 ), rem AS (
     -- No ON CONFLICT: the invoices of a due have not taken its step (checked above, with
     -- the customer locked), so its keys are new; a duplicate would be a broken rule and
@@ -293,61 +291,124 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
     FROM grouped g
     CROSS JOIN LATERAL unnest(string_to_array(g.tasks, ',')) AS k
     RETURNING task_id, tenant, customer_id, kind, owner, step, due_on, invoice_ids
-), ev AS (
-    -- The events: a task_created per task, a dunning_escalated per due whose step asks
-    -- credit for a hold or escalates to legal (the payloads of the event contracts), as
-    -- JSON text: every string that is not ours is escaped by to_json.
-    SELECT t.tenant, t.customer_id, 1 AS ord, t.step, t.kind AS what,
-           'reminders.task_created.v1' AS type,
-           '{"task_id":"' || t.task_id || '","customer_id":' || to_json(t.customer_id)
-           || ',"kind":"' || t.kind || '","owner":' || coalesce(to_json(t.owner)::text, 'null')
-           || ',"due_on":"' || to_char(t.due_on, 'YYYY-MM-DD') || '","invoice_ids":'
-           || array_to_json(t.invoice_ids) || '}' AS data
-    FROM tsk t
-    UNION ALL
-    SELECT g.tenant, g.customer_id, 2, g.step, g.currency, 'reminders.dunning_escalated.v1',
-           '{"customer_id":' || to_json(g.customer_id) || ',"policy_id":'
-           || to_json(g.policy_id) || ',"step":' || to_json(g.step) || ',"action":"'
-           || g.action || '","invoice_ids":' || array_to_json(g.invoice_ids)
-           || ',"as_of":"' || to_char(g.on_date, 'YYYY-MM-DD') || '","reason":'
-           || to_json(format('%s invoice(s), %s %s outstanding, up to %s days overdue '
-                             '(dunning step %s)', cardinality(g.invoice_ids),
-                             round(g.residual_minor::numeric / 10::numeric ^ g.e, g.e),
-                             g.currency, g.overdue, quote_literal(g.step))) || '}'
-    FROM grouped g
-    WHERE g.action IN ('request_credit_hold', 'legal_escalation')
-), seq AS (
-    -- Each customer's next sequence numbers (rows locked in one order by every writer).
-    INSERT INTO event_sequence (tenant, subject, last_value)
-    SELECT tenant, customer_id, count(*) FROM ev
-    GROUP BY tenant, customer_id ORDER BY tenant, customer_id
-    ON CONFLICT (tenant, subject)
-    DO UPDATE SET last_value = event_sequence.last_value + EXCLUDED.last_value
-    RETURNING tenant, subject, last_value
-), out AS (
-    INSERT INTO outbox_event (event_id, topic, key, payload, headers)
-    SELECT id, $26::text, convert_to(tenant || '/' || customer_id, 'UTF8'),
-           convert_to('{"specversion":"1.0","id":"' || id || '","source":' || to_json($27::text)
-                      || ',"type":"' || type || '","subject":' || to_json(customer_id)
-                      || ',"time":"' || $28::text || '","tenant":' || to_json(tenant)
-                      || ',"subjectseq":' || sequence
-                      || ',"datacontenttype":"application/json","data":' || data || '}',
-                      'UTF8'),
-           $29::jsonb
-    FROM (
-        SELECT {_UUID7} AS id, ev.*,
-               s.last_value - count(*) OVER w + row_number() OVER (w ORDER BY ev.ord, ev.step,
-                                                                   ev.what) AS sequence
-        FROM ev JOIN seq s ON s.tenant = ev.tenant AND s.subject = ev.customer_id
-        WINDOW w AS (PARTITION BY ev.tenant, ev.customer_id)
-        ORDER BY ev.tenant, ev.customer_id, sequence
-    ) x
-    RETURNING 1
+), tasks AS MATERIALIZED (
+    -- What was decided, for the caller's events, in the order of each customer's events:
+    -- the tasks created by step and kind, then the dues whose step asks credit for a hold
+    -- or escalates to legal by step and currency. Returned as columns, each aggregated in
+    -- the order the CTE holds its rows (the invoice ids of all of them in one array, with
+    -- each one's count).
+    SELECT tenant, customer_id, task_id, kind, owner, due_on, invoice_ids FROM tsk
+    ORDER BY tenant, customer_id, step, kind
+), escalations AS MATERIALIZED (
+    SELECT tenant, customer_id, policy_id, step, action, on_date, currency, residual_minor,
+           overdue, invoice_ids
+    FROM grouped WHERE action IN ('request_credit_hold', 'legal_escalation')
+    ORDER BY tenant, customer_id, step, currency
 )
-SELECT (SELECT count(*) FROM rem) AS reminders, (SELECT count(*) FROM tsk) AS tasks,
-       (SELECT count(*) FROM ev WHERE ord = 2) AS escalations,
-       (SELECT count(*) FROM out) AS events
+SELECT (SELECT count(*) FROM rem) AS reminders, t.*, ti.*, e.*, ei.*
+FROM (SELECT array_agg(tenant) AS t_tenant, array_agg(customer_id) AS t_customer_id,
+             array_agg(task_id::text) AS t_task_id, array_agg(kind) AS t_kind,
+             array_agg(owner) AS t_owner, array_agg(due_on) AS t_due_on,
+             array_agg(cardinality(invoice_ids)) AS t_counts
+      FROM tasks) t,
+     (SELECT array_agg(i) AS t_invoice_ids FROM tasks, unnest(invoice_ids) AS i) ti,
+     (SELECT array_agg(tenant) AS e_tenant, array_agg(customer_id) AS e_customer_id,
+             array_agg(policy_id) AS e_policy_id, array_agg(step) AS e_step,
+             array_agg(action) AS e_action, array_agg(on_date) AS e_as_of,
+             array_agg(currency) AS e_currency, array_agg(residual_minor) AS e_residual_minor,
+             array_agg(overdue) AS e_overdue, array_agg(cardinality(invoice_ids)) AS e_counts
+      FROM escalations) e,
+     (SELECT array_agg(i) AS e_invoice_ids FROM escalations, unnest(invoice_ids) AS i) ei
 """.replace("{_UUID7}", _UUID7).replace("{_ID_PREFIX}", _ID_PREFIX)
+
+
+class Slices(Sequence[list[str]]):
+    """Lists returned flattened (one array of every item, and each list's length), sliced
+    back into lists only when read: a run's hundred thousand lists are never all built and
+    held at once (nor scanned again and again by the garbage collector)."""
+
+    def __init__(self, flat: list[str], counts: list[int]) -> None:
+        self._flat = flat
+        self._ends = [0, *accumulate(counts)]
+        self._lo, self._hi = 0, len(counts)
+        if self._ends[-1] != len(flat):
+            raise ValueError(f"{len(flat)} items for lists of {self._ends[-1]} in all")
+
+    def window(self, start: int, stop: int) -> Slices:
+        """Lists `start` to `stop` of these, without building them."""
+        view = Slices.__new__(Slices)
+        view._flat, view._ends = self._flat, self._ends
+        view._lo, view._hi = self._lo + start, self._lo + min(stop, len(self))
+        return view
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    def lengths(self) -> list[int]:
+        """How many items each list has, without building them."""
+        ends = self._ends
+        return [ends[k + 1] - ends[k] for k in range(self._lo, self._hi)]
+
+    @overload
+    def __getitem__(self, i: int) -> list[str]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[list[str]]: ...
+
+    def __getitem__(self, i: int | slice) -> list[str] | list[list[str]]:
+        flat, ends = self._flat, self._ends
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            return [
+                flat[ends[k] : ends[k + 1]] for k in range(self._lo + start, self._lo + stop, step)
+            ]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        k = self._lo + (i if i >= 0 else i + len(self))
+        return flat[ends[k] : ends[k + 1]]
+
+
+@dataclass(frozen=True, slots=True)
+class TasksCreated:
+    """The tasks the statement created, as columns, each customer's by step and kind."""
+
+    tenant: list[str]
+    customer_id: list[str]
+    task_id: list[str]
+    kind: list[str]
+    owner: list[str | None]
+    due_on: list[date]
+    invoice_ids: Slices
+
+
+@dataclass(frozen=True, slots=True)
+class DuesEscalated:
+    """The dues whose step asks for a credit hold or a legal escalation, as columns, each
+    customer's by step and currency; `overdue` is the most days any invoice is overdue."""
+
+    tenant: list[str]
+    customer_id: list[str]
+    policy_id: list[str]
+    step: list[str]
+    action: list[str]
+    as_of: list[date]
+    currency: list[str]
+    residual_minor: list[int]
+    overdue: list[int]
+    invoice_ids: Slices
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What the statement recorded for a chunk: how many reminders, the tasks, the dues
+    escalated."""
+
+    reminders: int
+    tasks: TasksCreated
+    escalations: DuesEscalated
 
 
 async def decide_and_record(
@@ -356,14 +417,12 @@ async def decide_and_record(
     steps: StepTable,
     exponents: tuple[list[str], list[int]],
     at: datetime,
-    events: EventsTo,
-) -> asyncpg.Record:
+) -> Decided:
     """Place every open invoice of the chunk's customers at its step and record, in one
     statement, the steps taken, one reminder per customer + step + currency + channel
     (pending, idempotency key = customer + step + the invoices and their cycles + channel)
-    and one task per task kind, with their events in the outbox (`task_created`, and
-    `dunning_escalated` for a step asking for a credit hold or legal escalation). Returns
-    the counts: reminders, tasks, escalations, events."""
+    and one task per task kind. Returns what it decided: the number of reminders, the tasks
+    created and the dues whose step asks for a credit hold or legal escalation."""
     # Plans for this chunk's arrays, never a generic plan guessed from an earlier one; room
     # for the chunk's sorts and hashes in memory.
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
@@ -375,7 +434,7 @@ async def decide_and_record(
     # and a scan of all of it per chunk would make the run quadratic).
     await conn.execute("SET LOCAL jit = off")
     await conn.execute("SET LOCAL enable_seqscan = off")
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         _DECIDE,
         chunk.tenant,
         chunk.customer_id,
@@ -400,11 +459,17 @@ async def decide_and_record(
         exponents[0],
         exponents[1],
         at,
-        events.topic,
-        events.source,
-        at.isoformat(),
-        events.headers,
     )
-    if row["events"]:
-        await conn.execute("SELECT pg_notify($1 || current_schema(), '')", events.notify_prefix)
-    return row
+    return Decided(
+        row["reminders"], _columns(row, "t_", TasksCreated), _columns(row, "e_", DuesEscalated)
+    )
+
+
+def _columns(row: asyncpg.Record, prefix: str, kind: Callable[..., _T]) -> _T:
+    """The columns named `prefix`_* (without the prefix) as a `kind`, the invoice ids back
+    as lists; none decided: NULLs, read as empty columns."""
+    columns: dict[str, Any] = {
+        name[len(prefix) :]: value or [] for name, value in row.items() if name.startswith(prefix)
+    }
+    invoice_ids = Slices(columns.pop("invoice_ids"), columns.pop("counts"))
+    return kind(**columns, invoice_ids=invoice_ids)
