@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
-from itertools import repeat
 
 import asyncpg
 from pydantic import BaseModel
@@ -32,44 +30,30 @@ NOTIFY_PREFIX = "huikuan_outbox_"
 # What `record_many` takes: one event as (subject, payload), or a block of many.
 Events = Sequence[tuple[str, BaseModel] | bulk.Columns]
 
-# From this many events on, the envelopes are built on a worker thread.
-_THREAD_AT = 2000
-
 # From this many events on, the rows go in by COPY: less work on both sides (asyncpg checks
 # every element of a query's arrays) but one more round trip, which only pays off for many.
 _COPY_AT = 100
 
-# A block's envelopes are validated and serialised per slice of this many, so what is built
-# for them stays small whatever the number of events.
+# A block's envelopes are checked and serialised per slice of this many: what is built for
+# them stays small whatever the number of events, and COPY takes in one slice while the next
+# is built.
 _SLICE = 1000
-
-
-_pauses = 0  # builds under way, on any thread, that paused the collector
-_pauses_lock = threading.Lock()
-_resume = False  # whether the collector was on when the first of them began
 
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector over code that allocates many short-lived,
-    acyclic containers and never awaits: reference counting frees them all the same.
-    Without the pause, every few hundred allocations the collector scans what is still
-    being built, promotes it, and soon rescans the whole heap: in a dunning run of half a
-    million events that was half the Python time. Builds may overlap (threads): the
-    collector resumes, if it was on, when the last of them ends."""
-    global _pauses, _resume
-    with _pauses_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
+    acyclic containers and never awaits (nothing else runs meanwhile): reference counting
+    frees them all the same. Without the pause, every few hundred allocations the collector
+    scans what is still being built, promotes it, and soon rescans the whole heap: in a
+    dunning run of half a million events that was half the Python time."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        with _pauses_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
+        if enabled:
+            gc.enable()
 
 
 def notify_channel(schema: str) -> str:
@@ -179,26 +163,27 @@ async def _write(
             {name: values[start:stop] for name, values in item.values.items()},
         )
 
-    def build() -> tuple[list[bytes], list[Envelope]]:
-        """Each event's envelope as bytes; and as a model, of the events given one by one."""
-        written: list[bytes] = []
-        singles: list[Envelope] = []
-        with _collector_paused():
-            for item in events:
-                n = len(written)
-                if isinstance(item, bulk.Columns):
-                    for start in range(0, len(item.subjects), _SLICE):
-                        stop = min(start + _SLICE, len(item.subjects))
-                        written.extend(block(item, n, start, stop))
-                else:
-                    singles.append(single(n, item[1]))
-                    written.append(singles[-1].to_bytes())
-        return written, singles
+    singles: list[Envelope] = []
 
-    # Thousands of envelopes take a while to build: on a thread, so that the event loop
-    # meanwhile serves the rest of the process (another chunk's statements, requests).
-    written, singles = build() if len(subjects) < _THREAD_AT else await asyncio.to_thread(build)
-    keys = [partition_key(tenant, subject) for subject in subjects]
+    def slices() -> Iterator[list[bytes]]:
+        """The events' envelopes, as bytes, a slice at a time; those given one by one are
+        also kept as models in `singles`."""
+        n = 0
+        for item in events:
+            if isinstance(item, bulk.Columns):
+                for start in range(0, len(item.subjects), _SLICE):
+                    stop = min(start + _SLICE, len(item.subjects))
+                    with _collector_paused():
+                        made = block(item, n, start, stop)
+                    yield made
+                n += len(item.subjects)
+            else:
+                singles.append(single(n, item[1]))
+                yield [singles[-1].to_bytes()]
+                n += 1
+
+    key = {subject: partition_key(tenant, subject) for subject in counts}
+    keys = [key[subject] for subject in subjects]
     trace = db.jsonb({"traceparent": traceparent_header(), **(headers or {})})
     if len(subjects) < _COPY_AT:
         await conn.execute(
@@ -208,14 +193,26 @@ async def _write(
             topic,
             ids,
             keys,
-            written,
+            [payload for made in slices() for payload in made],
             trace,
         )
     else:
+
+        async def rows() -> AsyncIterator[tuple[str, str, bytes, bytes, bytes]]:
+            # Each slice is built while PostgreSQL takes in the one before; between slices
+            # the event loop serves the rest of the process (another chunk, requests).
+            n = 0
+            for made in slices():
+                for k, payload in enumerate(made, n):
+                    yield ids[k], topic, keys[k], payload, trace
+                n += len(made)
+                if len(made) > 1:  # a slice of a block, not one event
+                    await asyncio.sleep(0)
+
         await conn.copy_records_to_table(
             "outbox_event",
             columns=["event_id", "topic", "key", "payload", "headers"],
-            records=zip(ids, repeat(topic), keys, written, repeat(trace)),
+            records=rows(),
         )
     await conn.execute("SELECT pg_notify($1 || current_schema(), '')", NOTIFY_PREFIX)
-    return len(written), singles
+    return len(subjects), singles
