@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from huikuan_runtime.db import service_pool
+from huikuan_runtime.db import create_pool
 from huikuan_runtime.http import health_router
 from huikuan_runtime.kafka import KafkaProbe
 from huikuan_runtime.settings import ServiceSettings
@@ -90,7 +90,9 @@ async def serving(settings: ServiceSettings, mode: str) -> AsyncIterator[None]:
         return
     HEARTBEAT.beat()
     probe = KafkaProbe(settings.kafka, f"{settings.service_name}-{mode}-health")
-    async with service_pool(settings) as pool:
+    # One connection is all a readiness check needs, beside the worker's own pool.
+    pool = await create_pool(settings.database_url, settings.db_schema, min_size=0, max_size=1)
+    try:
         app = health_app(settings, HEARTBEAT, pool, probe)
         config = uvicorn.Config(
             app,
@@ -112,3 +114,5 @@ async def serving(settings: ServiceSettings, mode: str) -> AsyncIterator[None]:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 5)
             await probe.close()
+    finally:
+        await pool.close()
