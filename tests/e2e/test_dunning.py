@@ -279,9 +279,10 @@ def test_manual_pause_and_dispute_hold_reminders_back(tenant: Tenant) -> None:
         assert api.http.post("/dunning/runs", json={"as_of": str(day)}).status_code == 200
     items = api.get("/reminders?customer_id=C-1").json()["items"]
     assert [
-        (i["as_of"], i["step"], [v["invoice_id"] for v in i["invoices"]], i["residual"])
+        (i["as_of"], i["step"], [(v["invoice_id"], v["residual"]) for v in i["invoices"]])
         for i in items
-    ] == [("2026-04-07", "overdue_notice", ["INV-B"], "300.00")]
+    ] == [("2026-04-07", "overdue_notice", [("INV-B", "300.00")])]
+    assert [i["residual"] for i in items] == ["300.00"]
     state = _dunning(api, date(2026, 4, 7))
     assert (state["paused_until"], state["pause_reason"]) == ("2026-04-06", "CFO on leave")
     assert api.http.delete("/customers/C-1/dunning/pause").json()["paused_until"] is None

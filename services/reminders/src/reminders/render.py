@@ -38,7 +38,7 @@ import jinja2.sandbox
 import pebble
 
 from huikuan_contracts.money import Money
-from reminders.domain.dunning import Due
+from reminders.domain.dunning import Due, reminded_invoices
 from reminders.domain.policy import Step
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -236,7 +236,7 @@ def context(due: Due, *, customer_id: str, customer_name: str, as_of: date) -> d
                 "invoice_id": i.invoice_id,
                 "number": i.number,
                 "due_date": i.due_date.isoformat(),
-                "residual": Money(i.residual_minor, i.currency).format(),
+                "residual_minor": i.residual_minor,
             }
             for i in due.invoices
         ],
@@ -257,7 +257,7 @@ def recorded_context(
     as_of: date,
 ) -> dict[str, Any]:
     """The template variables from what a reminder recorded: its invoices as stored
-    (invoice_id, number, due_date ISO, residual decimal string) and its as_of."""
+    (invoice_id, number, due_date ISO, residual_minor) and its as_of."""
     return {
         "customer_id": customer_id,
         "customer_name": customer_name,
@@ -273,7 +273,7 @@ def recorded_context(
                 "residual": i["residual"],
                 "days_overdue": max((as_of - date.fromisoformat(i["due_date"])).days, 0),
             }
-            for i in invoices
+            for i in reminded_invoices(invoices, currency)
         ],
     }
 
@@ -289,7 +289,7 @@ def sample_values(step: str) -> dict[str, Any]:
                 "invoice_id": "INV-1",
                 "number": "2026-0001",
                 "due_date": "2026-01-31",
-                "residual": "1234.50",
+                "residual_minor": 123_450,
             }
         ],
         customer_id="C-1",

@@ -162,7 +162,7 @@ async def test_consolidated_reminder_chases_residuals_in_the_customers_language(
     assert "2 days overdue\nTotal outstanding: 800.00 CNY" in text
     [row] = await pool.fetch("SELECT residual_minor, invoices, body FROM reminder")
     assert row["residual_minor"] == 80_000
-    assert [i["residual"] for i in row["invoices"]] == ["200.00", "600.00"]
+    assert [i["residual_minor"] for i in row["invoices"]] == [20_000, 60_000]
     assert row["body"].strip() in text.replace("\r\n", "\n")
 
 

@@ -15,7 +15,13 @@ import pytest
 from huikuan_contracts.money import Money
 from huikuan_events import parse_data
 from reminders.domain.calendar import is_business_day
-from reminders.domain.dunning import OpenInvoice, Promise, due_steps, judge_promise
+from reminders.domain.dunning import (
+    OpenInvoice,
+    Promise,
+    due_steps,
+    judge_promise,
+    reminded_invoices,
+)
 from reminders.domain.policy import SHIPPED, Step, choose, in_force
 from reminders.service import policies
 from reminders.service.run import RunConfig, idempotency_key, run
@@ -257,11 +263,13 @@ async def test_the_set_based_run_takes_the_steps_the_domain_rules_give(
     assert hold.data["action"] == "request_credit_hold"
     assert hold.data["reason"].endswith("days overdue (dunning step 'credit_hold')")
 
-    # Residuals are stored as the API shows them, per invoice.
+    # Residuals are stored in minor units per invoice, and shown in the currency's digits.
     for r in reminders:
-        for i in r["invoices"]:
+        shown = reminded_invoices(r["invoices"], r["currency"])
+        for i, s in zip(r["invoices"], shown, strict=True):
             inv = next(v for v in invoices[r["customer_id"]] if v.invoice_id == i["invoice_id"])
-            assert i["residual"] == Money(inv.residual_minor, inv.currency).format()
+            assert i["residual_minor"] == inv.residual_minor
+            assert s["residual"] == Money(inv.residual_minor, inv.currency).format()
             assert i["due_date"] == inv.due_date.isoformat() and i["number"] == inv.number
 
 
@@ -358,5 +366,5 @@ async def test_events_written_by_the_statement_escape_what_callers_chose(
     )
     [r] = await pool.fetch("SELECT invoices FROM reminder")
     assert r["invoices"] == [
-        {"invoice_id": iid, "number": "N-1", "due_date": str(START), "residual": "12345"}
+        {"invoice_id": iid, "number": "N-1", "due_date": str(START), "residual_minor": 12345}
     ]

@@ -16,6 +16,7 @@ from huikuan_contracts.reminders import (
 from huikuan_runtime.deps import Pool
 from huikuan_runtime.http import TenantId
 from reminders.api.deps import Texts
+from reminders.domain.dunning import reminded_invoices
 from reminders.service import recorded
 
 router = APIRouter(prefix="/reminders", tags=["dunning"])
@@ -29,7 +30,6 @@ _AS_STORED = (
     "channel",
     "recipient",
     "language",
-    "invoices",
     "currency",
     "as_of",
     "status",
@@ -48,6 +48,7 @@ def _public(listed: recorded.Listed) -> ReminderPublic:
         subject=listed.subject,
         body=listed.body,
         text_problem=listed.text_problem,
+        invoices=reminded_invoices(r["invoices"], r["currency"]),
         residual=Money(r["residual_minor"], r["currency"]).format(),
         deliveries=[
             DeliveryAttempt(attempt=a["attempt"], at=a["at"], ok=a["ok"], error=a["error"])

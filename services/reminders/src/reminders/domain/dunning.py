@@ -4,9 +4,10 @@ customer. Pure: values in, decisions out."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from huikuan_contracts.money import Money
 from reminders.domain.policy import Policy, Step
@@ -175,3 +176,17 @@ def escalation_reason(invoices: int, residual: Money, days_overdue: int, step: s
 def task_overdue(due_on: date, on: date, grace_days: int = TASK_GRACE_DAYS) -> bool:
     """A collector task still open more than `grace_days` after its date is overdue."""
     return (on - due_on).days > grace_days
+
+
+def reminded_invoices(recorded: Iterable[Mapping[str, Any]], currency: str) -> list[dict[str, Any]]:
+    """A reminder's invoices as recorded (`residual_minor`, an integer) as the API, the
+    templates and the webhooks show them: `residual` a decimal string of the currency."""
+    return [
+        {
+            "invoice_id": i["invoice_id"],
+            "number": i["number"],
+            "due_date": i["due_date"],
+            "residual": Money(i["residual_minor"], currency).format(),
+        }
+        for i in recorded
+    ]

@@ -21,6 +21,7 @@ from huikuan_runtime import outbox
 from huikuan_runtime.consumer import TRANSIENT_ERRORS
 from huikuan_runtime.db import unit_of_work
 from reminders.channels import Channel, DeliveryError, Message
+from reminders.domain.dunning import reminded_invoices
 from reminders.render import Renderer, TemplateProblem
 from reminders.service.texts import Composer
 from reminders.store import book, dunning
@@ -189,7 +190,7 @@ async def _one(
                     "policy_id": r["policy_id"],
                     "currency": r["currency"],
                     "residual_minor": r["residual_minor"],
-                    "invoices": r["invoices"],
+                    "invoices": reminded_invoices(r["invoices"], r["currency"]),
                 },
             )
         )

@@ -47,7 +47,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
-from huikuan_contracts.money import Money, exponents
+from huikuan_contracts.money import Money
 from huikuan_events.bulk import Columns
 from huikuan_events.reminders import (
     SOURCE,
@@ -74,10 +74,6 @@ from reminders.store import runs
 from reminders.store import settings as settings_store
 
 log = logging.getLogger(__name__)
-
-# Every currency's minor-unit digits, for the statement that lists each reminder's invoices
-# with their residuals as the API shows them.
-_CURRENCIES = (list(exponents()), list(exponents().values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +372,7 @@ async def _chunk(
         chunk.grade.append(c["grade"])
         chunk.language.append(c["language"])
     if chunk.tenant:
-        done = await runs.decide_and_record(conn, chunk, plan.steps, _CURRENCIES, plan.at)
+        done = await runs.decide_and_record(conn, chunk, plan.steps, plan.at)
         result.reminders += done.reminders
         result.tasks += len(done.tasks.task_id)
         result.escalations += len(done.escalations.step)

@@ -245,16 +245,10 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
                string_agg(d.invoice_id || '@' || d.cycle, ',') AS parts,
                json_agg(json_build_object(
                    'invoice_id', d.invoice_id, 'number', d.number, 'due_date', d.due_date,
-                   'residual', CASE WHEN d.e = 0 THEN d.residual_minor::text
-                                    ELSE (d.residual_minor / d.scale)::text || '.'
-                                         || lpad((d.residual_minor % d.scale)::text, d.e, '0')
-                               END
+                   'residual_minor', d.residual_minor
                ))::jsonb AS invoices
         FROM (
-            SELECT due.*, coalesce(x.e, 2) AS e, (10::bigint ^ coalesce(x.e, 2))::bigint AS scale
-            FROM due
-            LEFT JOIN unnest($23::text[], $24::int[]) AS x(currency, e)
-                ON x.currency = due.currency
+            SELECT * FROM due
             ORDER BY due.tenant, due.customer_id, due.idx, due.currency, due.due_date,
                      due.invoice_id COLLATE "C"
         ) d
@@ -275,7 +269,7 @@ WITH {_ID_PREFIX}, cust AS MATERIALIZED (
                   'hex'),
            g.policy_id, g.version, g.step, ch,
            CASE ch WHEN 'email' THEN g.email WHEN 'sms' THEN g.phone END, g.language,
-           g.invoices, g.currency, g.residual_minor, g.on_date, $25, $25
+           g.invoices, g.currency, g.residual_minor, g.on_date, $23, $23
     FROM grouped g
     CROSS JOIN LATERAL unnest(string_to_array(g.messages, ',')) AS ch
     RETURNING 1
@@ -415,7 +409,6 @@ async def decide_and_record(
     conn: asyncpg.Connection,
     chunk: Chunk,
     steps: StepTable,
-    exponents: tuple[list[str], list[int]],
     at: datetime,
 ) -> Decided:
     """Place every open invoice of the chunk's customers at its step and record, in one
@@ -456,8 +449,6 @@ async def decide_and_record(
         steps.version,
         *chunk.first,
         *chunk.last,
-        exponents[0],
-        exponents[1],
         at,
     )
     return Decided(
