@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from huikuan_events import Envelope
 from huikuan_events.topics import dead_letter_topic
 from huikuan_runtime import health, metrics
+from huikuan_runtime.db import TRANSIENT_ERRORS
 from huikuan_runtime.logs import trace_id_from, trace_id_var
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,6 @@ RecordFilter = Callable[[ConsumerRecord], bool]
 # with a connection outside any transaction; it answers the fetch's filter. A service whose
 # handlers ignore most events passes over the rest without a transaction for each.
 Admit = Callable[[asyncpg.Connection], Awaitable[RecordFilter]]
-
-# Failures of the database rather than of the event: retried until they pass.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 
 
 class Stopping(Exception):

@@ -11,6 +11,26 @@ import asyncpg
 
 from huikuan_runtime.settings import ServiceSettings
 
+# Failures of the database rather than of the work: retried until they pass, never counted
+# against the work (an event is not dead-lettered, a delivery not failed, for them). Besides
+# lost connections and contention: the server going down under us (fast shutdown, a crash,
+# a backend terminated, an idle session timed out), a server not yet accepting connections,
+# and a failed-over primary now read-only (the pool reconnects to the new primary).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.IdleSessionTimeoutError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
 
 def jsonb(value: Any) -> bytes:
     """`value` encoded once in jsonb's binary form (a version byte, then the JSON text): a

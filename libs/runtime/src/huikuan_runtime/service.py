@@ -21,8 +21,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from huikuan_events.topics import all_topics
 from huikuan_runtime import health
-from huikuan_runtime.consumer import TRANSIENT_ERRORS, ConsumerSpec, EventConsumer
-from huikuan_runtime.db import create_pool, service_pool
+from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
+from huikuan_runtime.db import TRANSIENT_ERRORS, create_pool, service_pool
 from huikuan_runtime.http import (
     RequestContextMiddleware,
     health_router,

@@ -362,6 +362,82 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
     assert await _processed(pool, name) == [event.id]
 
 
+async def _terminated(conn: asyncpg.Connection, pool: asyncpg.Pool) -> None:
+    """The server ends this connection in the middle of a statement, as a fast shutdown,
+    a crash or an operator does (asyncpg reports the 57P01 as a connection lost)."""
+    pid = await conn.fetchval("SELECT pg_backend_pid()")
+
+    async def terminate_when_busy() -> None:
+        async with pool.acquire() as other:
+            for _ in range(1000):  # bounded: the statement below starts at once
+                if await other.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active'",
+                    pid,
+                ):
+                    await other.execute("SELECT pg_terminate_backend($1)", pid)
+                    return
+                await asyncio.sleep(0.01)
+
+    killer = asyncio.create_task(terminate_when_busy())
+    try:
+        await conn.execute("SELECT pg_sleep(60)")
+    finally:
+        await killer
+
+
+async def _read_only(conn: asyncpg.Connection, pool: asyncpg.Pool) -> None:
+    """A write on a server that has become read-only, as a failed-over primary is (25006)."""
+    await conn.execute("SET TRANSACTION READ ONLY")
+    await conn.execute("CREATE TEMP TABLE failover_probe (x int)")
+
+
+@pytest.mark.parametrize(
+    ("failure", "error"),
+    [
+        (_terminated, asyncpg.ConnectionDoesNotExistError),
+        (_read_only, asyncpg.ReadOnlySQLTransactionError),
+    ],
+)
+async def test_a_database_failover_is_waited_out_not_dead_lettered(
+    pool: asyncpg.Pool,
+    topic: str,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+    failure: Callable[[asyncpg.Connection, asyncpg.Pool], Awaitable[None]],
+    error: type[Exception],
+) -> None:
+    """What a failover or a restart of the server really raises (caused here, not made up)
+    is an outage: more of them in a row than `max_retries` still end in the event applied
+    once, nothing dead-lettered."""
+    name = _name("it_failover")
+    event = _event("c-1", 1)
+    await _produce(producer, topic, [event])
+    [record] = await read_topic(topic, 1)
+    seen: list[type[BaseException]] = []
+
+    async def on_failing_server(conn: asyncpg.Connection, envelope: Envelope) -> None:
+        if len(seen) < 4:  # more than max_retries: a handler failure would be dead-lettered
+            try:
+                await failure(conn, pool)
+            except BaseException as exc:
+                seen.append(type(exc))
+                raise
+        await record_effect(conn, envelope, name)
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: on_failing_server},
+        dlq_producer=producer,
+        max_retries=3,
+        retry_backoff_seconds=0.001,
+    )
+    await consumer.handle(record)
+    assert seen == [error] * 4
+    assert await _effects(pool) == [event.id]
+    assert await _processed(pool, name) == [event.id]
+
+
 @pytest.mark.parametrize("batch_size", [1, 3])
 async def test_an_event_with_attributes_and_fields_it_does_not_know_is_applied(
     pool: asyncpg.Pool,

@@ -38,8 +38,7 @@ from gateway.store import webhooks as store
 from huikuan_runtime import health
 from huikuan_runtime.addresses import Network, resolution_problem
 from huikuan_runtime.clock import Clock, SystemClock
-from huikuan_runtime.consumer import TRANSIENT_ERRORS
-from huikuan_runtime.db import service_pool
+from huikuan_runtime.db import TRANSIENT_ERRORS, service_pool
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,7 @@ import asyncpg
 from huikuan_events.reminders import SOURCE, ReminderFailed, ReminderSent
 from huikuan_events.topics import REMINDERS_EVENTS
 from huikuan_runtime import outbox
-from huikuan_runtime.consumer import TRANSIENT_ERRORS
-from huikuan_runtime.db import unit_of_work
+from huikuan_runtime.db import TRANSIENT_ERRORS, unit_of_work
 from reminders.channels import Channel, DeliveryError, Message
 from reminders.domain.dunning import reminded_invoices
 from reminders.render import Renderer, TemplateProblem
