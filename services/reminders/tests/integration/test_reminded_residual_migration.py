@@ -41,8 +41,8 @@ async def test_old_residual_text_becomes_minor_units_in_order() -> None:
                         idempotency_key, policy_id, policy_version, step, channel, language,
                         invoices, currency, residual_minor, as_of, next_attempt_at,
                         created_at)
-                    VALUES ($1::uuid, 't', 'C-1', $1::text, 'p', 1, 's', 'email', 'zh', $2::jsonb, $3,
-                            0, '2026-03-20', now(), now())""",
+                    VALUES ($1::uuid, 't', 'C-1', $1::text, 'p', 1, 's', 'email', 'zh',
+                            $2::jsonb, $3, 0, '2026-03-20', now(), now())""",
                 rid,
                 json.dumps(invoices),
                 currency,
