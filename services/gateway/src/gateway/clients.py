@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,30 +26,64 @@ from huikuan_runtime.problems import UpstreamFailed, UpstreamUnavailable
 KEEPALIVE_SECONDS = 4.0
 
 
-class CircuitBreaker:
-    """Opens after `failures` consecutive failures; lets one call through after `cooldown`."""
+class Permit:
+    """A call let through by a breaker; `trial` if it is the half-open breaker's one trial."""
 
-    def __init__(self, failures: int, cooldown: float) -> None:
+    __slots__ = ("trial",)
+
+    def __init__(self, trial: bool) -> None:
+        self.trial = trial
+
+
+class CircuitBreaker:
+    """Closed until `failures` consecutive failures open it. After `cooldown` seconds it is
+    half-open: one call goes through as the trial and every other call is refused until the
+    trial ends. Any success closes the breaker; the trial failing opens it for another
+    cooldown; a trial that ends neither way (cancelled: the client went away) frees the
+    place for the next call. So one gateway replica sends at most one trial at a time."""
+
+    def __init__(
+        self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._threshold = failures
         self._cooldown = cooldown
+        self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        self._trial: Permit | None = None
 
     @property
     def open(self) -> bool:
+        """Whether a call now would be refused (no side effect: `allow` takes the trial)."""
         if self._opened_at is None:
             return False
-        # after the cooldown the breaker is half-open: the next call is a trial
-        return time.monotonic() - self._opened_at < self._cooldown
+        return self._trial is not None or self._clock() - self._opened_at < self._cooldown
 
-    def success(self) -> None:
+    def allow(self) -> Permit | None:
+        """A permit for this call, or None if it is refused. Its outcome is reported with
+        the permit: `success`, `failure` or `abandoned`."""
+        if self.open:
+            return None
+        permit = Permit(trial=self._opened_at is not None)
+        if permit.trial:
+            self._trial = permit
+        return permit
+
+    def success(self, permit: Permit | None = None) -> None:
         self._failures = 0
         self._opened_at = None
+        self._trial = None
 
-    def failure(self) -> None:
+    def failure(self, permit: Permit | None = None) -> None:
         self._failures += 1
+        if permit is not None and permit is self._trial:
+            self._trial = None
         if self._failures >= self._threshold:
-            self._opened_at = time.monotonic()
+            self._opened_at = self._clock()
+
+    def abandoned(self, permit: Permit) -> None:
+        if permit is self._trial:
+            self._trial = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +147,8 @@ class Downstream:
         (UpstreamUnavailable) and count against the breaker; any other 5xx is a 502
         (UpstreamFailed) that does not; anything below 500 is the reply. `deadline`
         (seconds) replaces the default timeout of every phase of the call."""
-        if self.breaker.open:
+        permit = self.breaker.allow()
+        if permit is None:
             raise UpstreamUnavailable(f"the {self.name} service is unavailable (circuit open)")
         headers = {TENANT_HEADER: tenant, "traceparent": traceparent_header()}
         if (rid := request_id_var.get()) is not None:
@@ -134,14 +170,17 @@ class Downstream:
                 content = await response.read()
                 content_type = response.headers.get("Content-Type", "application/json")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            self.breaker.failure()
+            self.breaker.failure(permit)
             raise UpstreamUnavailable(
                 f"the {self.name} service did not answer: {type(exc).__name__}"
             ) from exc
+        except BaseException:  # cancelled (the caller went away): no verdict on the service
+            self.breaker.abandoned(permit)
+            raise
         if status == 503:
-            self.breaker.failure()
+            self.breaker.failure(permit)
             raise UpstreamUnavailable(f"the {self.name} service is unavailable (status 503)")
-        self.breaker.success()  # it answered: up, whatever it made of this request
+        self.breaker.success(permit)  # it answered: up, whatever it made of this request
         if status >= 500:
             raise UpstreamFailed(
                 f"the {self.name} service failed to handle this request (status {status})"

@@ -40,7 +40,8 @@ class Settings(ServiceSettings):
     """Consecutive failures (refused or dropped connections, timeouts, 503s) that open the
     circuit breaker to a service."""
     breaker_cooldown_seconds: float = 10.0
-    """How long an open breaker answers 503 at once before letting a call through."""
+    """How long an open breaker answers 503 at once before letting one trial call through
+    (the others are refused until the trial ends; its success closes the breaker)."""
     operator_key: SecretStr = SecretStr(DEV_OPERATOR_KEY)
     """The operator's key for `/v1/admin` (tenants and API keys); the development
     placeholder refuses to start outside `HUIKUAN_ENV=development`."""

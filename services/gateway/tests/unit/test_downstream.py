@@ -24,6 +24,7 @@ class Service:
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.release = asyncio.Event()
+        self.slow_calls = 0
 
     async def echo(self, request: web.Request) -> web.Response:
         self.seen.append(
@@ -47,6 +48,7 @@ class Service:
         return web.Response(status=int(request.query.get("status", "500")), body=b"boom")
 
     async def slow(self, request: web.Request) -> web.Response:
+        self.slow_calls += 1
         await self.release.wait()
         return web.Response(body=b"{}", content_type="application/json")
 
@@ -212,3 +214,70 @@ async def test_connections_are_kept_alive_between_calls(
         await client.request("GET", "/echo/x", "acme")
     peers = {seen["peer"] for seen in svc.seen}
     assert len(svc.seen) == 3 and len(peers) == 1 and None not in peers
+
+
+async def test_a_half_open_breaker_lets_one_trial_through_not_every_waiting_call(
+    service: tuple[Service, str],
+) -> None:
+    svc, url = service
+    now = [0.0]
+    client = Downstream(
+        "ledger",
+        url,
+        "s3cret",
+        timeout=30.0,
+        breaker=CircuitBreaker(failures=2, cooldown=10.0, clock=lambda: now[0]),
+    )
+    try:
+        for _ in range(2):
+            with pytest.raises(UpstreamUnavailable, match="status 503"):
+                await client.request("GET", "/broken", "acme", params={"status": 503})
+        now[0] = 10.5  # past the cooldown: half-open
+        calls = [asyncio.create_task(client.request("GET", "/slow", "acme")) for _ in range(10)]
+        for _ in range(1000):  # bounded: the nine refusals are immediate
+            refused = [c for c in calls if c.done()]
+            if len(refused) == 9 and svc.slow_calls == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert len(refused) == 9 and svc.slow_calls == 1
+        for c in refused:
+            with pytest.raises(UpstreamUnavailable, match="circuit open"):
+                c.result()
+        svc.release.set()  # the trial answers: the breaker closes
+        [trial] = [c for c in calls if c not in refused]
+        assert (await trial).status == 200
+        assert not client.breaker.open
+        assert (await client.request("GET", "/echo/x", "acme")).status == 200
+    finally:
+        await client.close()
+
+
+async def test_a_cancelled_trial_frees_the_place_for_the_next_call(
+    service: tuple[Service, str],
+) -> None:
+    svc, url = service
+    now = [0.0]
+    client = Downstream(
+        "ledger",
+        url,
+        "s3cret",
+        timeout=30.0,
+        breaker=CircuitBreaker(failures=1, cooldown=10.0, clock=lambda: now[0]),
+    )
+    try:
+        with pytest.raises(UpstreamUnavailable, match="status 503"):
+            await client.request("GET", "/broken", "acme", params={"status": 503})
+        now[0] = 11.0
+        trial = asyncio.create_task(client.request("GET", "/slow", "acme"))
+        for _ in range(500):
+            if svc.slow_calls == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert client.breaker.open  # the trial is out: everyone else waits for it
+        trial.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await trial
+        assert not client.breaker.open
+        assert (await client.request("GET", "/echo/x", "acme")).status == 200
+    finally:
+        await client.close()

@@ -44,6 +44,33 @@ def test_the_breaker_lets_a_trial_call_through_after_the_cooldown() -> None:
     assert not breaker.open  # half-open at once with no cooldown
 
 
+def test_a_half_open_breaker_admits_one_trial_and_a_failed_one_reopens_it() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failures=2, cooldown=5.0, clock=lambda: now[0])
+    first = breaker.allow()
+    assert first is not None and not first.trial  # closed: every call goes
+    breaker.failure(first)
+    breaker.failure(breaker.allow())
+    assert breaker.open and breaker.allow() is None
+    now[0] = 5.0
+    trial = breaker.allow()
+    assert trial is not None and trial.trial
+    assert breaker.allow() is None and breaker.allow() is None  # one trial at a time
+    breaker.failure(trial)
+    assert breaker.open and breaker.allow() is None  # another cooldown from now
+    now[0] = 9.9
+    assert breaker.allow() is None
+    now[0] = 10.0
+    again = breaker.allow()
+    assert again is not None and again.trial
+    breaker.success(again)
+    assert not breaker.open
+    assert [p is not None and not p.trial for p in (breaker.allow(), breaker.allow())] == [
+        True,
+        True,
+    ]
+
+
 def test_placeholder_secrets_are_refused_outside_development(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
