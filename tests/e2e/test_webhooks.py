@@ -197,6 +197,47 @@ def test_events_arrive_signed_and_in_each_customers_order(api: Api, receiver: Re
     assert {d["event_type"] for d in log} >= {"ledger.invoice_issued.v1"}
 
 
+def _sequence_anomalies(stack: Stack, tenant: str) -> list[tuple[str, str, int, int]]:
+    """(source, subject, gaps, out_of_order) of each cursor of the gateway's consumer."""
+    rows = query(
+        stack.env["DATABASE_URL"],
+        """SELECT source, subject, gaps, out_of_order FROM gateway.subject_cursor
+           WHERE consumer = 'gateway' AND tenant = $1 ORDER BY source, subject""",
+        tenant,
+    )
+    return [(r["source"], r["subject"], r["gaps"], r["out_of_order"]) for r in rows]
+
+
+def test_a_tenant_that_subscribes_later_logs_no_false_sequence_gaps(
+    hook_stack: Stack, api: Api, receiver: Receiver
+) -> None:
+    """The gateway's consumer applies only the events of tenants with a subscription: the
+    events before a tenant subscribed were passed over, not lost, so the first ones it
+    applies start its cursors rather than counting as gaps (issue #13 item 12)."""
+    assert api.put_customer("C-1").status_code == 201
+    for n in range(1, 4):
+        assert api.post_invoice(f"C-1-I-{n}", "C-1").status_code == 201
+    path = f"/late-{secrets.token_hex(4)}"
+    _subscribe(api, receiver.url(path), ["ledger.invoice_issued.v1"])
+    for n in range(4, 6):
+        assert api.post_invoice(f"C-1-I-{n}", "C-1").status_code == 201
+
+    def numbers() -> list[str]:
+        return [e["data"]["invoice_id"] for e in _events(_ok(receiver.at(path)))]
+
+    # Those before come too if the consumer reached them after the subscription: in order,
+    # from whichever it reached first.
+    eventually(lambda: numbers()[-2:] == ["C-1-I-4", "C-1-I-5"], timeout=90, what="I-4, I-5")
+    got = numbers()
+    assert got == [f"C-1-I-{n}" for n in range(6 - len(got), 6)]
+    tenant = _events(receiver.at(path))[0]["tenant"]
+    # The ledger's events of this tenant come from this stack alone. Credit's do not: every
+    # stack on the test broker reads the shared ledger topic and derives its own credit
+    # events of every tenant, with sequences of its own, under the same source.
+    ledger = [c for c in _sequence_anomalies(hook_stack, tenant) if c[0] == "huikuan/ledger"]
+    assert ledger == [("huikuan/ledger", "C-1", 0, 0)]
+
+
 def test_a_rotated_secret_is_shown_once_and_both_sign_during_the_overlap(
     api: Api, receiver: Receiver
 ) -> None:

@@ -32,3 +32,9 @@ def all_topics() -> tuple[str, ...]:
 def partition_key(tenant: str, customer_id: str) -> bytes:
     """Events of one customer share a key, so they stay in one partition, in order."""
     return f"{tenant}/{customer_id}".encode()
+
+
+def tenant_of_key(key: bytes | None) -> str | None:
+    """The tenant of a `partition_key`; None when the key is not one."""
+    tenant, slash, _ = (key or b"").partition(b"/")
+    return tenant.decode(errors="replace") if slash and tenant else None

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from huikuan_events import CONTENT_TYPE, KAFKA_HEADERS, Envelope
 from huikuan_events.ledger import InvoiceIssued
-from huikuan_events.topics import partition_key
+from huikuan_events.topics import partition_key, tenant_of_key
 
 AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 INVOICE = InvoiceIssued(
@@ -175,6 +175,9 @@ def test_partition_key_is_tenant_and_subject() -> None:
     envelope = Envelope(**_fields(tenant="acme", subject="cust-9"))
     assert envelope.partition_key == b"acme/cust-9"
     assert envelope.partition_key == partition_key("acme", "cust-9")
+    assert tenant_of_key(envelope.partition_key) == "acme"
+    assert tenant_of_key(partition_key("acme", "a/b")) == "acme"
+    assert [tenant_of_key(k) for k in (None, b"", b"acme", b"/cust-9")] == [None] * 4
 
 
 def test_explicit_id_is_kept() -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -34,7 +34,7 @@ from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
 from huikuan_events import Envelope
-from huikuan_events.topics import dead_letter_topic
+from huikuan_events.topics import dead_letter_topic, tenant_of_key
 from huikuan_runtime import health, metrics
 from huikuan_runtime.db import TRANSIENT_ERRORS
 from huikuan_runtime.logs import trace_id_from, trace_id_var
@@ -228,9 +228,12 @@ class EventConsumer:
 
     def _judge(self, envelope: Envelope, last: int | None) -> Applied:
         """Whether an event leaves a gap after, or comes at or before, the last sequence
-        seen of its subject; anomalies are counted and logged."""
+        seen of its subject; anomalies are counted and logged. A consumer that applies
+        every event expects a subject to start at 1; one with an `admit` hook starts a
+        subject at whatever it applies first (what came before was passed over, or its
+        tenant's cursors forgotten when its records were)."""
         expected = 1 if last is None else last + 1
-        gap = envelope.subjectseq > expected
+        gap = envelope.subjectseq > expected and not (last is None and self._admit is not None)
         late = last is not None and envelope.subjectseq <= last
         if gap or late:
             kind = "gap" if gap else "out_of_order"
@@ -420,12 +423,40 @@ class EventConsumer:
                 admitted = await self._admitted()
                 for tp, records in batches.items():
                     todo = records if admitted is None else [r for r in records if admitted(r)]
+                    if len(todo) < len(records):
+                        await self._passed_over(r for r in records if r not in todo)
                     for start in range(0, len(todo), self._batch_size):
                         await self.handle_many(todo[start : start + self._batch_size])
                     await self._commit(consumer, tp, records[-1].offset + 1)
         except Stopping:
             pass
         log.info("consumer stopped", extra={"consumer": self.name})
+
+    async def _passed_over(self, records: Iterable[ConsumerRecord]) -> None:
+        """Forget the sequence cursors of the tenants whose records the `admit` hook passed
+        over: those events were skipped, not lost, so when the tenant is admitted again its
+        subjects start afresh instead of counting the skipped ones as gaps. One statement
+        per fetch (a tenant never admitted has no cursor to forget); a database outage is
+        waited out like any other."""
+        tenants = sorted({t for r in records if (t := tenant_of_key(r.key)) is not None})
+        if not tenants:
+            return
+        outages = 0
+        while True:
+            try:
+                await self._pool.execute(
+                    "DELETE FROM subject_cursor WHERE consumer = $1 AND tenant = ANY($2::text[])",
+                    self.name,
+                    tenants,
+                )
+                return
+            except TRANSIENT_ERRORS as exc:
+                outages += 1
+                log.warning(
+                    "database unavailable; the passed-over records wait",
+                    extra={"outage_attempt": outages, "error": repr(exc)},
+                )
+                await self._pause(self._outage_wait(outages))
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from huikuan_events import Envelope, type_name
 from huikuan_events.ledger import SOURCE, InvoiceIssued
-from huikuan_events.topics import dead_letter_topic
+from huikuan_events.topics import dead_letter_topic, tenant_of_key
 from huikuan_runtime.consumer import EventConsumer, Handler, RecordFilter
 from huikuan_runtime.kafka import make_consumer
 
@@ -37,7 +37,7 @@ def _name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def _event(subject: str, sequence: int) -> Envelope:
+def _event(subject: str, sequence: int, tenant: str = TENANT) -> Envelope:
     payload = InvoiceIssued(
         invoice_id=f"inv-{subject}-{sequence}",
         customer_id=subject,
@@ -52,7 +52,7 @@ def _event(subject: str, sequence: int) -> Envelope:
         type=type_name(payload),
         subject=subject,
         time=datetime(2025, 3, 1, 9, 30, tzinfo=UTC),
-        tenant=TENANT,
+        tenant=tenant,
         subjectseq=sequence,
         data=payload.model_dump(mode="json"),
     )
@@ -536,3 +536,54 @@ async def test_the_admit_hook_passes_records_over_and_their_offsets_are_committe
         ends[record.partition] = max(ends[record.partition], record.offset + 1)
     assert commits == ends, "passed over or applied, every record is committed"
     assert fetches >= 2
+
+
+async def test_a_tenant_admitted_after_its_records_were_passed_over_has_no_false_gaps(
+    pool: asyncpg.Pool,
+    topic: str,
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    wait_until: WaitUntil,
+    caught_up: CaughtUp,
+) -> None:
+    """Records passed over by `admit` were skipped, not lost: a tenant admitted later (a
+    webhook subscription made after its first events) starts its subjects' cursors at what
+    it applies first, and a tenant passed over again has its cursors forgotten, so neither
+    counts as a gap (issue #13 item 12). A tenant admitted all along still has its gaps."""
+    name, group = _name("it_later"), _name("g")
+    admitted: set[str] = {"always"}
+
+    async def admit(conn: asyncpg.Connection) -> RecordFilter:
+        return lambda record: tenant_of_key(record.key) in admitted
+
+    consumer = EventConsumer(
+        name=name,
+        pool=pool,
+        handlers={INVOICE_ISSUED: _effect_handler(name)},
+        dlq_producer=producer,
+        admit=admit,
+    )
+
+    async def cursors() -> dict[str, tuple[int, int, int]]:
+        rows = await pool.fetch(
+            "SELECT tenant, last_sequence, gaps, out_of_order FROM subject_cursor "
+            "WHERE consumer = $1",
+            name,
+        )
+        return {r["tenant"]: (r["last_sequence"], r["gaps"], r["out_of_order"]) for r in rows}
+
+    async def phase(events: list[Envelope]) -> None:
+        await _produce(producer, topic, events)
+        await _run_to_end(consumer, bootstrap_servers, group, topic, wait_until, caught_up)
+
+    await phase([_event("c-1", 1, "late"), _event("c-1", 2, "late"), _event("c-1", 1, "always")])
+    assert await cursors() == {"always": (1, 0, 0)}
+    admitted.add("late")  # subscribed now
+    await phase([_event("c-1", 3, "late"), _event("c-1", 4, "late")])
+    assert await cursors() == {"always": (1, 0, 0), "late": (4, 0, 0)}
+    admitted.discard("late")  # unsubscribed: its next records are passed over
+    await phase([_event("c-1", 5, "late"), _event("c-1", 3, "always")])  # always: 2 missing
+    assert await cursors() == {"always": (3, 1, 0)}
+    admitted.add("late")
+    await phase([_event("c-1", 6, "late")])
+    assert await cursors() == {"always": (3, 1, 0), "late": (6, 0, 0)}

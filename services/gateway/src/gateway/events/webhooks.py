@@ -16,12 +16,11 @@ take a transaction for each of them.
 from __future__ import annotations
 
 import asyncpg
-from aiokafka import ConsumerRecord
 
 from gateway.store import webhooks as store
 from huikuan_events import Envelope, uuid7
 from huikuan_events.registry import EVENT_TYPES
-from huikuan_events.topics import EVENT_TOPICS
+from huikuan_events.topics import EVENT_TOPICS, tenant_of_key
 from huikuan_runtime.clock import SystemClock
 from huikuan_runtime.consumer import ConsumerSpec, Handler, RecordFilter
 
@@ -48,19 +47,11 @@ async def fan_out(conn: asyncpg.Connection, event: Envelope) -> None:
 HANDLERS: dict[str, Handler] = {event_type: fan_out for event_type in EVENT_TYPES}
 
 
-def tenant_of(record: ConsumerRecord[bytes, bytes]) -> str | None:
-    """The tenant in a record's key (`tenant/customer`); None when the key is not one."""
-    key: bytes | None = record.key
-    if not key or b"/" not in key:
-        return None
-    return key.split(b"/", 1)[0].decode(errors="replace")
-
-
 async def subscribed_tenants_only(conn: asyncpg.Connection) -> RecordFilter:
     """The consumer's `admit` hook: read which tenants have a subscription now, and admit
     the fetch's records of those tenants only."""
     subscribed = await store.subscribed_tenants(conn)
-    return lambda record: tenant_of(record) in subscribed
+    return lambda record: tenant_of_key(record.key) in subscribed
 
 
 CONSUMER = ConsumerSpec(TOPICS, HANDLERS, admit=subscribed_tenants_only)

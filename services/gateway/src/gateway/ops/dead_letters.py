@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field, ValidationError
 
 from huikuan_events import Envelope
-from huikuan_events.topics import CONSUMERS, EVENT_TOPICS, dead_letter_topic
+from huikuan_events.topics import CONSUMERS, EVENT_TOPICS, dead_letter_topic, tenant_of_key
 
 DEAD_LETTER_TOPICS: tuple[str, ...] = tuple(dead_letter_topic(c) for c in CONSUMERS)
 _ID = re.compile(r"^(?P<topic>[A-Za-z0-9._\-]+):(?P<partition>[0-9]{1,6}):(?P<offset>[0-9]{1,19})$")
@@ -106,13 +106,7 @@ def envelope_of(raw: Raw) -> Envelope | None:
 
 
 def tenant_of(raw: Raw, envelope: Envelope | None) -> str | None:
-    if envelope is not None:
-        return envelope.tenant
-    if raw.key:
-        text = raw.key.decode(errors="replace")
-        if "/" in text and text.split("/", 1)[0]:
-            return text.split("/", 1)[0]
-    return None
+    return envelope.tenant if envelope is not None else tenant_of_key(raw.key)
 
 
 def describe(raw: Raw, caller: str) -> DeadLetter | None:
