@@ -4,7 +4,8 @@ the services configured for it through the `KAFKA_*` environment variables alone
 
 One broker for the module. `migrate` creates the topics with the `KAFKA_TOPIC_*` layout; the
 ledger's API writes its outbox, its relay publishes over SASL_SSL, credit's consumer reads
-it into credit's tables and credit's relay publishes its own events back. Clients with a
+it into credit's tables and credit's relay publishes its own events back; the gateway's ops
+view reads consumer lag and dead-letter counts from the same broker. Clients with a
 wrong password or without the CA cannot connect, and the processes say so — an API's
 `/readyz` turns 503 on Kafka, a worker exits with the reason in its log — instead of
 hanging silently."""
@@ -24,17 +25,26 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka.admin import ConfigResource, ConfigResourceType
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError
 
 from huikuan_dev.secure_kafka import SaslSslBroker, kafka_libs
 from huikuan_dev.stack import ProcessSpec, Stack, free_port
-from huikuan_events.topics import all_topics, is_dead_letter
+from huikuan_events import Envelope
+from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS, all_topics, is_dead_letter
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from huikuan_runtime.kafka import KafkaConnection, make_admin
 from huikuan_runtime.settings import DEV_INTERNAL_TOKEN
-from tests.support import ROOT, create_database, drop_database, eventually, events_on_topic
-from tests.support import infra_env, query
+from tests.support import (
+    ROOT,
+    Api,
+    create_database,
+    drop_database,
+    events_on_topic,
+    eventually,
+    infra_env,
+    query,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +63,10 @@ TOPIC_LAYOUT = {
 PROCESSES = (
     ProcessSpec("ledger-api", "ledger", "api"),
     ProcessSpec("ledger-relay", "ledger", "relay"),
+    ProcessSpec("credit-api", "credit", "api"),
     ProcessSpec("credit-consume", "credit", "consume"),
     ProcessSpec("credit-relay", "credit", "relay"),
+    ProcessSpec("gateway-api", "gateway", "api"),  # for its ops view, a Kafka client too
 )
 
 
@@ -177,11 +189,12 @@ def test_outbox_relay_consumer_path_runs_over_sasl_ssl(
 
     # The relay published both events; read back over SASL_SSL by another user.
     reader = broker.connection(READER, "SCRAM-SHA-256")
-    events = eventually(
-        lambda: (found := events_on_topic(reader, "ledger.events.v1", tenant)) and len(found) == 2
-        and found,
-        what="the ledger's two events on ledger.events.v1",
-    )
+
+    def published() -> list[Envelope]:
+        found = events_on_topic(reader, LEDGER_EVENTS, tenant)
+        return found if len(found) == 2 else []
+
+    events = eventually(published, what="the ledger's two events on its topic")
     assert [e.type for e in events] == ["ledger.customer_upserted.v1", "ledger.invoice_issued.v1"]
 
     # Credit's consumer applied them: its processed-event rows and its fact of the invoice.
@@ -201,13 +214,18 @@ def test_outbox_relay_consumer_path_runs_over_sasl_ssl(
         " WHERE tenant = $1 AND customer_id = 'C-1'",
         tenant,
     )
-    assert dict(fact) == {"kind": "invoice", "ref": "INV-1", "currency": "CNY", "amount_minor": 123450}
+    assert dict(fact) == {
+        "kind": "invoice",
+        "ref": "INV-1",
+        "currency": "CNY",
+        "amount_minor": 123450,
+    }
 
     # And credit's relay published what credit derived, over SASL_SSL too.
     scored = eventually(
         lambda: [
             e
-            for e in events_on_topic(reader, "credit.events.v1", tenant)
+            for e in events_on_topic(reader, CREDIT_EVENTS, tenant)
             if e.type == "credit.score_changed.v1"
         ],
         what="credit's score_changed on credit.events.v1",
@@ -217,12 +235,33 @@ def test_outbox_relay_consumer_path_runs_over_sasl_ssl(
 
 def test_the_relay_reports_ready_over_sasl_ssl(stack: Stack) -> None:
     port = stack.env["LEDGER_HEALTH_PORT"]
-    ready = eventually(
-        lambda: (r := httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)).status_code == 200
-        and r,
-        what="the ledger relay is ready",
-    )
-    assert ready.json()["checks"] == {"database": "ok", "kafka": "ok", "loop": "ok"}
+
+    def ready() -> dict[str, Any] | None:
+        answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        return answer.json() if answer.status_code == 200 else None
+
+    body = eventually(ready, what="the ledger relay is ready")
+    assert body["checks"] == {"database": "ok", "kafka": "ok", "loop": "ok"}
+
+
+def test_the_ops_view_reads_lag_and_dead_letters_over_sasl_ssl(stack: Stack) -> None:
+    key = stack.create_tenant_key(f"t-{secrets.token_hex(4)}", "Ops", scopes=["ops:read"])
+    api = Api(stack.gateway_url, key)
+
+    def caught_up() -> dict[str, Any] | None:
+        response = api.get("/ops/pipeline")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        groups = {c["service"]: c for c in body["consumers"]}
+        return body if "credit" in groups and groups["credit"]["lag"] == 0 else None
+
+    body = eventually(caught_up, what="credit's consumer lag, read from Kafka, at 0")
+    [credit] = [c for c in body["consumers"] if c["service"] == "credit"]
+    assert len(credit["partitions"]) == 2 * PARTITIONS  # ledger's and reminders' topics
+    assert {d["topic"]: d["count"] for d in body["dead_letters"]} == {
+        t: 0 for t in all_topics() if is_dead_letter(t)
+    }
+    assert [u["service"] for u in body["unavailable"]] == ["reminders"]  # not started here
 
 
 async def _connects(connection: KafkaConnection) -> bool:
@@ -241,8 +280,9 @@ def test_a_wrong_password_or_a_missing_ca_cannot_connect(broker: SaslSslBroker) 
     assert asyncio.run(_connects(good))  # so the refusals below are the broker's doing
     assert not asyncio.run(_connects(dataclasses.replace(good, sasl_password="wrong")))
     assert not asyncio.run(_connects(dataclasses.replace(good, ssl_cafile=None)))
-    assert not asyncio.run(_connects(dataclasses.replace(good, sasl_mechanism="SCRAM-SHA-256",
-                                                         sasl_username="nobody")))
+    assert not asyncio.run(
+        _connects(dataclasses.replace(good, sasl_mechanism="SCRAM-SHA-256", sasl_username="nobody"))
+    )
 
 
 def _process_env(
@@ -268,12 +308,11 @@ def test_an_api_with_a_wrong_password_is_not_ready(
     broker: SaslSslBroker, stack: Stack, database: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = _process_env(
-        broker, database, {"KAFKA_SASL_PASSWORD": "wrong", "LEDGER_PORT": str(port)}
-    )
+    env = _process_env(broker, database, {"KAFKA_SASL_PASSWORD": "wrong", "LEDGER_PORT": str(port)})
     with (tmp_path / "ledger-api.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ledger", "api"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -316,8 +355,9 @@ def test_a_worker_that_cannot_connect_exits_with_the_reason(
     env = _process_env(broker, database, changes)
     log = tmp_path / f"{service}-{mode}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", service, mode], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", service, mode], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         code = proc.wait(90)
     except subprocess.TimeoutExpired:

@@ -165,7 +165,9 @@ def issue_tls(directory: Path, hosts: Sequence[str], *, days: int = 30) -> TlsFi
         .add_extension(_subject_alt_names(hosts), critical=False)
         .add_extension(
             # The broker is a TLS client too: it connects to its own listener.
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -399,7 +401,9 @@ class SaslSslBroker:
         }
         config = self.data_dir / "server.properties"
         lines = [f"{k}={v}" for k, v in properties.items()]
-        config.write_text("# Written by huikuan_dev.secure_kafka; edits are lost.\n" + "\n".join(lines) + "\n")
+        config.write_text(
+            "# Written by huikuan_dev.secure_kafka; edits are lost.\n" + "\n".join(lines) + "\n"
+        )
         config.chmod(0o600)  # it holds the broker's password
         (self.data_dir / "log4j.properties").write_text(
             "log4j.rootLogger=INFO, file\n"
