@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
@@ -58,6 +59,20 @@ def create_database(url: str, name: str) -> str:
 
 def drop_database(url: str, name: str) -> None:
     asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """The URL of a new database `<prefix>_<random>` on `make test`'s server, dropped
+    afterwards; the test is skipped when run without the servers."""
+    env = infra_env()
+    if env is None:
+        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    try:
+        yield create_database(env[0], name)
+    finally:
+        drop_database(env[0], name)
 
 
 def start_stack(

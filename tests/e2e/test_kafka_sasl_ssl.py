@@ -38,12 +38,10 @@ from huikuan_runtime.settings import DEV_INTERNAL_TOKEN
 from tests.support import (
     ROOT,
     Api,
-    create_database,
-    drop_database,
     events_on_topic,
     eventually,
-    infra_env,
     query,
+    scratch_database,
 )
 
 pytestmark = pytest.mark.e2e
@@ -76,15 +74,8 @@ def _run_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    env = infra_env()
-    if env is None:
-        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
-    name = f"huikuan_sasl_{secrets.token_hex(4)}"
-    url = create_database(env[0], name)
-    try:
+    with scratch_database("huikuan_sasl") as url:
         yield url
-    finally:
-        drop_database(env[0], name)
 
 
 @pytest.fixture(scope="module")
