@@ -57,7 +57,7 @@ Kafka = KafkaConnection | str
 
 def client_options(kafka: Kafka) -> dict[str, Any]:
     """The keyword arguments of any aiokafka client reaching `kafka` (an address alone:
-    plaintext) — for the clients this module does not make (tests, tools, the ops view)."""
+    plaintext), for clients this module does not make (test helpers, the dev tools)."""
     return (KafkaConnection(kafka) if isinstance(kafka, str) else kafka).options()
 
 
