@@ -2,18 +2,25 @@
 # Local single-node Apache Kafka broker in KRaft mode for a profile (config, data, logs in .run/<profile>/kafka).
 # Jars come from Maven Central via deploy/kafka/pom.xml, cached once in .run/kafka-libs/<version>/.
 #   deploy/kafka.sh start|stop|status dev|test
+#   deploy/kafka.sh libs    resolve the jars if needed and print their directory (for brokers
+#                           started by other tools, e.g. huikuan_dev.secure_kafka in tests)
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[[ $# -eq 2 ]] || { echo "usage: $0 start|stop|status dev|test" >&2; exit 2; }
-CMD=$1
-load_profile "$2"
+USAGE="usage: $0 start|stop|status dev|test, or $0 libs"
+CMD=${1:-}
+if [[ $CMD == libs ]]; then
+  [[ $# -eq 1 ]] || { echo "$USAGE" >&2; exit 2; }
+else
+  [[ $# -eq 2 ]] || { echo "$USAGE" >&2; exit 2; }
+  load_profile "$2"
+fi
 POM="$ROOT/deploy/kafka/pom.xml"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")"
 [[ -n "$KAFKA_VERSION" ]] || die "cannot read <kafka.version> from $POM"
 LIBS="$RUN/kafka-libs/$KAFKA_VERSION"
-KDIR="$PROFILE_DIR/kafka"
+KDIR="${PROFILE_DIR:-}/kafka"
 PIDFILE="$KDIR/kafka.pid"
 LOG="$KDIR/logs/server.log"
 OUT="$KDIR/logs/kafka.out"   # JVM stdout/stderr (crashes before log4j is up)
@@ -157,8 +164,9 @@ status() {
 }
 
 case "$CMD" in
+  libs) fetch_libs; echo "$LIBS" ;;
   start) lock "$PROFILE_DIR/.kafka.lock"; start ;;
   stop) lock "$PROFILE_DIR/.kafka.lock"; stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status dev|test" >&2; exit 2 ;;
+  *) echo "$USAGE" >&2; exit 2 ;;
 esac

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from huikuan_dev.stack import SERVICES, Stack, free_port
 from huikuan_dev.testing import start_groups_at_end
 from huikuan_events import Envelope
 from huikuan_runtime.addresses import LOOPBACK
+from huikuan_runtime.kafka import Kafka, client_options
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +59,20 @@ def create_database(url: str, name: str) -> str:
 
 def drop_database(url: str, name: str) -> None:
     asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """The URL of a new database `<prefix>_<random>` on `make test`'s server, dropped
+    afterwards; the test is skipped when run without the servers."""
+    env = infra_env()
+    if env is None:
+        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    try:
+        yield create_database(env[0], name)
+    finally:
+        drop_database(env[0], name)
 
 
 def start_stack(
@@ -150,10 +166,10 @@ def dead_letters(api: Api, topic: str) -> list[dict[str, Any]]:
             return items
 
 
-async def _records_for(bootstrap: str, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
+async def _records_for(kafka: Kafka, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
@@ -185,15 +201,15 @@ async def _records_for(bootstrap: str, topic: str, tenant: str) -> list[Consumer
         await consumer.stop()
 
 
-def records_on_topic(bootstrap: str, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
+def records_on_topic(kafka: Kafka, topic: str, tenant: str) -> list[ConsumerRecord[Any, Any]]:
     """Every record of an event of `tenant` now on `topic`, read from the beginning of each
-    partition."""
-    return asyncio.run(_records_for(bootstrap, topic, tenant))
+    partition; `kafka` is the broker's address, or a connection with TLS and SASL."""
+    return asyncio.run(_records_for(kafka, topic, tenant))
 
 
-def events_on_topic(bootstrap: str, topic: str, tenant: str) -> list[Envelope]:
+def events_on_topic(kafka: Kafka, topic: str, tenant: str) -> list[Envelope]:
     """Every event of `tenant` now on `topic`, read from the beginning of each partition."""
-    return [Envelope.from_bytes(r.value) for r in records_on_topic(bootstrap, topic, tenant)]
+    return [Envelope.from_bytes(r.value) for r in records_on_topic(kafka, topic, tenant)]
 
 
 async def _fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:

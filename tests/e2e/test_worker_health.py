@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from huikuan_dev.stack import free_port
-from tests.support import create_database, drop_database, infra_env
+from tests.support import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,8 @@ WORKERS = [
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[tuple[str, str]]:
-    env = infra_env()
-    if env is None:
-        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
-    name = f"health_{secrets.token_hex(4)}"
-    url = create_database(env[0], name)
-    try:
-        yield url, env[1]
-    finally:
-        drop_database(env[0], name)
+    with scratch_database("health") as url:
+        yield url, os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 
 
 def _env(service: str, url: str, bootstrap: str, port: int) -> dict[str, str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from huikuan_runtime.migrations import discover, package_migrations, plan
-from tests.support import ROOT, create_database, drop_database, infra_env, query
+from tests.support import ROOT, infra_env, query, scratch_database
 
 SERVICES = ("ledger", "credit", "reminders", "gateway")
 
@@ -115,15 +114,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
 
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
-    env = infra_env()
-    if env is None:
-        pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make test sets them)")
-    url = env[0]
-    name = f"huikuan_wheel_{secrets.token_hex(4)}"
-    try:
-        yield create_database(url, name)
-    finally:
-        drop_database(url, name)
+    with scratch_database("huikuan_wheel") as url:
+        yield url
 
 
 @pytest.mark.integration

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +93,11 @@ class Stack:
         schedulers: bool = False,
         group_suffix: str = "",
         outbound_allow: str | None = None,
+        processes: Sequence[ProcessSpec] | None = None,
     ) -> None:
+        """`processes` picks which to run (default: every one of `PROCESSES`, and the
+        `SCHEDULERS` when `schedulers`); `extra_env` adds settings, e.g. the `KAFKA_*` TLS
+        and SASL ones of a secured broker."""
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
         self.ports = ports
@@ -119,7 +123,11 @@ class Stack:
             **({"HUIKUAN_OUTBOUND_ALLOW": outbound_allow} if outbound_allow is not None else {}),
             **(extra_env or {}),
         }
-        self.specs = PROCESSES + (SCHEDULERS if schedulers else ())
+        self.specs = (
+            tuple(processes)
+            if processes is not None
+            else PROCESSES + (SCHEDULERS if schedulers else ())
+        )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
 

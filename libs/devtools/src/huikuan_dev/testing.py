@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from huikuan_events.topics import all_topics
 from huikuan_runtime.db import create_pool
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
+from huikuan_runtime.kafka import Kafka, client_options
 from huikuan_runtime.migrations import migrate, plan
 
 
@@ -52,11 +53,12 @@ async def schema_pool(
             await pool.close()
 
 
-async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> None:
+async def start_groups_at_end(kafka: Kafka, groups: Sequence[str]) -> None:
     """Commit the current end of every topic for `groups`, so that the consumers of a new
     stack on a shared broker start there instead of replaying what earlier test sessions and
-    benchmarks published (a fresh database has no use for it, and it takes minutes)."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    benchmarks published (a fresh database has no use for it, and it takes minutes).
+    `kafka` is the broker's address, or a connection with its TLS and SASL settings."""
+    probe = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await probe.start()
     try:
         cluster = await probe._client.fetch_all_metadata()
@@ -70,7 +72,7 @@ async def start_groups_at_end(bootstrap_servers: str, groups: Sequence[str]) -> 
         await probe.stop()
     for group in groups:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+            **client_options(kafka), group_id=group, enable_auto_commit=False
         )
         await consumer.start()
         try:

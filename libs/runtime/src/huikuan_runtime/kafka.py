@@ -55,7 +55,9 @@ class KafkaConnection:
 Kafka = KafkaConnection | str
 
 
-def _options(kafka: Kafka) -> dict[str, Any]:
+def client_options(kafka: Kafka) -> dict[str, Any]:
+    """The keyword arguments of any aiokafka client reaching `kafka` (an address alone:
+    plaintext), for clients this module does not make (test helpers, the dev tools)."""
     return (KafkaConnection(kafka) if isinstance(kafka, str) else kafka).options()
 
 
@@ -87,7 +89,7 @@ def make_producer(kafka: Kafka, client_id: str) -> AIOKafkaProducer:
     """An idempotent producer: acks from all in-sync replicas, no duplicates from its own
     retries."""
     return AIOKafkaProducer(
-        **_options(kafka),
+        **client_options(kafka),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -101,7 +103,7 @@ def make_consumer(
     """A group consumer that never commits by itself and starts from the beginning."""
     return AIOKafkaConsumer(
         *topics,
-        **_options(kafka),
+        **client_options(kafka),
         group_id=group_id,
         client_id=group_id,
         enable_auto_commit=False,
@@ -111,7 +113,7 @@ def make_consumer(
 
 
 def make_admin(kafka: Kafka, client_id: str) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**_options(kafka), client_id=client_id)
+    return AIOKafkaAdminClient(**client_options(kafka), client_id=client_id)
 
 
 async def ensure_topics(
@@ -150,7 +152,7 @@ class KafkaProbe:
     """A metadata-only client for readiness checks."""
 
     def __init__(self, kafka: Kafka, client_id: str) -> None:
-        self._client = AIOKafkaClient(**_options(kafka), client_id=client_id)
+        self._client = AIOKafkaClient(**client_options(kafka), client_id=client_id)
         self._started = False
 
     async def check(self) -> None:
