@@ -1,10 +1,17 @@
-"""The outbox relay: publishes committed outbox rows to Kafka, in `position` order.
+"""The outbox relay: publishes committed outbox rows to Kafka, each subject's in order.
 
-Each batch is claimed with `FOR UPDATE SKIP LOCKED` (so replicas share the work), sent
-through the idempotent producer, and marked published in the same transaction that
-claimed it. A crash after sending but before the commit re-sends the batch: delivery is
-at least once, and consumers drop duplicates by event id. The relay wakes on
-LISTEN/NOTIFY and also polls, so a lost notification only delays publishing.
+Replicas share the work by lanes: each row falls in one of `LANES` lanes by a hash of its
+key (`outbox_lane`, the runtime's migration 0003), so a subject's events share a lane. A
+batch first takes the transaction-level advisory locks of up to `LANES_PER_BATCH` lanes
+that have unpublished rows (those another replica holds are skipped, and each replica
+starts its search at a random lane), then reads those lanes' oldest rows in `position`
+order, sends them through the idempotent producer and marks them published in the same
+transaction. Two replicas never publish one lane at once, so per-subject order holds with
+any number of them (with `SKIP LOCKED` alone, two replicas took disjoint batches of one
+subject and published them concurrently). A crash after sending but before the commit
+re-sends the batch: delivery is at least once, and consumers drop duplicates by event id.
+The relay wakes on LISTEN/NOTIFY and also polls, so a lost notification only delays
+publishing.
 
 Every record is a CloudEvent in the structured content mode of the Kafka protocol binding:
 the value is the envelope as the outbox holds it, the key `tenant/subject`, and the headers
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -26,6 +34,34 @@ from huikuan_runtime import health, metrics
 from huikuan_runtime.outbox import notify_channel
 
 log = logging.getLogger(__name__)
+
+LANES = 64  # `outbox_lane(key)` is a hash of the key & 63
+LANES_PER_BATCH = 8  # so that several replicas find lanes of their own
+
+# The lanes of this batch: those with unpublished rows, in the order given, whose lock this
+# transaction gets (LIMIT stops the search, so at most $2 locks are taken). The locks' class
+# is the schema: services sharing a database never wait for each other.
+_CLAIM_LANES = """
+    SELECT lane FROM (
+        SELECT lane FROM unnest($1::int[]) AS x(lane)
+        WHERE EXISTS (SELECT 1 FROM outbox_event
+                      WHERE published_at IS NULL AND outbox_lane(key) = x.lane)
+        OFFSET 0
+    ) busy
+    WHERE pg_try_advisory_xact_lock(hashtext(current_schema()), lane)
+    LIMIT $2"""
+
+# The oldest unpublished rows of the claimed lanes, by position: each lane's are a prefix of
+# its own order (read lane by lane through the index, never the whole backlog).
+_LANE_ROWS = """
+    SELECT o.position, o.topic, o.key, o.payload, o.headers
+    FROM unnest($1::int[]) AS l(lane)
+    CROSS JOIN LATERAL (
+        SELECT position, topic, key, payload, headers FROM outbox_event
+        WHERE published_at IS NULL AND outbox_lane(key) = l.lane
+        ORDER BY position LIMIT $2
+    ) o
+    ORDER BY o.position LIMIT $2"""
 
 
 class OutboxRelay:
@@ -47,13 +83,13 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unpublished events; return how many were published."""
+        start = random.randrange(LANES)
+        order = [(start + n) % LANES for n in range(LANES)]
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT position, topic, key, payload, headers FROM outbox_event
-                   WHERE published_at IS NULL ORDER BY position
-                   LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self._batch_size,
-            )
+            lanes = [r["lane"] for r in await conn.fetch(_CLAIM_LANES, order, LANES_PER_BATCH)]
+            if not lanes:
+                return 0
+            rows = await conn.fetch(_LANE_ROWS, lanes, self._batch_size)
             if not rows:
                 return 0
             pending = [

@@ -19,6 +19,8 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_structured_event
 from huikuan_events import Envelope, bulk
 from huikuan_events.ledger import SOURCE, InvoiceIssued
 from huikuan_runtime import outbox
+from huikuan_runtime.db import create_pool
+from huikuan_runtime.kafka import make_producer
 from huikuan_runtime.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
@@ -197,6 +199,57 @@ async def test_relay_run_is_woken_by_notify(
         async with asyncio.timeout(10):
             await task
     assert await _published_state(pool) == (9, 9)
+
+
+async def test_three_relays_share_the_work_and_keep_each_subjects_order(
+    database_url: str,
+    schema: str,
+    pool: asyncpg.Pool,
+    topic: str,
+    bootstrap_servers: str,
+    read_topic: ReadTopic,
+) -> None:
+    """Three relays, each with its own pool and producer (as three replicas would have),
+    publish while four writers commit events of 30 subjects in small transactions: every
+    event arrives once, each subject's in sequence order, and every relay did some of it
+    (issue #13 item 4: with SKIP LOCKED batches alone, two relays published one subject's
+    events concurrently and out of order)."""
+    subjects = [f"cust-{n:02d}" for n in range(30)]
+    written: list[Envelope] = []
+
+    async def writer(w: int) -> None:
+        for n in range(60):
+            async with pool.acquire() as conn, conn.transaction():
+                for k in range(1 + n % 3):
+                    subject = subjects[(w * 7 + n * 3 + k) % len(subjects)]
+                    written.append(await _record(conn, topic, subject, n))
+
+    pools = [await create_pool(database_url, schema, min_size=1, max_size=2) for _ in range(3)]
+    producers = [make_producer(bootstrap_servers, f"it-relay-{n}") for n in range(3)]
+    for producer in producers:
+        await producer.start()
+    writing = asyncio.gather(*(writer(w) for w in range(4)))
+    published = [0, 0, 0]
+
+    async def relay(n: int) -> None:
+        one = OutboxRelay(pools[n], producers[n], schema, batch_size=5)
+        while not writing.done() or await one.backlog():
+            published[n] += await one.publish_batch()
+            await asyncio.sleep(0)
+
+    try:
+        async with asyncio.timeout(120):
+            await asyncio.gather(writing, *(relay(n) for n in range(3)))
+    finally:
+        for producer in producers:
+            await producer.stop()
+        for p in pools:
+            await p.close()
+    assert sum(published) == len(written) and all(published), published
+    records = await read_topic(topic, len(written))
+    assert sorted(Envelope.from_bytes(r.value).id for r in records) == sorted(e.id for e in written)
+    sequences = _assert_in_subject_order(records)
+    assert sum(len(v) for v in sequences.values()) == len(written)
 
 
 async def test_concurrent_writers_get_distinct_consecutive_sequences(
