@@ -195,10 +195,11 @@ async def test_weekends_are_skipped_and_caught_up_on_the_next_business_day(
     pool: asyncpg.Pool, smtp: Sink
 ) -> None:
     await customer(pool, "C-1")
-    await invoice(pool, "C-1", "I-1", date(2026, 2, 27), 1_000)  # a Friday
-    saturday = await run(pool, tenant=TENANT, as_of=date(2026, 2, 28), at=AT)
+    # Not the weekend of 2026-02-28: China worked that Saturday for the Spring Festival.
+    await invoice(pool, "C-1", "I-1", date(2026, 3, 6), 1_000)  # a Friday
+    saturday = await run(pool, tenant=TENANT, as_of=date(2026, 3, 7), at=AT)
     assert (saturday.reminders, saturday.skipped_not_business_time) == (0, 1)
-    monday = await run(pool, tenant=TENANT, as_of=date(2026, 3, 2), at=AT)
+    monday = await run(pool, tenant=TENANT, as_of=date(2026, 3, 9), at=AT)
     assert monday.reminders == 1
     assert await pool.fetchval("SELECT step FROM reminder") == "overdue_notice"
 

@@ -14,6 +14,22 @@ def test_weekend_and_holiday() -> None:
     assert not is_business_day(date(2026, 11, 28), "CN")  # Saturday
     assert not is_business_day(date(2026, 10, 1), "CN")  # National Day, a Thursday
     assert is_business_day(date(2026, 10, 1), "US")
+
+
+def test_working_days_follow_each_countrys_own_rules() -> None:
+    # China's make-up working days (调休): the weekend days worked for a long holiday.
+    assert is_business_day(date(2025, 1, 26), "CN")  # a Sunday, worked for Spring Festival
+    assert is_business_day(date(2025, 2, 8), "cn")  # a Saturday, likewise
+    assert is_business_day(date(2025, 10, 11), "CN")  # a Saturday worked for National Day
+    assert not is_business_day(date(2025, 10, 12), "CN")  # the Sunday after: off
+    assert not is_business_day(date(2025, 1, 28), "CN")  # New Year's Eve, a Tuesday
+    # A Friday-Saturday weekend.
+    assert not is_business_day(date(2025, 3, 7), "SA")  # Friday
+    assert not is_business_day(date(2025, 3, 8), "SA")  # Saturday
+    assert is_business_day(date(2025, 3, 9), "SA")  # Sunday
+    # No country, or one the package does not know: Monday to Friday.
+    assert is_business_day(date(2025, 1, 24), None) and not is_business_day(date(2025, 1, 26), None)
+    assert not is_business_day(date(2025, 1, 26), "XX")
     assert not is_business_day(date(2026, 7, 3), "US")  # Independence Day observed
     assert is_business_day(date(2026, 10, 1), None)  # no country: weekends only
 

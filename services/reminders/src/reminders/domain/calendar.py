@@ -1,6 +1,9 @@
-"""When a customer may be contacted: business days of the customer's country (no weekend,
-no public holiday, from the `holidays` package) within the send window, in the customer's
-time zone. Pure: the instant is always given."""
+"""When a customer may be contacted: working days of the customer's country within the send
+window, in the customer's time zone. The `holidays` package knows each country's working
+days: its own weekend (Friday and Saturday in Saudi Arabia), its public holidays, and the
+weekend days worked in their place (China's 调休: Sunday 2025-01-26 was a working day).
+Without a country (or one the package does not know), Monday to Friday. Pure: the instant is
+always given."""
 
 from __future__ import annotations
 
@@ -38,15 +41,13 @@ def _holidays(country: str, year: int) -> holidays.HolidayBase | None:
         return None
 
 
-def is_holiday(day: date, country: str | None) -> bool:
-    if not country:
-        return False
-    table = _holidays(country.upper(), day.year)
-    return table is not None and day in table
-
-
 def is_business_day(day: date, country: str | None) -> bool:
-    return day.weekday() < 5 and not is_holiday(day, country)
+    """A working day of `country` (ISO 3166 code): not its weekend unless worked in place of
+    a holiday, not a public holiday."""
+    table = _holidays(country.upper(), day.year) if country else None
+    if table is None:
+        return day.weekday() < 5
+    return bool(table.is_working_day(day))
 
 
 def local(at: datetime, timezone: str | None, fallback: str = "Asia/Shanghai") -> datetime:
