@@ -33,6 +33,14 @@ class Settings(ServiceSettings):
     """Where reminders' internal API answers."""
     downstream_timeout_seconds: float = 5.0
     """How long a call to a service may take before the client gets a 503."""
+    idempotency_key_ttl_seconds: float = Field(24 * 3600.0, gt=0)
+    """How long after its first use an `Idempotency-Key` replays its response; later, the
+    same key starts a new request."""
+    idempotency_claim_timeout_seconds: float = Field(120.0, gt=0)
+    """How long a request may hold its `Idempotency-Key` unfinished (others with the key get
+    409 meanwhile). An older claim was abandoned — the gateway stopped mid-request — and the
+    next request with the key takes it over. Must exceed the longest request the gateway
+    makes (`GATEWAY_DOWNSTREAM_TIMEOUT_SECONDS`), or a slow request could run twice."""
     summary_part_timeout_seconds: float = 2.0
     """How long a joined read (customer summary, invoice with prediction) waits for each
     part before marking it `unavailable`."""
@@ -130,6 +138,15 @@ class Settings(ServiceSettings):
         if refused or not value:
             raise ValueError(f"JWT algorithms must be some of {sorted(ALLOWED_ALGORITHMS)}")
         return value
+
+    @model_validator(mode="after")
+    def _claims_outlive_requests(self) -> Self:
+        if self.idempotency_claim_timeout_seconds <= self.downstream_timeout_seconds:
+            raise ValueError(
+                "GATEWAY_IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS must exceed "
+                "GATEWAY_DOWNSTREAM_TIMEOUT_SECONDS: a request still running would lose its key"
+            )
+        return self
 
     @model_validator(mode="after")
     def _jwt_needs_issuer_and_audience(self) -> Self:

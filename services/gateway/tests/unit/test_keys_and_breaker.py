@@ -83,3 +83,14 @@ def test_placeholder_secrets_are_refused_outside_development(
     monkeypatch.delenv("HUIKUAN_INTERNAL_TOKEN")
     with pytest.raises(ValueError, match="HUIKUAN_INTERNAL_TOKEN"):
         Settings()
+
+
+def test_an_idempotency_claim_must_outlive_the_longest_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_DOWNSTREAM_TIMEOUT_SECONDS", "30")
+    monkeypatch.setenv("GATEWAY_IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS", "30")
+    with pytest.raises(ValueError, match="must exceed GATEWAY_DOWNSTREAM_TIMEOUT_SECONDS"):
+        Settings()
+    monkeypatch.setenv("GATEWAY_IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS", "31")
+    assert Settings().idempotency_claim_timeout_seconds == 31

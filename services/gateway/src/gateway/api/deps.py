@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -124,8 +125,16 @@ class Once:
     """Runs a POST's work at most once per `Idempotency-Key` (gateway.service.idempotency)
     and replays its response afterwards; without a key, simply runs it."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock, method: str, path: str) -> None:
-        self.pool, self.clock, self.method, self.path = pool, clock, method, path
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock,
+        lifetimes: idempotency.Lifetimes,
+        method: str,
+        path: str,
+    ) -> None:
+        self.pool, self.clock, self.lifetimes = pool, clock, lifetimes
+        self.method, self.path = method, path
 
     async def __call__(
         self,
@@ -138,11 +147,17 @@ class Once:
         if key is None:
             return await call()
         request_print = idempotency.fingerprint(self.method, self.path, body)
-        return await idempotency.once(self.pool, self.clock, tenant, key, request_print, call)
+        return await idempotency.once(
+            self.pool, self.clock, self.lifetimes, tenant, key, request_print, call
+        )
 
 
-async def once(request: Request, pool: Pool, clock: Clock) -> Once:
-    return Once(pool, clock, request.method, request.url.path)
+async def once(request: Request, pool: Pool, clock: Clock, settings: Config) -> Once:
+    lifetimes = idempotency.Lifetimes(
+        ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
+        claim_timeout=timedelta(seconds=settings.idempotency_claim_timeout_seconds),
+    )
+    return Once(pool, clock, lifetimes, request.method, request.url.path)
 
 
 IdempotencyKey = Annotated[

@@ -6,6 +6,12 @@ gateway restart, since keys live in the database. The same key with a different 
 is a 422. While the first request is still running, a second one with its key gets a 409.
 A request that fails on our side (5xx, a dead service) gives its key back so the caller
 can retry with it. Keys are per tenant.
+
+Keys do not last for ever (`Lifetimes`): one first used longer ago than its time to live
+(24 hours by default) starts afresh, as a new request; and a claim never completed — the
+gateway stopped between taking the key and storing the response — is taken over by the
+next request with the key once it is older than the longest a request can run, instead of
+answering 409 for ever.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -32,6 +40,12 @@ class KeyReused(Problem):
     title = "The Idempotency-Key was used for a different request"
 
 
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    ttl: timedelta  # a key replays its response this long after its first use
+    claim_timeout: timedelta  # an unfinished claim older than this was abandoned
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
     canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -40,14 +54,24 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 async def once(
     pool: asyncpg.Pool,
     clock: Clock,
+    lifetimes: Lifetimes,
     tenant: str,
     key: str,
     request_print: str,
     call: Callable[[], Awaitable[Response]],
 ) -> Response:
     """Run `call` at most once per (tenant, key); replay its response afterwards."""
+    now = clock.now()
     async with pool.acquire() as conn:
-        if not await store.claim(conn, tenant, key, request_print, clock.now()):
+        if not await store.claim(
+            conn,
+            tenant,
+            key,
+            request_print,
+            now,
+            expired_before=now - lifetimes.ttl,
+            abandoned_before=now - lifetimes.claim_timeout,
+        ):
             row = await store.get(conn, tenant, key)
             if row is None:  # released in between: the caller may simply retry
                 raise Conflict(f"the request with {HEADER} {key!r} just failed; retry")

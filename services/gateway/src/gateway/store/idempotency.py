@@ -8,16 +8,33 @@ import asyncpg
 
 
 async def claim(
-    conn: asyncpg.Connection, tenant: str, key: str, fingerprint: str, at: datetime
+    conn: asyncpg.Connection,
+    tenant: str,
+    key: str,
+    fingerprint: str,
+    at: datetime,
+    *,
+    expired_before: datetime,
+    abandoned_before: datetime,
 ) -> bool:
-    """Take the key for this request; False when someone already holds or used it."""
+    """Take the key for this request; False when another request holds or used it. A key
+    first used before `expired_before`, or claimed before `abandoned_before` and never
+    completed, is taken over as if it were new."""
     claimed: bool | None = await conn.fetchval(
         """INSERT INTO idempotency_key (tenant, key, fingerprint, created_at)
-           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (tenant, key) DO UPDATE SET
+               fingerprint = EXCLUDED.fingerprint, created_at = EXCLUDED.created_at,
+               status = NULL, content_type = NULL, body = NULL, completed_at = NULL
+           WHERE idempotency_key.created_at < $5
+              OR (idempotency_key.completed_at IS NULL AND idempotency_key.created_at < $6)
+           RETURNING true""",
         tenant,
         key,
         fingerprint,
         at,
+        expired_before,
+        abandoned_before,
     )
     return bool(claimed)
 
