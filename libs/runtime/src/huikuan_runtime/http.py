@@ -138,21 +138,66 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-class RequestContextMiddleware:
-    """Request id and trace id in and out, an access log line and request metrics."""
+def _refusal(scope: Scope) -> tuple[int, str, str, str] | None:
+    """Why to refuse a request before the app sees it: a header value that is not UTF-8
+    (status, slug, title, detail), or None."""
+    for name, value in scope["headers"]:
+        try:
+            value.decode()
+        except UnicodeDecodeError:
+            header = name.decode("latin-1")
+            return 400, "bad-header", "Bad header", f"the {header} header is not UTF-8"
+    return None
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestContextMiddleware:
+    """Request id and trace id in and out, an access log line and request metrics; requests
+    with a header that is not UTF-8 (400) or a body over `max_body_bytes` (413, by its
+    Content-Length at once, else as soon as the body read so far is larger: a streamed body
+    is read here, never more than the limit) are refused as problems before the app sees
+    them."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = 4 * 1024 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        refused = _refusal(scope)
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or secrets.token_hex(8)
         rid_token = request_id_var.set(request_id[:128])
         tid_token = trace_id_var.set(trace_id_from(headers.get("traceparent")))
         path_token = request_path_var.set(scope["path"])
+        length = headers.get("content-length", "")
+        if refused is None and length.isdigit() and int(length) > self.max_body_bytes:
+            refused = self._too_large()
+        body: list[bytes] = []
+        if refused is None:
+            # Read the body (the app would read it whole anyway) up to the limit; past it,
+            # refuse without reading on. The app then gets it as one message.
+            size, more = 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    break
+                body.append(message.get("body", b""))
+                size += len(body[-1])
+                more = message.get("more_body", False)
+                if size > self.max_body_bytes:
+                    refused = self._too_large()
+                    break
+        replayed = False
+
+        async def receive_read() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(body), "more_body": False}
+            return await receive()
+
         status = 500
         started = time.perf_counter()
         response_started = False
@@ -168,7 +213,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if refused is not None:
+                await self._refuse(refused, scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive_read, send_with_id)
         except Exception:
             # Logged once here; the caller gets a problem, never a stack trace.
             log.exception("unhandled error", extra={"path": scope["path"]})
@@ -202,6 +250,24 @@ class RequestContextMiddleware:
             request_path_var.reset(path_token)
             request_id_var.reset(rid_token)
             trace_id_var.reset(tid_token)
+
+    def _too_large(self) -> tuple[int, str, str, str]:
+        return (
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"the body is larger than {self.max_body_bytes} bytes",
+        )
+
+    @staticmethod
+    async def _refuse(
+        why: tuple[int, str, str, str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        status, slug, title, detail = why
+        refusal = problem_response(
+            problem_body(status, slug, title, detail, instance=scope["path"])
+        )
+        await refusal(scope, receive, send)
 
 
 def health_router(checks: Callable[[], Mapping[str, Check]]) -> APIRouter:

@@ -77,7 +77,7 @@ def create_service_app(
 
     app = FastAPI(title=title, version=version, lifespan=lifespan, **fastapi_options)
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
 
     def checks() -> dict[str, Any]:
         async def database() -> None:

@@ -108,6 +108,9 @@ class ServiceSettings(BaseSettings):
     """The address the HTTP API listens on."""
     port: int = 8000
     """The port the HTTP API listens on."""
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    """The largest request body the HTTP API reads; a larger one is refused with 413 before
+    it is read whole (a batch of 1,000 invoices is about 300 KB)."""
     db_schema: str = "public"
     """The PostgreSQL schema holding the service's tables (each service its own)."""
     db_pool_min: int = 1
