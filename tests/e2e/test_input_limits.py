@@ -54,3 +54,14 @@ def test_a_header_that_is_not_utf8_is_a_400_problem(tenant: Tenant) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["detail"] == "the x-note header is not UTF-8"
     assert tenant.api.get("/customers").status_code == 200
+
+
+def test_a_date_out_of_range_is_a_422_naming_the_field(tenant: Tenant) -> None:
+    assert tenant.api.put_customer("C-1", payment_terms_days=30).status_code == 201
+    late = tenant.api.post_invoice("LATE-1", "C-1", issue_date="9999-12-31")
+    assert late.status_code == 422, late.text[:300]
+    assert late.headers["content-type"].startswith("application/problem+json")
+    assert "issue_date: 9999-12-31 is outside 1900-01-01 to 9000-12-31" in late.text
+    assert tenant.api.get("/invoices/LATE-1").status_code == 404
+    asked = tenant.api.get("/reports/aging?as_of=0001-01-01")
+    assert asked.status_code == 422 and "as_of: 0001-01-01 is outside" in asked.text

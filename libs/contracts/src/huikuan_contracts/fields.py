@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Self
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from huikuan_contracts.money import Money, MoneyError, is_currency
 
@@ -100,8 +101,32 @@ FitsCurrency = _against_currency(Money.parse)
 PositiveInCurrency = _against_currency(parse_positive)
 
 
-class StrictIn(BaseModel):
-    """Request bodies refuse unknown fields and trim strings."""
+# The dates a request may carry: a year's history before the earliest, or terms and weeks
+# after the latest, are still dates (9999-12-31 plus 30 days' terms is not).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9000, 12, 31)
+
+
+class DatesInRange(BaseModel):
+    """Every date (and time) field of the request lies from `EARLIEST_DATE` to
+    `LATEST_DATE`: a date the arithmetic on it would carry out of the calendar is a 422
+    naming the field, not a 500 later."""
+
+    @model_validator(mode="after")
+    def _dates_in_range(self) -> Self:
+        for name, value in self:
+            day = value.date() if isinstance(value, datetime) else value
+            if isinstance(day, date) and not EARLIEST_DATE <= day <= LATEST_DATE:
+                raise ValueError(f"{name}: {value} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+        return self
+
+
+class QueryIn(DatesInRange):
+    """Query parameters: dates in range."""
+
+
+class StrictIn(DatesInRange):
+    """Request bodies refuse unknown fields, trim strings and keep dates in range."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from huikuan_contracts.fields import QueryIn
 
 
-class AsOfQuery(BaseModel):
+class AsOfQuery(QueryIn):
     model_config = ConfigDict(extra="forbid")
 
     as_of: date | None = Field(None, description="the date to compute for; default today")

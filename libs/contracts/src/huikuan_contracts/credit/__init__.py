@@ -8,18 +8,21 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from huikuan_contracts.fields import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     AmountIn,
     CurrencyCode,
     DecimalAmount,
     ExternalId,
     FitsCurrency,
+    QueryIn,
     StrictIn,
 )
 
 Grade = Literal["A", "B", "C", "D", "E"]
-# A date a request asks about: far enough from year 1 and 9999 that a year's history
-# before it or a year of weeks after it is still a date.
-AskedDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9000, 12, 31))]
+# A date a request asks about (also checked by the request models' base, `DatesInRange`;
+# here as well so the field's own error names it).
+AskedDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 
 class FactorPublic(BaseModel):
@@ -102,7 +105,7 @@ class ScoreChangePublic(BaseModel):
     changed_at: datetime
 
 
-class HistoryQuery(BaseModel):
+class HistoryQuery(QueryIn):
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=512)
 
@@ -112,7 +115,7 @@ class ScoreHistoryPage(BaseModel):
     next_cursor: str | None
 
 
-class GradeQuery(BaseModel):
+class GradeQuery(QueryIn):
     """`GET /customers?grade=`: the customers credit currently grades `grade`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -200,7 +203,7 @@ class RescoreResult(BaseModel):
     changed: int = Field(description="customers whose score or grade changed")
 
 
-class PredictionQuery(BaseModel):
+class PredictionQuery(QueryIn):
     as_of: AskedDate | None = Field(None, description="defaults to today (UTC)")
 
 
@@ -240,7 +243,7 @@ class InvoiceForecastPublic(InvoicePredictionPublic):
     )
 
 
-class CashForecastQuery(BaseModel):
+class CashForecastQuery(QueryIn):
     model_config = ConfigDict(serialize_by_alias=True)
 
     from_: AskedDate | None = Field(None, alias="from", description="defaults to today (UTC)")

@@ -13,6 +13,7 @@ from huikuan_contracts.fields import (
     EmailAddress,
     ExternalId,
     LanguageTag,
+    QueryIn,
     StrictIn,
     TimeZoneName,
 )
@@ -53,7 +54,7 @@ class CustomerBalances(BaseModel):
     balances: list[CurrencyBalance]
 
 
-class CustomerQuery(BaseModel):
+class CustomerQuery(QueryIn):
     """Filters of `GET /customers`."""
 
     model_config = ConfigDict(extra="forbid")

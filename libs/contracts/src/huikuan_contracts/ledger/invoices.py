@@ -11,6 +11,7 @@ from huikuan_contracts.fields import (
     AmountIn,
     DecimalAmount,
     ExternalId,
+    QueryIn,
     SignedAmount,
     StrictIn,
 )
@@ -129,7 +130,7 @@ class InvoiceBatchResult(BaseModel):
     items: list[InvoiceBatchItem]
 
 
-class InvoiceQuery(BaseModel):
+class InvoiceQuery(QueryIn):
     """Filters of `GET /invoices`."""
 
     model_config = ConfigDict(extra="forbid")

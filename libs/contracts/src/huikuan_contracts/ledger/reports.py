@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huikuan_contracts.fields import QueryIn
 from huikuan_contracts.ledger.kinds import GroupBy
 
 SignedAmount = Annotated[
@@ -35,7 +36,7 @@ BUCKETS_HELP = (
 AS_OF_HELP = "the day to report at (its end); default today (UTC)"
 
 
-class _Query(BaseModel):
+class _Query(QueryIn):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

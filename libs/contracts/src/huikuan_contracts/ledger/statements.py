@@ -7,7 +7,14 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from huikuan_contracts.fields import CurrencyCode, DecimalAmount, ExternalId, FitsCurrency, StrictIn
+from huikuan_contracts.fields import (
+    CurrencyCode,
+    DecimalAmount,
+    ExternalId,
+    FitsCurrency,
+    QueryIn,
+    StrictIn,
+)
 from huikuan_contracts.ledger.kinds import EntryKind
 from huikuan_contracts.money import Money
 
@@ -21,7 +28,7 @@ SignedAmount = Annotated[
 ]
 
 
-class StatementQuery(BaseModel):
+class StatementQuery(QueryIn):
     model_config = ConfigDict(extra="forbid", serialize_by_alias=True)
 
     period_from: date = Field(alias="from", description="first day of the period")
@@ -112,7 +119,7 @@ class ConfirmationPublic(BaseModel):
     created_at: datetime
 
 
-class ConfirmationsQuery(BaseModel):
+class ConfirmationsQuery(QueryIn):
     model_config = ConfigDict(extra="forbid")
 
     currency: CurrencyCode | None = None

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from huikuan_contracts.fields import AmountIn, DecimalAmount
+from huikuan_contracts.fields import AmountIn, DecimalAmount, QueryIn
 
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
@@ -29,7 +29,7 @@ class TargetPublic(BaseModel):
     updated_at: datetime
 
 
-class TargetsQuery(BaseModel):
+class TargetsQuery(QueryIn):
     model_config = ConfigDict(extra="forbid")
 
     period: Period

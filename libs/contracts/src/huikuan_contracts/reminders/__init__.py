@@ -15,6 +15,7 @@ from huikuan_contracts.fields import (
     DecimalAmount,
     EmailAddress,
     ExternalId,
+    QueryIn,
     StrictIn,
     TimeZoneName,
 )
@@ -111,7 +112,7 @@ class DunningPublic(BaseModel):
     next_action: NextAction | None = None
 
 
-class DunningQuery(BaseModel):
+class DunningQuery(QueryIn):
     as_of: date | None = Field(None, description="defaults to today (UTC)")
 
 
@@ -168,7 +169,7 @@ class PromiseList(BaseModel):
 ReminderStatus = Literal["pending", "sent", "failed", "cancelled"]
 
 
-class ReminderQuery(BaseModel):
+class ReminderQuery(QueryIn):
     customer_id: str | None = Field(None, max_length=64)
     status: ReminderStatus | None = None
     limit: int = Field(100, ge=1, le=1000)
@@ -224,7 +225,7 @@ class ReminderPage(BaseModel):
     next_cursor: str | None = None
 
 
-class WorklistQuery(BaseModel):
+class WorklistQuery(QueryIn):
     owner: str | None = Field(
         None,
         max_length=100,
@@ -313,7 +314,7 @@ class CollectorPublic(BaseModel):
     updated_at: datetime
 
 
-class CollectorQuery(BaseModel):
+class CollectorQuery(QueryIn):
     manager: str | None = Field(None, max_length=64, description="only those under this manager")
     limit: int = Field(100, ge=1, le=500)
     cursor: str | None = Field(
