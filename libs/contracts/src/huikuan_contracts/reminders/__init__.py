@@ -61,7 +61,9 @@ class StepPublic(BaseModel):
 
 class PolicyPut(StrictIn):
     grades: list[str] = Field(
-        default_factory=list, description="credit grades (A to E) this policy is chosen for"
+        default_factory=list,
+        max_length=5,
+        description="credit grades (A to E) this policy is chosen for",
     )
     steps: list[StepIn] = Field(min_length=1, max_length=30)
 
@@ -138,7 +140,9 @@ class PromiseCreate(AmountIn):
     promise_id: ExternalId
     promised_date: date
     invoice_ids: list[ExternalId] | None = Field(
-        None, description="the invoices it covers; default every open invoice in the currency"
+        None,
+        max_length=1000,
+        description="the invoices it covers; default every open invoice in the currency",
     )
     taken_by: str = Field(min_length=1, max_length=100)
     made_on: date | None = Field(None, description="defaults to today (UTC)")
