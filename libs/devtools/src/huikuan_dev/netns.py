@@ -81,17 +81,17 @@ def _pids(namespace: str) -> list[int]:
 
 def _kill_all(namespace: str, timeout: float = 30.0) -> int:
     """SIGKILL every process in the namespace and wait until none is left; how many."""
-    killed = 0
+    killed: set[int] = set()
     deadline = time.monotonic() + timeout
     while pids := _pids(namespace):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
+                killed.add(pid)
         if time.monotonic() > deadline:
             raise NetnsError(f"processes still running in {namespace}: {pids}")
         time.sleep(0.05)
-    return killed
+    return len(killed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +117,16 @@ class Host:
     @contextlib.contextmanager
     def entered(self) -> Iterator[None]:
         """Run the calling thread on this host (its new sockets live here) for the block."""
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        try:
+        with contextlib.ExitStack() as opened:
+            home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            opened.callback(os.close, home)
             target = os.open(NETNS_DIR / self.namespace, os.O_RDONLY)
+            opened.callback(os.close, target)
+            _setns(target)
             try:
-                _setns(target)
-                try:
-                    yield
-                finally:
-                    _setns(home)
+                yield
             finally:
-                os.close(target)
-        finally:
-            os.close(home)
+                _setns(home)
 
 
 def cleanup(prefix: str) -> list[str]:
