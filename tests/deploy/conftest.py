@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,10 +56,17 @@ class Deployment:
     database_url: str
     bootstrap: str
     reminders_secret: str
-    today: str
+    today: date
+    dunning_on: date  # the day the schedulers judge: a business day (runs skip weekends)
 
     def host(self, name: str) -> Host:
         return self.network[name]
+
+
+def _weekday_on_or_before(day: date) -> date:
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
 
 
 @contextmanager
@@ -130,7 +137,8 @@ def deployment(
 ) -> Iterator[Deployment]:
     infra = {**servers["postgres"].env, **servers["kafka"].env}
     secret = generate_secret()
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(UTC).date()
+    dunning_on = _weekday_on_or_before(today)
     env = {
         **infra,
         "LOG_LEVEL": "INFO",
@@ -142,8 +150,8 @@ def deployment(
         "REMINDERS_WEBHOOK_URL": receiver.url(REMINDERS_PATH),
         "REMINDERS_WEBHOOK_SECRET": secret,
         "REMINDERS_DELIVERY_BACKOFF_SECONDS": "1",
-        # Both schedulers judge today's date (no send window), every two seconds.
-        "REMINDERS_SCHEDULE_AS_OF": today,
+        # Both schedulers judge that date (no send window), every two seconds.
+        "REMINDERS_SCHEDULE_AS_OF": dunning_on.isoformat(),
         "REMINDERS_SCHEDULE_INTERVAL_SECONDS": "2",
     }
     replicas = {
@@ -179,6 +187,7 @@ def deployment(
             infra["KAFKA_BOOTSTRAP_SERVERS"],
             secret,
             today,
+            dunning_on,
         )
     finally:
         for stack in replicas.values():

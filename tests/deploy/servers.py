@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import pwd
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -216,12 +217,23 @@ def start_kafka(host: Host, data_dir: Path, log: Path) -> Server:
             stderr=subprocess.STDOUT,
         )
     connection = KafkaConnection(bootstrap)
-    _wait(process, log, lambda: asyncio.run(_answers(connection)), f"Kafka on {host.name}")
+    what = f"Kafka on {host.name}"
+    # The port first: a client polling a broker not yet listening logs an error each time.
+    _wait(process, log, lambda: _listens(host.address, KAFKA_PORT), what)
+    _wait(process, log, lambda: asyncio.run(_answers(connection)), what)
     return Server(
         process,
         log,
         {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
     )
+
+
+def _listens(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 async def _answers(connection: KafkaConnection) -> bool:

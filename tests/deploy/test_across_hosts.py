@@ -213,13 +213,11 @@ def _processed(url: str, consumer: str) -> list[str]:
     return [row["id"] for row in rows]
 
 
-def _verified(received: list[Received], secret: str) -> list[dict[str, Any]]:
-    """Each request's body, once its Standard Webhooks signature verified."""
-    bodies = []
+def _verified(received: list[Received], secret: str) -> list[tuple[dict[str, Any], Received]]:
+    """Each request with its body, once its Standard Webhooks signature verified."""
     for request in received:
         Webhook(secret).verify(request.body, request.headers)
-        bodies.append(json.loads(request.body))
-    return bodies
+    return [(json.loads(request.body), request) for request in received]
 
 
 @dataclass
@@ -279,7 +277,7 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     gateways = Gateways([r.gateway_url for r in replicas], key)
     subscription = gateways.ok("POST", "/webhooks", {"url": d.receiver.url(EVENTS_PATH)})
     gateways.ok("PUT", "/dunning/policies/net", POLICY)
-    book = Book(date.fromisoformat(d.today))
+    book = Book(d.today)
 
     # Both hosts up; svc-a dies when half the customers are booked.
     killed: dict[str, float] = {}
@@ -315,7 +313,7 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
 
     eventually(late_work_seen, timeout=180, what="credit and reminders see the late work")
     recovered = time.monotonic()
-    run = gateways.ok("POST", "/dunning/runs", {"as_of": d.today})
+    run = gateways.ok("POST", "/dunning/runs", {"as_of": str(d.dunning_on)})
 
     # One overdue event per open invoice, though two scanners ran (svc-b's, every minute).
     def overdue() -> list[Envelope] | None:
@@ -344,8 +342,10 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     reminded = Counter((i["invoice_id"], r["step"]) for r in reminders for i in r["invoices"])
     assert max(reminded.values()) == 1, reminded.most_common(3)
     at_receiver = d.receiver.at(REMINDERS_PATH)
-    bodies = _verified(at_receiver, d.reminders_secret)
-    keys = {(b["reminder_id"], r.headers["idempotency-key"]) for b, r in zip(bodies, at_receiver)}
+    keys = {
+        (body["reminder_id"], request.headers["idempotency-key"])
+        for body, request in _verified(at_receiver, d.reminders_secret)
+    }
     assert {reminder_id for reminder_id, _ in keys} == {r["reminder_id"] for r in reminders}
     assert len(keys) == len(reminders), "a reminder went out under two idempotency keys"
 
@@ -356,7 +356,7 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     settled = time.monotonic()
     hooks = d.receiver.at(EVENTS_PATH)
     ids_per_event: dict[str, set[str]] = {}
-    for body, request in zip(_verified(hooks, subscription["secret"]), hooks):
+    for body, request in _verified(hooks, subscription["secret"]):
         ids_per_event.setdefault(body["id"], set()).add(request.headers["webhook-id"])
     assert all(len(ids) == 1 for ids in ids_per_event.values()), "an event sent twice"
 

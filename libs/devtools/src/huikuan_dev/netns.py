@@ -176,22 +176,31 @@ class Network:
         return self.hosts[name]
 
     def up(self) -> None:
+        """Build the hosts (after clearing what a run of the same prefix left); on failure,
+        remove what was built."""
         require_root()
         cleanup(self.prefix)
         check_subnet_unused(self.subnet)
+        try:
+            self._build()
+        except BaseException:
+            cleanup(self.prefix)
+            raise
+
+    def _build(self) -> None:
         _ip("netns", "add", self.switch)
-        _ip("-n", self.switch, "link", "add", BRIDGE, "type", "bridge")
-        _ip("-n", self.switch, "link", "set", BRIDGE, "up")
+        _ip("-n", self.switch, "link", "add", "name", BRIDGE, "type", "bridge")
+        _ip("-n", self.switch, "link", "set", "dev", BRIDGE, "up")
         for host in self.hosts.values():
             _ip("netns", "add", host.namespace)
-            _ip("-n", host.namespace, "link", "set", "lo", "up")
+            _ip("-n", host.namespace, "link", "set", "dev", "lo", "up")
             # Both ends made inside namespaces: nothing appears in the machine's own.
             peer = ("peer", "name", "eth0", "netns", host.namespace)
-            _ip("-n", self.switch, "link", "add", host.name, "type", "veth", *peer)
-            _ip("-n", self.switch, "link", "set", host.name, "master", BRIDGE, "up")
+            _ip("-n", self.switch, "link", "add", "name", host.name, "type", "veth", *peer)
+            _ip("-n", self.switch, "link", "set", "dev", host.name, "master", BRIDGE, "up")
             address = f"{host.address}/{self.subnet.prefixlen}"
             _ip("-n", host.namespace, "address", "add", address, "dev", "eth0")
-            _ip("-n", host.namespace, "link", "set", "eth0", "up")
+            _ip("-n", host.namespace, "link", "set", "dev", "eth0", "up")
 
     def down(self) -> None:
         cleanup(self.prefix)
