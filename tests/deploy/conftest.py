@@ -105,10 +105,14 @@ def client(network: Network) -> Iterator[Host]:
 
 @pytest.fixture(scope="module")
 def servers(network: Network, client: Host) -> Iterator[dict[str, Server]]:
-    shutil.rmtree(RUN, ignore_errors=True)
+    # Data in a temporary directory of this checkout's own (PostgreSQL runs as its own
+    # user and must reach it), left over only by a run killed outright: cleared first.
+    data = Path(tempfile.gettempdir()) / f"huikuan-deploy-{PREFIX}"
+    for old in (RUN, data):
+        shutil.rmtree(old, ignore_errors=True)
     RUN.mkdir(parents=True)
-    data = Path(tempfile.mkdtemp(prefix="huikuan-deploy-"))
-    data.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data directory
+    data.mkdir()
+    data.chmod(0o755)
     started: list[Server] = []
     try:
         started.append(start_postgres(network["pg"], data / "pg", RUN / "postgres.log"))

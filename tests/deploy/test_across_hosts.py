@@ -228,6 +228,7 @@ class Pipeline:
 
     records: dict[str, int]  # per topic, the tenant's records (an event published twice: 2)
     events: dict[str, dict[str, Envelope]]  # per topic, the distinct events by id
+    late: dict[str, int]  # per topic, events first published after a later one of their subject
     processed: dict[str, list[str]]  # per consumer group, the event ids it recorded
     problems: list[str]
 
@@ -241,11 +242,20 @@ class Pipeline:
 def _pipeline(d: Deployment) -> Pipeline:
     records: dict[str, int] = {}
     events: dict[str, dict[str, Envelope]] = {}
+    late: dict[str, int] = {}
     for topic in EVENT_TOPICS:
         found = records_on_topic(d.bootstrap, topic, TENANT)
         records[topic] = len(found)
-        envelopes = (Envelope.from_bytes(r.value) for r in found)
-        events[topic] = {str(e.id): e for e in envelopes}
+        envelopes = [Envelope.from_bytes(r.value) for r in found]  # each partition in order
+        events[topic] = {}
+        newest: dict[str, int] = {}
+        late[topic] = 0
+        for e in envelopes:
+            if str(e.id) in events[topic]:
+                continue  # published again: consumers drop it by id
+            events[topic][str(e.id)] = e
+            late[topic] += e.subjectseq < newest.get(e.subject, 0)
+            newest[e.subject] = max(e.subjectseq, newest.get(e.subject, 0))
     processed = {c: _processed(d.database_url, c) for c in READS}
     problems: list[str] = []
     for svc, topic in (
@@ -267,7 +277,7 @@ def _pipeline(d: Deployment) -> Pipeline:
     delivered = {json.loads(r.body)["id"] for r in d.receiver.at(EVENTS_PATH)}
     if missing := {i for topic in EVENT_TOPICS for i in events[topic]} - delivered:
         problems.append(f"{len(missing)} events not delivered to the receiver")
-    return Pipeline(records, events, processed, problems)
+    return Pipeline(records, events, late, processed, problems)
 
 
 def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deployment) -> None:
@@ -359,6 +369,15 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     for body, request in _verified(hooks, subscription["secret"]):
         ids_per_event.setdefault(body["id"], set()).add(request.headers["webhook-id"])
     assert all(len(ids) == 1 for ids in ids_per_event.values()), "an event sent twice"
+    # Each customer's events in order on the topics, so consumers saw no gap or reordering.
+    assert pipeline.late == dict.fromkeys(EVENT_TOPICS, 0), pipeline.late
+    for consumer in READS:
+        [cursor] = query(
+            d.database_url,
+            f"""SELECT coalesce(sum(gaps), 0) AS gaps, coalesce(sum(out_of_order), 0) AS late
+                FROM {consumer}.subject_cursor""",
+        )
+        assert (cursor["gaps"], cursor["late"]) == (0, 0), (consumer, dict(cursor))
 
     # Balances: the ledger, credit, reminders and the gateway's summary agree with the book.
     for customer_id in book.customers:
