@@ -146,6 +146,8 @@ def deployment(
     env = {
         **infra,
         "LOG_LEVEL": "INFO",
+        # A dunning run decides and delivers within the call: seconds on two busy cores.
+        "GATEWAY_DOWNSTREAM_TIMEOUT_SECONDS": "60",
         # The receiver is on a private address of our own network.
         "GATEWAY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
         "GATEWAY_WEBHOOK_BACKOFF_BASE_SECONDS": "0.5",
