@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 
 from huikuan_dev.netns import Host
 from huikuan_runtime.kafka import KafkaConnection, KafkaProbe
+from tests.support import create_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_PORT = 5432
@@ -123,9 +124,7 @@ def start_postgres(host: Host, data_dir: Path, log: Path) -> Server:
         )
     admin = f"postgresql://postgres@{host.address}:{PG_PORT}/postgres"
     _wait(process, log, lambda: asyncio.run(_accepts(admin)), f"PostgreSQL on {host.name}")
-    asyncio.run(_execute(admin, "CREATE DATABASE huikuan"))
-    url = f"postgresql://postgres@{host.address}:{PG_PORT}/huikuan"
-    return Server(process, log, {"DATABASE_URL": url})
+    return Server(process, log, {"DATABASE_URL": create_database(admin, "huikuan")})
 
 
 async def _accepts(url: str) -> bool:
@@ -135,14 +134,6 @@ async def _accepts(url: str) -> bool:
         return False
     await conn.close()
     return True
-
-
-async def _execute(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def kafka_libs() -> Path:
