@@ -1,7 +1,7 @@
 """The deployment the cross-host test runs on (issue #12, item 7), built fresh per module on
 hosts made of network namespaces (`huikuan_dev.netns`):
 
-    pg      PostgreSQL              kafka   the Kafka broker
+    pg      PostgreSQL              kafka   a Kafka broker speaking only SASL_SSL
     svc-a   one replica of every process (APIs, relays, consumers, dispatcher, schedulers)
     svc-b   the other replica of every process
     client  where the test itself runs: it calls the gateways, reads the topics and tables
@@ -16,6 +16,7 @@ Logs: `.run/deploy/` (PostgreSQL, Kafka, and each replica's processes under its 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
 import signal
 import tempfile
@@ -28,9 +29,11 @@ from pathlib import Path
 import pytest
 
 from huikuan_dev.netns import Host, Network
+from huikuan_dev.secure_kafka import SaslSslBroker, kafka_libs
 from huikuan_dev.stack import Stack
+from huikuan_runtime.kafka import KafkaConnection
 from huikuan_runtime.webhook_signing import generate_secret
-from tests.deploy.servers import Server, start_kafka, start_postgres
+from tests.deploy.servers import Server, start_postgres
 from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +46,10 @@ HOSTS = ("pg", "kafka", *SERVICE_HOSTS, "client", "hooks")
 # The well-known ports: each replica is alone on its host.
 PORTS = {"gateway": 8000, "ledger": 8001, "credit": 8002, "reminders": 8003}
 HEALTH_PORTS_FROM = 9000
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093  # on the broker host's loopback only
+SERVICE_USER = "huikuan"  # the SCRAM user of every service process
+OBSERVER_USER = "observer"  # the test's own, to read the topics
 OPERATOR_KEY = "deploy-operator-key"
 REMINDERS_PATH = "/reminders"
 
@@ -54,7 +61,7 @@ class Deployment:
     replicas: dict[str, Stack]  # by host name
     receiver: Receiver
     database_url: str
-    bootstrap: str
+    kafka: KafkaConnection  # how the test reads the topics (a SCRAM user of its own)
     reminders_secret: str
     today: date
     dunning_on: date  # the day the schedulers judge: a business day (runs skip weekends)
@@ -103,9 +110,17 @@ def client(network: Network) -> Iterator[Host]:
         yield host
 
 
+@dataclass(frozen=True)
+class Servers:
+    postgres: Server
+    kafka: SaslSslBroker
+
+
 @pytest.fixture(scope="module")
-def servers(network: Network, client: Host) -> Iterator[dict[str, Server]]:
-    # Data in a temporary directory of this checkout's own (PostgreSQL runs as its own
+def servers(network: Network, client: Host) -> Iterator[Servers]:
+    """PostgreSQL on `pg`, and on `kafka` a broker that speaks only SASL_SSL (SCRAM, TLS
+    from a CA made for the run), as managed Kafka does."""
+    # PostgreSQL's data in a temporary directory of this checkout's own (it runs as its own
     # user and must reach it), left over only by a run killed outright: cleared first.
     data = Path(tempfile.gettempdir()) / f"huikuan-deploy-{PREFIX}"
     for old in (RUN, data):
@@ -113,16 +128,26 @@ def servers(network: Network, client: Host) -> Iterator[dict[str, Server]]:
     RUN.mkdir(parents=True)
     data.mkdir()
     data.chmod(0o755)
-    started: list[Server] = []
+    kafka = network["kafka"]
+    broker = SaslSslBroker(
+        RUN / "kafka",
+        kafka_libs(ROOT),
+        users={SERVICE_USER: secrets.token_hex(16), OBSERVER_USER: secrets.token_hex(16)},
+        listen_host=kafka.address,
+        port=KAFKA_PORT,
+        controller_port=KAFKA_CONTROLLER_PORT,
+        launcher=kafka.command([]),
+    )
+    postgres: Server | None = None
     try:
-        started.append(start_postgres(network["pg"], data / "pg", RUN / "postgres.log"))
-        started.append(start_kafka(network["kafka"], data / "kafka", RUN / "kafka.log"))
-        yield {"postgres": started[0], "kafka": started[1]}
+        postgres = start_postgres(network["pg"], data / "pg", RUN / "postgres.log")
+        broker.start()
+        yield Servers(postgres, broker)
     finally:
-        for name in ("kafka", "pg"):
-            network[name].kill_all()
-        for server in started:
-            server.process.wait(timeout=30)
+        broker.stop()
+        network["pg"].kill_all()
+        if postgres is not None:
+            postgres.process.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -137,9 +162,9 @@ def receiver(network: Network, client: Host) -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def deployment(
-    network: Network, client: Host, servers: dict[str, Server], receiver: Receiver
+    network: Network, client: Host, servers: Servers, receiver: Receiver
 ) -> Iterator[Deployment]:
-    infra = {**servers["postgres"].env, **servers["kafka"].env}
+    infra = {**servers.postgres.env, **servers.kafka.client_env(SERVICE_USER)}
     secret = generate_secret()
     today = datetime.now(UTC).date()
     dunning_on = _weekday_on_or_before(today)
@@ -190,7 +215,7 @@ def deployment(
             replicas,
             receiver,
             infra["DATABASE_URL"],
-            infra["KAFKA_BOOTSTRAP_SERVERS"],
+            servers.kafka.connection(OBSERVER_USER),
             secret,
             today,
             dunning_on,

@@ -1,18 +1,17 @@
-"""PostgreSQL and Kafka for the cross-host test, each started on a host of its own
-(`huikuan_dev.netns`), listening on that host's address.
+"""PostgreSQL for the cross-host test, started on a host of its own (`huikuan_dev.netns`),
+listening on that host's address.
 
-They are what `deploy/postgres.sh` and `deploy/kafka.sh` start for `make run`, made for a
-host instead of a profile: data in a directory the caller gives (a temporary one), the
-standard ports (nobody else is on the host), reached by address from the other hosts. Each
-server is started by one function that returns once the server answers; the processes die
-with their host (`Network.down` kills everything in it)."""
+It is what `deploy/postgres.sh` starts for `make run`, made for a host instead of a
+profile: data in a directory the caller gives (a temporary one), the standard port (nobody
+else is on the host), reached by address from the other hosts. `start_postgres` returns
+once the server answers; the server dies with its host (`Network.down` kills everything
+in it). Kafka comes from `huikuan_dev.secure_kafka`, started on its host the same way."""
 
 from __future__ import annotations
 
 import asyncio
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,16 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from aiokafka.errors import KafkaError
 
 from huikuan_dev.netns import Host
-from huikuan_runtime.kafka import KafkaConnection, KafkaProbe
 from tests.support import create_database
 
-ROOT = Path(__file__).resolve().parents[2]
 PG_PORT = 5432
-KAFKA_PORT = 9092
-KAFKA_CONTROLLER_PORT = 9093  # on the broker host's loopback only
 START_TIMEOUT = 120.0
 
 
@@ -134,105 +128,3 @@ async def _accepts(url: str) -> bool:
         return False
     await conn.close()
     return True
-
-
-def kafka_libs() -> Path:
-    """Kafka's jars, resolved from Maven Central once (`deploy/kafka.sh libs`)."""
-    result = subprocess.run(
-        [str(ROOT / "deploy" / "kafka.sh"), "libs"], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise ServerError(f"deploy/kafka.sh libs failed: {result.stderr[-2000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
-def start_kafka(host: Host, data_dir: Path, log: Path) -> Server:
-    """A single-node KRaft broker on the host's address, PLAINTEXT, with its data in
-    `data_dir` (new); returns once it answers metadata requests. Call from a host on the
-    network (`Host.entered()`)."""
-    libs = kafka_libs()
-    data_dir.mkdir(parents=True)
-    bootstrap = f"{host.address}:{KAFKA_PORT}"
-    properties = data_dir / "server.properties"
-    properties.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{KAFKA_CONTROLLER_PORT}",
-                f"listeners=PLAINTEXT://{bootstrap},CONTROLLER://127.0.0.1:{KAFKA_CONTROLLER_PORT}",
-                f"advertised.listeners=PLAINTEXT://{bootstrap}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                f"log.dirs={data_dir / 'data'}",
-                "auto.create.topics.enable=false",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "",
-            ]
-        )
-    )
-    log4j = data_dir / "log4j.properties"
-    log4j.write_text(
-        "log4j.rootLogger=WARN, stdout\n"
-        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
-        "log4j.logger.kafka.server.KafkaServer=INFO\n"
-    )
-    java = [
-        "java",
-        f"-Dlog4j.configuration=file:{log4j}",
-        f"-Dkafka.logs.dir={data_dir / 'logs'}",
-        "-cp",
-        f"{libs}/*",
-    ]
-    storage_tool = [*java, "-Xmx256m", "kafka.tools.StorageTool"]
-    cluster_id = subprocess.run(
-        [*storage_tool, "random-uuid"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    formatted = subprocess.run(
-        [*storage_tool, "format", "-t", cluster_id, "-c", str(properties)],
-        capture_output=True,
-        text=True,
-    )
-    if formatted.returncode != 0:
-        raise ServerError(f"formatting Kafka's storage failed: {formatted.stderr[-2000:]}")
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            host.command([*java, "-Xms256m", "-Xmx768m", "kafka.Kafka", str(properties)]),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    connection = KafkaConnection(bootstrap)
-    what = f"Kafka on {host.name}"
-    # The port first: a client polling a broker not yet listening logs an error each time.
-    _wait(process, log, lambda: _listens(host.address, KAFKA_PORT), what)
-    _wait(process, log, lambda: asyncio.run(_answers(connection)), what)
-    return Server(
-        process,
-        log,
-        {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
-    )
-
-
-def _listens(address: str, port: int) -> bool:
-    try:
-        socket.create_connection((address, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-async def _answers(connection: KafkaConnection) -> bool:
-    probe = KafkaProbe(connection, "deploy-test")
-    try:
-        await probe.check()
-        return True
-    except (KafkaError, OSError, TimeoutError):
-        return False
-    finally:
-        await probe.close()

@@ -244,7 +244,7 @@ def _pipeline(d: Deployment) -> Pipeline:
     events: dict[str, dict[str, Envelope]] = {}
     late: dict[str, int] = {}
     for topic in EVENT_TOPICS:
-        found = records_on_topic(d.bootstrap, topic, TENANT)
+        found = records_on_topic(d.kafka, topic, TENANT)
         records[topic] = len(found)
         envelopes = [Envelope.from_bytes(r.value) for r in found]  # each partition in order
         events[topic] = {}
@@ -272,7 +272,7 @@ def _pipeline(d: Deployment) -> Pipeline:
             problems.append(f"{consumer} has not applied {len(missing)} events")
         if extra := set(processed[consumer]) - expected:
             problems.append(f"{consumer} applied {len(extra)} events not on its topics")
-        if dead := records_on_topic(d.bootstrap, dead_letter_topic(consumer), TENANT):
+        if dead := records_on_topic(d.kafka, dead_letter_topic(consumer), TENANT):
             problems.append(f"{len(dead)} records on {dead_letter_topic(consumer)}")
     delivered = {json.loads(r.body)["id"] for r in d.receiver.at(EVENTS_PATH)}
     if missing := {i for topic in EVENT_TOPICS for i in events[topic]} - delivered:
@@ -329,7 +329,7 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     def overdue() -> list[Envelope] | None:
         found = [
             e
-            for r in records_on_topic(d.bootstrap, LEDGER_EVENTS, TENANT)
+            for r in records_on_topic(d.kafka, LEDGER_EVENTS, TENANT)
             if (e := Envelope.from_bytes(r.value)).type == "ledger.invoice_overdue.v1"
         ]
         return found if len(found) >= customers * book.open_invoices else None
@@ -411,6 +411,7 @@ def test_two_replicas_on_two_hosts_carry_on_when_one_host_dies(deployment: Deplo
     events = sum(len(e) for e in pipeline.events.values())
     figures = {
         "hosts": {name: host.address for name, host in d.network.hosts.items()},
+        "kafka": f"{d.kafka.security_protocol} {d.kafka.sasl_mechanism}",
         "processes per service host": len(replicas[0].specs),
         "customers": customers,
         "requests through the gateways": book.requests,
