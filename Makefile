@@ -73,8 +73,12 @@ bench: sync infra-test
 # The distributed shape (issue #12): PostgreSQL, Kafka and two replicas of every process on
 # hosts of their own (network namespaces), one host killed mid-run. Root only; servers of
 # its own inside the hosts, none on this machine's ports. Prints the figures it measured.
+# PostgreSQL and the Kafka jars come as for `make test`; `ip` (iproute2) from apt if missing.
 test-deploy: sync
-	@deploy/kafka.sh libs >/dev/null
+	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && echo "installing iproute2 with apt-get ..." >&2 && apt-get update -qq >&2 \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >&2; } \
+	  || { echo "error: ip (iproute2) is needed; install it" >&2; exit 1; }
 	@$(UV) run --frozen pytest -m deploy -s tests/deploy $(PYTEST_ARGS)
 
 test-unit: sync
