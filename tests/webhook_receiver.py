@@ -1,6 +1,7 @@
-"""A real HTTP server on a free localhost port that receives webhooks for tests: it keeps
-every request (header names lower-cased, as HTTP compares them) and answers 204, or a
-chosen error status while told to fail."""
+"""A real HTTP server on a free port that receives webhooks for tests (on localhost, or on
+the address of a host of the cross-host test): it keeps every request (header names
+lower-cased, as HTTP compares them) and answers 204, or a chosen error status while told to
+fail."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from huikuan_dev.stack import free_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +21,8 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._fail: dict[str, int] = {}  # path -> failures still to answer; -1: forever
@@ -52,11 +51,12 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def fail(self, path: str, times: int) -> None:
         """Answer 503 to the next `times` requests to `path` (-1: to all of them)."""

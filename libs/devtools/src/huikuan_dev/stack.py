@@ -94,13 +94,22 @@ class Stack:
         group_suffix: str = "",
         outbound_allow: str | None = None,
         processes: Sequence[ProcessSpec] | None = None,
+        host: str = "127.0.0.1",
+        launcher: Sequence[str] = (),
+        health_port_base: int | None = None,
     ) -> None:
         """`processes` picks which to run (default: every one of `PROCESSES`, and the
         `SCHEDULERS` when `schedulers`); `extra_env` adds settings, e.g. the `KAFKA_*` TLS
-        and SASL ones of a secured broker."""
+        and SASL ones of a secured broker. `host` is the address the APIs listen on and are
+        reached at; `launcher` a command each process is started under (e.g. `ip netns exec
+        <ns>`: a host of its own); `health_port_base`, when set, gives every process that is
+        not an API a health port of its own from there up, and readiness then waits for
+        those too."""
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
         self.ports = ports
+        self.host = host
+        self.launcher = tuple(launcher)
         self.operator_key = operator_key
         self.env = {
             **os.environ,
@@ -109,8 +118,9 @@ class Stack:
             "GATEWAY_OPERATOR_KEY": operator_key,
             "PYTHONUNBUFFERED": "1",
             **{f"{svc.upper()}_PORT": str(port) for svc, port in ports.items()},
+            **{f"{svc.upper()}_HOST": host for svc in ports},
             **{
-                f"GATEWAY_{svc.upper()}_URL": f"http://127.0.0.1:{ports[svc]}"
+                f"GATEWAY_{svc.upper()}_URL": f"http://{host}:{ports[svc]}"
                 for svc in ("ledger", "credit", "reminders")
             },
             # Stacks sharing a broker (test sessions, benchmarks) read in groups of their own.
@@ -128,15 +138,32 @@ class Stack:
             if processes is not None
             else PROCESSES + (SCHEDULERS if schedulers else ())
         )
+        workers = [spec.name for spec in self.specs if not spec.is_api]
+        self.health_ports = (
+            {name: health_port_base + n for n, name in enumerate(workers)}
+            if health_port_base is not None
+            else {}
+        )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = {}
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}"
+        return f"http://{self.host}:{self.ports['gateway']}"
 
     def _run_module(self, service: str, mode: str) -> list[str]:
-        return [sys.executable, "-m", service, mode]
+        return [*self.launcher, sys.executable, "-m", service, mode]
+
+    def _process_env(self, spec: ProcessSpec) -> dict[str, str]:
+        port = self.health_ports.get(spec.name)
+        if port is None:
+            return self.env
+        return {**self.env, f"{spec.service.upper()}_HEALTH_PORT": str(port)}
+
+    def readiness_url(self, spec: ProcessSpec) -> str | None:
+        """Where the process says it is ready: an API's port, a worker's health port."""
+        port = self.ports[spec.service] if spec.is_api else self.health_ports.get(spec.name)
+        return None if port is None else f"http://{self.host}:{port}/readyz"
 
     def migrate(self) -> None:
         for service in SERVICES:
@@ -152,7 +179,7 @@ class Stack:
         with (self.log_dir / f"{spec.name}.log").open("ab") as log:
             self.procs[spec.name] = subprocess.Popen(
                 self._run_module(spec.service, spec.mode),
-                env=self.env,
+                env=self._process_env(spec),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -166,13 +193,14 @@ class Stack:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
-        waiting = {spec.name: spec for spec in self.specs if spec.is_api}
+        waiting = {
+            spec.name: url for spec in self.specs if (url := self.readiness_url(spec)) is not None
+        }
         while waiting:
-            for name, spec in list(waiting.items()):
+            for name, url in list(waiting.items()):
                 proc = self.procs[name]
                 if proc.poll() is not None:
                     raise StackError(f"{name} exited with {proc.returncode}; {self.log_tail(name)}")
-                url = f"http://127.0.0.1:{self.ports[spec.service]}/readyz"
                 with contextlib.suppress(OSError):
                     if http_json("GET", url)[0] == 200:
                         del waiting[name]
