@@ -94,10 +94,12 @@ class Stack:
         group_suffix: str = "",
         outbound_allow: str | None = None,
         processes: Sequence[ProcessSpec] | None = None,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """`processes` picks which to run (default: every one of `PROCESSES`, and the
         `SCHEDULERS` when `schedulers`); `extra_env` adds settings, e.g. the `KAFKA_*` TLS
-        and SASL ones of a secured broker."""
+        and SASL ones of a secured broker; `service_env` settings of one service's
+        processes only (e.g. each service its own database role)."""
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
         self.ports = ports
@@ -123,6 +125,7 @@ class Stack:
             **({"HUIKUAN_OUTBOUND_ALLOW": outbound_allow} if outbound_allow is not None else {}),
             **(extra_env or {}),
         }
+        self.service_env = service_env or {}
         self.specs = (
             tuple(processes)
             if processes is not None
@@ -138,10 +141,14 @@ class Stack:
     def _run_module(self, service: str, mode: str) -> list[str]:
         return [sys.executable, "-m", service, mode]
 
+    def env_of(self, service: str) -> dict[str, str]:
+        """The environment of `service`'s processes."""
+        return {**self.env, **self.service_env.get(service, {})}
+
     def migrate(self) -> None:
         for service in SERVICES:
             result = subprocess.run(
-                self._run_module(service, "migrate"), env=self.env, capture_output=True
+                self._run_module(service, "migrate"), env=self.env_of(service), capture_output=True
             )
             if result.returncode != 0:
                 tail = result.stderr.decode(errors="replace")[-2000:]
@@ -152,7 +159,7 @@ class Stack:
         with (self.log_dir / f"{spec.name}.log").open("ab") as log:
             self.procs[spec.name] = subprocess.Popen(
                 self._run_module(spec.service, spec.mode),
-                env=self.env,
+                env=self.env_of(spec.service),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
