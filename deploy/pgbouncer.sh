@@ -38,6 +38,7 @@ unpack() {  # Debian's packages, downloaded by apt and unpacked under .run/tools
     (cd "$tmp" && apt-get download "${PACKAGES[@]}" >&2) || return 1
   fi
   rm -rf "$UNPACKED"
+  mkdir -p "$UNPACKED"
   for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$UNPACKED"; done
   lib="$(dirname "$(find "$UNPACKED" -name 'libcares.so*' -print -quit)")"
   wrapper "LD_LIBRARY_PATH='$lib'\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH} exec '$UNPACKED/usr/sbin/pgbouncer'"

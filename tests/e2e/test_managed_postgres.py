@@ -64,7 +64,9 @@ def servers() -> Iterator[Servers]:
         pytest.skip("needs HK_PGBOUNCER, a pgbouncer to run (make test provides one)")
     bindir = postgres_bindir()
     if bindir is None:
-        pytest.skip("needs PostgreSQL's programs (initdb, pg_ctl): deploy/postgres.sh installs them")
+        pytest.skip(
+            "needs PostgreSQL's programs (initdb, pg_ctl): deploy/postgres.sh installs them"
+        )
     with server_directory() as directory:
         ca = certificate_authority(directory / "tls")
         tls = ca.issue(directory / "tls", "server", ["127.0.0.1"])
@@ -127,7 +129,9 @@ def test_verify_full_checks_the_certificate_and_the_name(servers: Servers) -> No
         [sys.executable, "-m", "ledger", "migrate"], env=env, capture_output=True, timeout=120
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
-    tables = query(postgres.url(), "SELECT tablename FROM pg_tables WHERE schemaname = $1", "ledger_direct")
+    tables = query(
+        postgres.url(), "SELECT tablename FROM pg_tables WHERE schemaname = $1", "ledger_direct"
+    )
     assert {"invoice", "payment", "outbox_event"} <= {r["tablename"] for r in tables}
 
 

@@ -163,8 +163,16 @@ class PostgresServer:
 
     def psql(self, database: str, sql: str) -> None:
         """Run `sql` as the superuser over TLS (administration: roles, databases)."""
-        self._run(self.bindir / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql,
-                  self.url(database=database))
+        self._run(
+            self.bindir / "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+            self.url(database=database),
+        )
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
@@ -176,7 +184,7 @@ class PgBouncer:
     """PgBouncer in front of `server` in transaction pooling mode with `pool_size` server
     connections per role and database at most, TLS on both sides (clients must use it;
     it verifies the server fully), SCRAM passwords from `users`, and an admin console
-    (`show`) for `admin`."""
+    (`show`) for `admin`, a user of its own."""
 
     executable: Path
     directory: Path
@@ -185,24 +193,23 @@ class PgBouncer:
     pool_size: int = 2
     admin: str = "pgbouncer_admin"
     port: int = field(default_factory=free_port)
+    _admin_password: str = field(default_factory=lambda: secrets.token_hex(8))
     _process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def _passwords(self) -> dict[str, str]:
+        return {**self.users, self.admin: self._admin_password}
+
     def url(self, user: str, database: str = "huikuan") -> str:
-        tls = self.server.tls
-        return _url(
-            user,
-            self.users[user],
-            self.port,
-            database,
-            sslmode="verify-full",
-            sslrootcert=str(tls.ca),
-        )
+        """A URL through the pooler that verifies it fully, as `user`."""
+        tls = {"sslmode": "verify-full", "sslrootcert": str(self.server.tls.ca)}
+        return _url(user, self._passwords[user], self.port, database, **tls)
 
     def start(self) -> None:
         tls = self.server.tls
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "userlist.txt").write_text(
-            "".join(f'"{user}" "{password}"\n' for user, password in self.users.items())
+            "".join(f'"{user}" "{password}"\n' for user, password in self._passwords.items())
         )
         settings = {
             "listen_addr": "127.0.0.1",
@@ -230,13 +237,14 @@ class PgBouncer:
             "[pgbouncer]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
         )
         _give(self.server.user, self.directory)
-        self._process = subprocess.Popen(
-            [str(self.executable), str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / "pgbouncer.stderr").open("wb"),
-            cwd="/",
-        )
-        process = self._process
+        with (self.directory / "pgbouncer.stderr").open("wb") as stderr:
+            process = subprocess.Popen(
+                [str(self.executable), str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd="/",
+            )
+        self._process = process
         try:
             _wait_port(self.port, "pgbouncer", lambda: process.poll() is None)
         except ServerError as exc:
@@ -248,9 +256,9 @@ class PgBouncer:
 
     def show(self, what: str) -> list[dict[str, str]]:
         """`SHOW <what>` on the admin console (simple queries only: psql, not asyncpg)."""
-        psql = [self.server.bindir / "psql", "-X", "--csv", "-c", f"SHOW {what}"]
+        psql = str(self.server.bindir / "psql")
         result = subprocess.run(
-            [*psql, self.url(self.admin, "pgbouncer")],
+            [psql, "-X", "--csv", "-c", f"SHOW {what}", self.url(self.admin, "pgbouncer")],
             capture_output=True,
             text=True,
             check=True,
