@@ -39,7 +39,9 @@ from tests.support import ROOT, Api, eventually, infra_env, query
 
 pytestmark = pytest.mark.e2e
 
-POOL_SIZE = 2  # server connections per role: fewer than each service's processes hold
+# Server connections per role: in all fewer than the client connections the services'
+# eleven processes hold (each pool keeps one at least).
+POOL_SIZE = 2
 
 
 @dataclass

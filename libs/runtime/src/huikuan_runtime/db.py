@@ -13,13 +13,15 @@ PostgreSQL is reached one of two ways (`DATABASE_POOL_MODE`):
   from the service's own database role (`ALTER ROLE ... SET search_path`, which the server
   applies to every connection the pooler opens for that role; the pooler keeps one pool per
   role and database) and is checked once at start (`SearchPathError`). No prepared
-  statement is cached (asyncpg's unnamed ones are parsed and run in one go), relays poll
-  instead of LISTEN (`DatabaseConnection.listen`), and a released connection is not reset
-  (there is no session of its own to reset; the reset would land on a stranger's server
-  connection and cost a round trip).
+  statement is cached: asyncpg then describes each statement unnamed and runs it with no
+  Sync in between, so the pooler keeps both on one server connection. Relays poll instead
+  of LISTEN (`DatabaseConnection.listen`), and a released connection is not reset (there is
+  no session of its own to reset; the reset would land on a stranger's server connection
+  and cost a round trip).
 
-This costs no round trip per transaction: the role's `search_path` is applied by the
-server when it opens a connection, not by us.
+The schema costs no round trip per transaction: the server applies the role's
+`search_path` when it opens a connection. The statement cache's absence does cost one per
+statement, and a parse and plan each time (measured in deploy/README.md).
 """
 
 from __future__ import annotations
