@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from huikuan_dev.certs import certificate_authority
+from huikuan_dev.certs import CertificateAuthority, server_files
 from huikuan_dev.pgservers import (
     PgBouncer,
     PostgresServer,
@@ -70,8 +70,7 @@ def servers() -> Iterator[Servers]:
             "needs PostgreSQL's programs (initdb, pg_ctl): deploy/postgres.sh installs them"
         )
     with server_directory() as directory:
-        ca = certificate_authority(directory / "tls")
-        tls = ca.issue(directory / "tls", "server", ["127.0.0.1"])
+        tls = server_files(directory / "tls", ["127.0.0.1"])
         postgres = PostgresServer(directory, tls, bindir, server_user())
         users = {_role(svc): secrets.token_hex(8) for svc in SERVICES}
         pgbouncer = PgBouncer(
@@ -116,9 +115,10 @@ def test_verify_full_checks_the_certificate_and_the_name(servers: Servers) -> No
         asyncio.run(_tls_of_own_session(elsewhere))
 
     # A certificate authority that did not sign the server's certificate.
-    stranger = certificate_authority(servers.directory / "stranger", "stranger")
+    stranger = servers.directory / "stranger-ca.crt"
+    stranger.write_bytes(CertificateAuthority.new("Stranger CA").cert_pem())
     with pytest.raises(ssl.SSLCertVerificationError, match="unable to get local issuer"):
-        asyncio.run(_tls_of_own_session(postgres.url(sslrootcert=str(stranger.cert))))
+        asyncio.run(_tls_of_own_session(postgres.url(sslrootcert=str(stranger))))
 
     # A service takes such a URL as it is: migrate creates its schema over TLS.
     env = {

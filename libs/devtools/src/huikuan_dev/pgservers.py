@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from huikuan_dev.certs import ServerCertificate
+from huikuan_dev.certs import ServerFiles
 from huikuan_dev.stack import free_port
 
 READY_SECONDS = 60.0
@@ -112,7 +112,7 @@ class PostgresServer:
     database `huikuan`. Local trust: the test is its only client."""
 
     directory: Path
-    tls: ServerCertificate
+    tls: ServerFiles
     bindir: Path
     user: str | None
     port: int = field(default_factory=free_port)
