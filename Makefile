@@ -61,9 +61,16 @@ $(HELM):
 	@echo "installing helm $(HELM_VERSION) into .run/tools (a few minutes, once) ..." >&2
 	@GOBIN=$(ROOT)/.run/tools/bin go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
-test: sync infra-test $(OASDIFF)
+# PgBouncer for the test behind a pooler in transaction mode: the machine's, else Debian's
+# package unpacked into .run/tools (deploy/pgbouncer.sh).
+PGBOUNCER := $(ROOT)/.run/tools/bin/pgbouncer
+$(PGBOUNCER):
+	@deploy/pgbouncer.sh install
+
+test: sync infra-test $(OASDIFF) $(PGBOUNCER)
 	@set -a && source .run/test/infra.env && set +a && \
-	  HUIKUAN_RUN_DIR=$(ROOT)/.run/test $(UV) run --frozen pytest $(PYTEST_ARGS)
+	  HK_PGBOUNCER=$(PGBOUNCER) HUIKUAN_RUN_DIR=$(ROOT)/.run/test \
+	  $(UV) run --frozen pytest $(PYTEST_ARGS)
 
 # Benchmarks on the test profile's servers, each run in a fresh database of its own.
 bench: sync infra-test

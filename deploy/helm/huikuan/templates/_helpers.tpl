@@ -38,8 +38,10 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "huikuan.env" -}}
 {{- $v := .root.Values -}}
 {{- $secret := $v.secrets.existingSecret -}}
+{{- $databaseUrl := $v.secrets.keys.databaseUrl -}}
+{{- with $v.secrets.keys.serviceDatabaseUrls }}{{ $databaseUrl = default $databaseUrl (index . $.service) }}{{ end -}}
 - name: DATABASE_URL
-  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $v.secrets.keys.databaseUrl }}}}
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $databaseUrl }}}}
 - name: HUIKUAN_INTERNAL_TOKEN
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: {{ $v.secrets.keys.internalToken }}}}
 {{- if $v.config.kafkaSaslMechanism }}

@@ -5,7 +5,7 @@ One node in KRaft mode (broker and controller in one JVM), from the same jars `m
 uses (`deploy/kafka.sh libs` resolves them from Maven Central once). What it sets up:
 
 - **TLS.** A certificate authority and a broker certificate for the host name or IP address
-  clients dial (`advertised_host`, plus any `extra_hosts`), made here with `cryptography`
+  clients dial (`advertised_host`, plus any `extra_hosts`), made by `huikuan_dev.certs`
   (EC P-256) and given to Kafka as PEM files (`ssl.keystore.type=PEM`): no keytool, no JKS.
   Clients trust `ca_file` (`KAFKA_SSL_CAFILE`); no client certificate is asked for.
 - **SASL/SCRAM.** Every user in `users` gets SCRAM-SHA-512 and SCRAM-SHA-256 credentials,
@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
 import re
 import secrets
 import signal
@@ -62,15 +61,10 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
+from huikuan_dev.certs import CertificateAuthority, write_private
 from huikuan_dev.stack import free_port
 from huikuan_runtime.kafka import KafkaConnection
 
@@ -104,87 +98,18 @@ class TlsFiles:
     """The broker's private key (PKCS#8, unencrypted) and certificate chain (PEM)."""
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _subject_alt_names(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
-    names: list[x509.GeneralName] = []
-    for host in dict.fromkeys(hosts):
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
 def issue_tls(directory: Path, hosts: Sequence[str], *, days: int = 30) -> TlsFiles:
     """A new CA, and a broker certificate signed by it for `hosts` (names or IP addresses,
-    as clients dial them), written under `directory` as `ca.pem` and `broker.pem`. The CA's
-    key is not kept: nothing else will be signed."""
-    now = datetime.now(UTC)
-    not_before, not_after = now - timedelta(hours=1), now + timedelta(days=days)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("Huikuan test CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(hosts[0]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_subject_alt_names(hosts), critical=False)
-        .add_extension(
-            # The broker is a TLS client too: it connects to its own listener.
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    as clients dial them), written under `directory` as `ca.pem` and `broker.pem` (the
+    broker's key, its certificate and the CA's: the chain Kafka's PEM keystore reads). The
+    CA's key is not kept: nothing else will be signed."""
+    ca = CertificateAuthority.new(days=days)
+    # The broker is a TLS client too: it connects to its own listener.
+    broker = ca.issue(hosts, client_auth=True, days=days)
     directory.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
     ca_file, keystore_file = directory / "ca.pem", directory / "broker.pem"
-    private = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    keystore_file.write_bytes(private + cert.public_bytes(pem) + ca_cert.public_bytes(pem))
-    keystore_file.chmod(0o600)
-    ca_file.write_bytes(ca_cert.public_bytes(pem))  # last: its presence means both are there
+    write_private(keystore_file, broker.key_pem() + broker.cert_pem() + ca.cert_pem())
+    ca_file.write_bytes(ca.cert_pem())  # last: its presence means both are there
     return TlsFiles(ca_file, keystore_file)
 
 

@@ -97,14 +97,16 @@ class Stack:
         host: str = "127.0.0.1",
         launcher: Sequence[str] = (),
         health_port_base: int | None = None,
+        service_env: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """`processes` picks which to run (default: every one of `PROCESSES`, and the
         `SCHEDULERS` when `schedulers`); `extra_env` adds settings, e.g. the `KAFKA_*` TLS
-        and SASL ones of a secured broker. `host` is the address the APIs listen on and are
-        reached at; `launcher` a command each process is started under (e.g. `ip netns exec
-        <ns>`: a host of its own); `health_port_base`, when set, gives every process that is
-        not an API a health port of its own from there up, and readiness then waits for
-        those too."""
+        and SASL ones of a secured broker; `service_env` settings of one service's
+        processes only (e.g. each service its own database role). `host` is the address the
+        APIs listen on and are reached at; `launcher` a command each process is started
+        under (e.g. `ip netns exec <ns>`: a host of its own); `health_port_base`, when set,
+        gives every process that is not an API a health port of its own from there up, and
+        readiness then waits for those too."""
         self.run_dir = run_dir
         self.log_dir = run_dir / "logs"
         self.ports = ports
@@ -133,6 +135,7 @@ class Stack:
             **({"HUIKUAN_OUTBOUND_ALLOW": outbound_allow} if outbound_allow is not None else {}),
             **(extra_env or {}),
         }
+        self.service_env = service_env or {}
         self.specs = (
             tuple(processes)
             if processes is not None
@@ -155,20 +158,25 @@ class Stack:
         return [*self.launcher, sys.executable, "-m", service, mode]
 
     def _process_env(self, spec: ProcessSpec) -> dict[str, str]:
+        env = self.env_of(spec.service)
         port = self.health_ports.get(spec.name)
         if port is None:
-            return self.env
-        return {**self.env, f"{spec.service.upper()}_HEALTH_PORT": str(port)}
+            return env
+        return {**env, f"{spec.service.upper()}_HEALTH_PORT": str(port)}
 
     def readiness_url(self, spec: ProcessSpec) -> str | None:
         """Where the process says it is ready: an API's port, a worker's health port."""
         port = self.ports[spec.service] if spec.is_api else self.health_ports.get(spec.name)
         return None if port is None else f"http://{self.host}:{port}/readyz"
 
+    def env_of(self, service: str) -> dict[str, str]:
+        """The environment of `service`'s processes."""
+        return {**self.env, **self.service_env.get(service, {})}
+
     def migrate(self) -> None:
         for service in SERVICES:
             result = subprocess.run(
-                self._run_module(service, "migrate"), env=self.env, capture_output=True
+                self._run_module(service, "migrate"), env=self.env_of(service), capture_output=True
             )
             if result.returncode != 0:
                 tail = result.stderr.decode(errors="replace")[-2000:]

@@ -91,7 +91,7 @@ async def serving(settings: ServiceSettings, mode: str) -> AsyncIterator[None]:
     HEARTBEAT.beat()
     probe = KafkaProbe(settings.kafka, f"{settings.service_name}-{mode}-health")
     # One connection is all a readiness check needs, beside the worker's own pool.
-    pool = await create_pool(settings.database_url, settings.db_schema, min_size=0, max_size=1)
+    pool = await create_pool(settings.database, settings.db_schema, min_size=0, max_size=1)
     try:
         app = health_app(settings, HEARTBEAT, pool, probe)
         config = uvicorn.Config(

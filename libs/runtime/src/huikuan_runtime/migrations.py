@@ -8,6 +8,12 @@ every schema, as source `runtime`. A missing or empty folder is an error, never 
 plan. Each file is applied in its own transaction and recorded in
 `<schema>.schema_migration` with a checksum; an applied file whose text later changes is an
 error, not a silent skip.
+
+Migrators of one schema serialise on a transaction-level advisory lock taken by every one
+of those transactions, which then reads again what is applied: a lock held across
+transactions would need a session of its own, which a transaction pooler (PgBouncer
+`pool_mode = transaction`) does not give. Two migrators at once each apply what the other
+has not, in order, each file once.
 """
 
 from __future__ import annotations
@@ -85,9 +91,9 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
     """Apply what is missing of `migrations` to `schema`, in order; return what was applied."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise MigrationError(f"invalid schema name {schema!r}")
-    applied_now: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
-    try:
+    lock = "SELECT pg_advisory_xact_lock($1)"
+    async with conn.transaction():
+        await conn.execute(lock, _lock_key(schema))
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         await conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {schema}.schema_migration (
@@ -98,31 +104,35 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
                     applied_at timestamptz NOT NULL DEFAULT now(),
                     PRIMARY KEY (source, version))"""
         )
-        rows = await conn.fetch(f"SELECT source, version, checksum FROM {schema}.schema_migration")
-        done = {(r["source"], r["version"]): r["checksum"] for r in rows}
-        for m in migrations:
-            if (m.source, m.version) in done:
-                if done[(m.source, m.version)] != m.checksum:
+    applied_now: list[str] = []
+    for m in migrations:
+        async with conn.transaction():
+            await conn.execute(lock, _lock_key(schema))
+            checksum = await conn.fetchval(
+                f"SELECT checksum FROM {schema}.schema_migration "
+                "WHERE source = $1 AND version = $2",
+                m.source,
+                m.version,
+            )
+            if checksum is not None:
+                if checksum != m.checksum:
                     raise MigrationError(
                         f"{schema}: {m.label} changed after it was applied; "
                         "write a new migration instead"
                     )
                 continue
-            async with conn.transaction():
-                await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-                await conn.execute(m.sql)
-                await conn.execute(
-                    f"INSERT INTO {schema}.schema_migration (source, version, name, checksum) "
-                    "VALUES ($1, $2, $3, $4)",
-                    m.source,
-                    m.version,
-                    m.name,
-                    m.checksum,
-                )
-            log.info("migration applied", extra={"schema": schema, "migration": m.label})
-            applied_now.append(m.label)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(schema))
+            await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+            await conn.execute(m.sql)
+            await conn.execute(
+                f"INSERT INTO {schema}.schema_migration (source, version, name, checksum) "
+                "VALUES ($1, $2, $3, $4)",
+                m.source,
+                m.version,
+                m.name,
+                m.checksum,
+            )
+        log.info("migration applied", extra={"schema": schema, "migration": m.label})
+        applied_now.append(m.label)
     return applied_now
 
 
@@ -136,11 +146,3 @@ def _required(directory: Traversable, source: str) -> list[Migration]:
 def plan(service_directory: Traversable) -> list[Migration]:
     """The runtime's migrations, then the service's own; neither may be missing or empty."""
     return _required(RUNTIME_SQL, "runtime") + _required(service_directory, "service")
-
-
-async def migrate_url(database_url: str, schema: str, service_directory: Traversable) -> list[str]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await migrate(conn, schema, plan(service_directory))
-    finally:
-        await conn.close()

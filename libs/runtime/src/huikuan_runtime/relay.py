@@ -11,7 +11,8 @@ any number of them (with `SKIP LOCKED` alone, two replicas took disjoint batches
 subject and published them concurrently). A crash after sending but before the commit
 re-sends the batch: delivery is at least once, and consumers drop duplicates by event id.
 The relay wakes on LISTEN/NOTIFY and also polls, so a lost notification only delays
-publishing.
+publishing; without LISTEN (`listen=False`: through a transaction pooler, where a
+listening session cannot be had) it only polls, every `poll_seconds`.
 
 Every record is a CloudEvent in the structured content mode of the Kafka protocol binding:
 the value is the envelope as the outbox holds it, the key `tenant/subject`, and the headers
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -73,12 +75,14 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        listen: bool = True,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._schema = schema
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._listen = listen
         self._wake = asyncio.Event()
 
     async def publish_batch(self) -> int:
@@ -122,11 +126,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set."""
-        listener = await self._pool.acquire()
-        channel = notify_channel(self._schema)
-        await listener.add_listener(channel, self._notified)
-        log.info("relay started", extra={"schema": self._schema, "channel": channel})
-        try:
+        async with self._listening():
             failures = 0
             while not stop.is_set():
                 health.beat()
@@ -147,6 +147,24 @@ class OutboxRelay:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(self._wake, stop), self._poll_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _listening(self) -> AsyncIterator[None]:
+        """While the relay runs, one connection of the pool LISTENs on the schema's channel
+        and wakes it; a relay that only polls holds no connection between batches."""
+        if not self._listen:
+            log.info("relay started, polling", extra={"schema": self._schema})
+            try:
+                yield
+            finally:
+                log.info("relay stopped", extra={"schema": self._schema})
+            return
+        listener = await self._pool.acquire()
+        channel = notify_channel(self._schema)
+        await listener.add_listener(channel, self._notified)
+        log.info("relay started", extra={"schema": self._schema, "channel": channel})
+        try:
+            yield
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(channel, self._notified)

@@ -22,7 +22,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from huikuan_events.topics import all_topics
 from huikuan_runtime import health
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
-from huikuan_runtime.db import TRANSIENT_ERRORS, create_pool, service_pool
+from huikuan_runtime.db import (
+    TRANSIENT_ERRORS,
+    check_search_path,
+    connect,
+    create_pool,
+    service_pool,
+)
 from huikuan_runtime.http import (
     RequestContextMiddleware,
     health_router,
@@ -31,7 +37,7 @@ from huikuan_runtime.http import (
 )
 from huikuan_runtime.kafka import KafkaProbe, ensure_topics, make_consumer, make_producer
 from huikuan_runtime.logs import configure_logging
-from huikuan_runtime.migrations import migrate_url
+from huikuan_runtime.migrations import migrate, plan
 from huikuan_runtime.ops import Gauges, ops_router
 from huikuan_runtime.relay import OutboxRelay
 from huikuan_runtime.settings import ServiceSettings
@@ -115,6 +121,7 @@ async def run_relay(settings: ServiceSettings) -> None:
                 settings.db_schema,
                 batch_size=settings.relay_batch_size,
                 poll_seconds=settings.relay_poll_seconds,
+                listen=settings.database.listen,
             )
             await relay.run(stop)
     finally:
@@ -198,8 +205,16 @@ def serve_api(settings: ServiceSettings, app: FastAPI) -> None:
 
 
 async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
-    """Apply migrations, then create the Kafka topics that are missing."""
-    applied = await migrate_url(settings.database_url, settings.db_schema, migrations)
+    """Apply migrations, then create the Kafka topics that are missing. Through a
+    transaction pooler, also make sure the role finds its schema: a deployment whose role
+    was not set up fails here, before any of its processes starts."""
+    conn = await connect(settings.database)
+    try:
+        applied = await migrate(conn, settings.db_schema, plan(migrations))
+        if settings.database.pool_mode == "transaction":
+            await check_search_path(conn, settings.db_schema)
+    finally:
+        await conn.close()
     log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
     await ensure_topics(settings.kafka, all_topics(), settings.topic_layout)
 

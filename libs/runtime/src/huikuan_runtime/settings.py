@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from huikuan_runtime.addresses import Network, networks
+from huikuan_runtime.db import DEFAULT_STATEMENT_CACHE_SIZE, DatabaseConnection, PoolMode
 from huikuan_runtime.kafka import KafkaConnection, TopicLayout
 
 DEV_INTERNAL_TOKEN = "dev-internal-token"
@@ -33,7 +34,29 @@ class ServiceSettings(BaseSettings):
         "postgresql://postgres@127.0.0.1:54329/huikuan",
         validation_alias=AliasChoices("DATABASE_URL"),
     )
-    """PostgreSQL connection URL (libpq syntax; `sslmode=` and the other parameters apply)."""
+    """PostgreSQL connection URL (libpq syntax; `sslmode=` and the other parameters apply:
+    `?sslmode=verify-full&sslrootcert=/path/ca.crt` for TLS that checks the server's
+    certificate and name)."""
+    database_pool_mode: PoolMode = Field(
+        "session", validation_alias=AliasChoices("DATABASE_POOL_MODE")
+    )
+    """`session`: `DATABASE_URL` leads to PostgreSQL itself (or a pooler in session mode).
+    `transaction`: it leads to a pooler in transaction mode (PgBouncer `pool_mode =
+    transaction`): nothing is set at connect, so the service's schema must come from its
+    own database role's `search_path` (checked at start; deploy/README.md), prepared
+    statements are not cached and relays poll instead of LISTEN."""
+    database_statement_cache_size: int | None = Field(
+        None, ge=0, validation_alias=AliasChoices("DATABASE_STATEMENT_CACHE_SIZE")
+    )
+    """Prepared statements asyncpg caches per connection. Unset: 100, or 0 with
+    `DATABASE_POOL_MODE=transaction` (a named statement lives on one server connection,
+    and PgBouncer before 1.21 does not route to it); a pooler that tracks prepared
+    statements itself (PgBouncer 1.21+ with `max_prepared_statements`) may have them
+    back."""
+    database_listen: bool = Field(True, validation_alias=AliasChoices("DATABASE_LISTEN"))
+    """Relays wake on LISTEN/NOTIFY as soon as an event is written (and poll every
+    `<PREFIX>_RELAY_POLL_SECONDS` besides); false: they only poll. Always off with
+    `DATABASE_POOL_MODE=transaction`: LISTEN needs a session of its own."""
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
@@ -165,6 +188,20 @@ class ServiceSettings(BaseSettings):
                 "HUIKUAN_INTERNAL_TOKEN is the development placeholder; set a real secret"
             )
         return self
+
+    @property
+    def database(self) -> DatabaseConnection:
+        """How this process's pools and migrations reach PostgreSQL."""
+        pooled = self.database_pool_mode == "transaction"
+        cache = self.database_statement_cache_size
+        if cache is None:
+            cache = 0 if pooled else DEFAULT_STATEMENT_CACHE_SIZE
+        return DatabaseConnection(
+            self.database_url,
+            pool_mode=self.database_pool_mode,
+            statement_cache_size=cache,
+            listen=self.database_listen and not pooled,
+        )
 
     @property
     def kafka(self) -> KafkaConnection:

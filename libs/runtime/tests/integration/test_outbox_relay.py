@@ -252,6 +252,40 @@ async def test_three_relays_share_the_work_and_keep_each_subjects_order(
     assert sum(len(v) for v in sequences.values()) == len(written)
 
 
+async def test_a_relay_that_does_not_listen_polls_and_holds_no_connection(
+    database_url: str,
+    schema: str,
+    topic: str,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+    wait_until: WaitUntil,
+) -> None:
+    # One connection in all: a relay that held one to LISTEN would leave the writers none.
+    pool = await create_pool(database_url, schema, min_size=1, max_size=1)
+    relay = OutboxRelay(pool, producer, schema, poll_seconds=0.05, listen=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            written = await _commit_events(pool, topic, ["cust-a", "cust-b"], 6)
+        records = await read_topic(topic, len(written))
+        assert sorted(Envelope.from_bytes(r.value).id for r in records) == sorted(
+            e.id for e in written
+        )
+
+        async def drained() -> bool:
+            if task.done():
+                task.result()  # surface a crash of the relay
+            return await relay.backlog() == 0
+
+        await wait_until(drained, "the polled events are marked published")
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+        await pool.close()
+
+
 async def test_concurrent_writers_get_distinct_consecutive_sequences(
     pool: asyncpg.Pool, topic: str
 ) -> None:
