@@ -29,6 +29,7 @@ from typing import Any
 
 from huikuan_dev import demo
 from huikuan_dev.blocking_http import http_json
+from huikuan_runtime.kafka import KafkaNamespace
 
 SERVICES = ("ledger", "credit", "reminders", "gateway")
 
@@ -92,13 +93,16 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         schedulers: bool = False,
         group_suffix: str = "",
+        topic_prefix: str = "",
         outbound_allow: str | None = None,
         processes: Sequence[ProcessSpec] | None = None,
     ) -> None:
         """`processes` picks which to run (default: every one of `PROCESSES`, and the
         `SCHEDULERS` when `schedulers`); `extra_env` adds settings, e.g. the `KAFKA_*` TLS
-        and SASL ones of a secured broker."""
+        and SASL ones of a secured broker. `topic_prefix` (`KAFKA_TOPIC_PREFIX`) gives the
+        stack topics and consumer groups of its own on a shared broker (`make run`: none)."""
         self.run_dir = run_dir
+        self.namespace = KafkaNamespace(topic_prefix)
         self.log_dir = run_dir / "logs"
         self.ports = ports
         self.operator_key = operator_key
@@ -113,7 +117,9 @@ class Stack:
                 f"GATEWAY_{svc.upper()}_URL": f"http://127.0.0.1:{ports[svc]}"
                 for svc in ("ledger", "credit", "reminders")
             },
-            # Stacks sharing a broker (test sessions, benchmarks) read in groups of their own.
+            # Stacks sharing a broker (test stacks, benchmarks) each in a namespace of their
+            # own: topics and groups; or in groups of their own on the same topics.
+            **({"KAFKA_TOPIC_PREFIX": topic_prefix} if topic_prefix else {}),
             **(
                 {f"{svc.upper()}_GROUP_SUFFIX": group_suffix for svc in SERVICES}
                 if group_suffix

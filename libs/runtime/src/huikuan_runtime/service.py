@@ -19,7 +19,6 @@ import uvicorn
 import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
-from huikuan_events.topics import all_topics
 from huikuan_runtime import health
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
 from huikuan_runtime.db import TRANSIENT_ERRORS, create_pool, service_pool
@@ -115,6 +114,7 @@ async def run_relay(settings: ServiceSettings) -> None:
                 settings.db_schema,
                 batch_size=settings.relay_batch_size,
                 poll_seconds=settings.relay_poll_seconds,
+                namespace=settings.kafka_namespace,
             )
             await relay.run(stop)
     finally:
@@ -122,14 +122,16 @@ async def run_relay(settings: ServiceSettings) -> None:
 
 
 async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
-    """Consume `spec.topics` as `spec` says until SIGINT or SIGTERM."""
+    """Consume `spec.topics` (logical names) in the deployment's namespace as `spec` says,
+    until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    namespace = settings.kafka_namespace
     dlq = make_producer(settings.kafka, f"{settings.consumer_group}-dlq")
     consumer = make_consumer(
         settings.kafka,
         settings.consumer_group,
-        spec.topics,
+        namespace.topics(spec.topics),
         max_poll_records=max(500, spec.batch_size),
     )
     await dlq.start()
@@ -146,6 +148,7 @@ async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
                 batch_size=spec.batch_size,
                 run_handler=spec.run_handler,
                 admit=spec.admit,
+                dead_letter_topic=namespace.dead_letter_topic(settings.service_name),
             )
             await loop.run(consumer, stop)
     finally:
@@ -198,10 +201,10 @@ def serve_api(settings: ServiceSettings, app: FastAPI) -> None:
 
 
 async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
-    """Apply migrations, then create the Kafka topics that are missing."""
+    """Apply migrations, then create the Kafka topics of the namespace that are missing."""
     applied = await migrate_url(settings.database_url, settings.db_schema, migrations)
     log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
-    await ensure_topics(settings.kafka, all_topics(), settings.topic_layout)
+    await ensure_topics(settings.kafka, settings.kafka_namespace.all_topics, settings.topic_layout)
 
 
 @dataclass
