@@ -3,8 +3,8 @@
 1. catch-up: `BENCH_CREDIT_EVENTS` (1,000,000) ledger events of `BENCH_CREDIT_CUSTOMERS`
    (events / 200) customers over two years — customers, invoices issued, overdue, payments
    received and applied (some partial, some late), settled, credit notes, disputes — are
-   produced straight into a topic of the benchmark's own (`ledger.events.v1.bench-<hex>`,
-   deleted afterwards; the credit consumer reads it through `CREDIT_TOPIC_SUFFIX`), then
+   produced straight into a topic of the benchmark's own (`bench-<hex>.ledger.events.v1`,
+   deleted afterwards; the credit consumer reads it through `KAFKA_TOPIC_PREFIX`), then
    `python -m credit consume` catches up from offset 0 on a fresh database. Rate: events
    committed per second, from the first commit to the last (read from the group's committed
    offsets). It stops after `BENCH_CREDIT_CATCHUP_SECONDS` (900) and reports the rate so
@@ -57,10 +57,11 @@ from bench.support import (
     with_database,
 )
 from huikuan_dev.stack import PROCESSES, Stack, free_port
+from huikuan_dev.testing import delete_namespace
 from huikuan_events import Envelope, uuid7
 from huikuan_events import ledger as ledger_events
-from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS, REMINDERS_EVENTS
-from huikuan_runtime.kafka import ensure_topics
+from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS
+from huikuan_runtime.kafka import KafkaNamespace, ensure_topics
 from huikuan_runtime.settings import DEV_INTERNAL_TOKEN
 
 NAME = "credit"
@@ -384,10 +385,10 @@ async def _database(ctx: Context) -> AsyncIterator[tuple[str, str]]:
 
 
 async def _catch_up(ctx: Context, n: int, customers: int, max_seconds: int) -> Figure:
-    suffix = f".bench-{secrets.token_hex(4)}"
-    ledger_topic, reminders_topic = LEDGER_EVENTS + suffix, REMINDERS_EVENTS + suffix
+    namespace = KafkaNamespace(f"bench-{secrets.token_hex(4)}")
+    ledger_topic = namespace.topic(LEDGER_EVENTS)
     tenant = f"bench-{secrets.token_hex(3)}"
-    await ensure_topics(ctx.kafka_bootstrap_servers, (ledger_topic, reminders_topic))
+    await ensure_topics(ctx.kafka_bootstrap_servers, namespace.all_topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=ctx.kafka_bootstrap_servers)
     await admin.start()
     try:
@@ -408,10 +409,9 @@ async def _catch_up(ctx: Context, n: int, customers: int, max_seconds: int) -> F
                 database_url=url,
                 kafka_bootstrap_servers=ctx.kafka_bootstrap_servers,
                 ports={svc: free_port() for svc in ("gateway", "ledger", "credit", "reminders")},
-                extra_env={"CREDIT_TOPIC_SUFFIX": suffix},
-                group_suffix=name,
+                topic_prefix=namespace.prefix,
             )
-            group = f"credit-{name}"
+            group = namespace.group("credit")
             try:
                 await asyncio.to_thread(stack.migrate)
                 meter_conn = await asyncpg.connect(url)
@@ -448,7 +448,7 @@ async def _catch_up(ctx: Context, n: int, customers: int, max_seconds: int) -> F
         ctx.progress(f"catch-up floor again: {n / floors[1]:,.0f}/s")
     finally:
         with contextlib.suppress(Exception):
-            await admin.delete_topics([ledger_topic, reminders_topic])
+            await delete_namespace(ctx.kafka_bootstrap_servers, namespace)
         await admin.close()
     floor_rate = n / (sum(floors) / len(floors))
     if first is None or last[1] <= first[1]:

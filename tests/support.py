@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
-from huikuan_dev.stack import SERVICES, Stack, free_port
-from huikuan_dev.testing import start_groups_at_end
+from huikuan_dev.stack import Stack, free_port
+from huikuan_dev.testing import delete_namespace
 from huikuan_events import Envelope
 from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.kafka import Kafka, client_options
@@ -81,12 +81,15 @@ def start_stack(
     extra_env: dict[str, str] | None = None,
     outbound_allow: str = LOOPBACK,
 ) -> Iterator[Stack]:
-    """A fresh database and every service process on free ports, stopped afterwards;
+    """A fresh database, a Kafka namespace of its own (`KAFKA_TOPIC_PREFIX=e2e-<hex>`:
+    topics and consumer groups no other stack on the shared broker reads or writes) and
+    every service process on free ports; stopped, dropped and deleted afterwards.
     `extra_env` adds settings for the processes (e.g. an SMTP server for reminders).
     Outbound connections to URLs a test chose (webhooks, a tenant's channels) are confined
     to `outbound_allow` (`HUIKUAN_OUTBOUND_ALLOW`): this machine, unless a test adds the
     networks of hosts of its own, so generated URLs never lead off the machine."""
-    name = f"huikuan_e2e_{secrets.token_hex(4)}"
+    token = secrets.token_hex(4)
+    name = f"huikuan_e2e_{token}"
     run_dir = Path(os.environ.get("HUIKUAN_RUN_DIR", ROOT / ".run" / "test")) / name
     stack = Stack(
         run_dir,
@@ -95,17 +98,17 @@ def start_stack(
         ports={svc: free_port() for svc in ("gateway", "ledger", "credit", "reminders")},
         operator_key="e2e-operator-key",
         extra_env={"LOG_LEVEL": "INFO", **(extra_env or {})},
-        group_suffix=name,
+        topic_prefix=f"e2e-{token}",
         outbound_allow=outbound_allow,
     )
     try:
         stack.migrate()
-        asyncio.run(start_groups_at_end(bootstrap, [f"{svc}-{name}" for svc in SERVICES]))
         stack.start()
         yield stack
     finally:
         stack.stop()
         drop_database(database_url, name)
+        asyncio.run(delete_namespace(bootstrap, stack.namespace))
 
 
 def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, what: str = "") -> T:

@@ -25,8 +25,11 @@ def _events(stack: Stack, tenant: Tenant, kind: str, count: int) -> list[Envelop
     """The tenant's events of one type, once at least `count` of them are on the topic."""
 
     def probe() -> list[Envelope] | None:
-        bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
-        found = [e for e in events_on_topic(bootstrap, LEDGER_EVENTS, tenant.id) if e.type == kind]
+        bootstrap, topic = (
+            stack.env["KAFKA_BOOTSTRAP_SERVERS"],
+            stack.namespace.topic(LEDGER_EVENTS),
+        )
+        found = [e for e in events_on_topic(bootstrap, topic, tenant.id) if e.type == kind]
         return found if len(found) >= count else None
 
     return eventually(probe, what=f"{count} x {kind} on the ledger topic")

@@ -212,7 +212,9 @@ def test_scores_move_with_late_payments_and_holds_refuse_credit(
     assert api.http.get("/customers", params={"grade": "F"}).status_code == 422
 
     def on_topic() -> list[Envelope] | None:
-        es = events_on_topic(stack.env["KAFKA_BOOTSTRAP_SERVERS"], CREDIT_EVENTS, tenant.id)
+        es = events_on_topic(
+            stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.namespace.topic(CREDIT_EVENTS), tenant.id
+        )
         wanted = {"credit.hold_released.v1", "credit.limit_changed.v1"}
         return es if wanted <= {e.type for e in es} else None
 

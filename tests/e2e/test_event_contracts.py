@@ -40,10 +40,10 @@ def test_the_ledgers_records_are_cloudevents_the_sdk_decodes(stack: Stack, tenan
     assert api.put_customer("C-CE", payment_terms_days=30).status_code == 201
     posted = api.post_invoice("INV-CE", "C-CE", amount="1234.50")
     assert posted.status_code == 201, posted.text
-    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    bootstrap, topic = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.namespace.topic(LEDGER_EVENTS)
 
     def both() -> list[Any] | None:
-        found = records_on_topic(bootstrap, LEDGER_EVENTS, tenant.id)
+        found = records_on_topic(bootstrap, topic, tenant.id)
         return found if len(found) >= 2 else None
 
     records = eventually(both, what="customer_upserted and invoice_issued on the ledger topic")
@@ -82,14 +82,12 @@ def test_the_ledgers_records_are_cloudevents_the_sdk_decodes(stack: Stack, tenan
     )
 
 
-def _publish(bootstrap: str, value: bytes, key: bytes) -> None:
+def _publish(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
     async def send() -> None:
         producer = make_producer(bootstrap, "e2e-newer-ledger")
         await producer.start()
         try:
-            await producer.send_and_wait(
-                LEDGER_EVENTS, value=value, key=key, headers=list(KAFKA_HEADERS)
-            )
+            await producer.send_and_wait(topic, value=value, key=key, headers=list(KAFKA_HEADERS))
         finally:
             await producer.stop()
 
@@ -111,9 +109,10 @@ def test_an_event_with_what_this_version_does_not_know_is_applied(
 ) -> None:
     api = tenant.api
     bootstrap, url = stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.env["DATABASE_URL"]
+    topic = stack.namespace.topic(LEDGER_EVENTS)
     assert api.put_customer("C-NEW").status_code == 201  # its event is subjectseq 1
     eventually(
-        lambda: events_on_topic(bootstrap, LEDGER_EVENTS, tenant.id),
+        lambda: events_on_topic(bootstrap, topic, tenant.id),
         what="customer_upserted on the ledger topic",
     )
 
@@ -139,14 +138,14 @@ def test_an_event_with_what_this_version_does_not_know_is_applied(
     newer = json.loads(event.to_bytes())
     newer["channel"] = "edi"
     newer["data"]["purchase_order"] = "PO-7"
-    _publish(bootstrap, json.dumps(newer).encode(), event.partition_key)
+    _publish(bootstrap, topic, json.dumps(newer).encode(), event.partition_key)
 
     for consumer in ("credit", "reminders"):
         rows = eventually(
             partial(_processed, url, consumer, event.id), what=f"{consumer} applied the event"
         )
         assert [(r["event_type"], r["topic"]) for r in rows] == [
-            ("ledger.invoice_issued.v1", LEDGER_EVENTS)
+            ("ledger.invoice_issued.v1", topic)
         ]
         [cursor] = query(
             url,

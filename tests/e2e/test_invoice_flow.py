@@ -41,7 +41,11 @@ def test_invoice_reaches_ledger_topic_credit_and_reminders(stack: Stack, tenant:
     events = eventually(
         lambda: [
             e
-            for e in events_on_topic(stack.env["KAFKA_BOOTSTRAP_SERVERS"], LEDGER_EVENTS, tenant.id)
+            for e in events_on_topic(
+                stack.env["KAFKA_BOOTSTRAP_SERVERS"],
+                stack.namespace.topic(LEDGER_EVENTS),
+                tenant.id,
+            )
             if e.type == "ledger.invoice_issued.v1"
         ],
         what="invoice_issued on the ledger topic",

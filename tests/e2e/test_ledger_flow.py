@@ -126,7 +126,11 @@ def test_a_customers_year_through_the_gateway(stack: Stack, tenant: Tenant) -> N
     def all_events() -> Counter[str] | None:
         found = Counter(
             e.type.split(".")[1]
-            for e in events_on_topic(stack.env["KAFKA_BOOTSTRAP_SERVERS"], LEDGER_EVENTS, tenant.id)
+            for e in events_on_topic(
+                stack.env["KAFKA_BOOTSTRAP_SERVERS"],
+                stack.namespace.topic(LEDGER_EVENTS),
+                tenant.id,
+            )
         )
         return found if found["payment_reversed"] else None
 

@@ -64,9 +64,8 @@ def test_the_pipeline_shows_each_group_catching_up_and_the_outboxes_draining(
         seen[:] = [body]
         groups = {c["service"]: c for c in body["consumers"]}
         outboxes = {o["service"]: o for o in body["outboxes"]}
-        # The broker is shared with other stacks and a fresh group reads every topic from
-        # its start, so reminders may still be reading old credit events: judge the topic
-        # our invoices went to, and credit (whose topics are small) as a whole.
+        # Earlier tests of the session may have left reminders with credit events still to
+        # read: judge the topic our invoices went to, and credit as a whole.
         caught_up = groups["credit"]["lag"] == 0 and all(
             p["lag"] == 0
             for s in ("credit", "reminders")
@@ -81,9 +80,10 @@ def test_the_pipeline_shows_each_group_catching_up_and_the_outboxes_draining(
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the pipeline said {seen}") from None
     groups = {c["service"]: c for c in body["consumers"]}
-    suffix = stack.env["CREDIT_GROUP_SUFFIX"]
-    assert groups["credit"]["group"] == f"credit-{suffix}"
-    assert groups["reminders"]["group"] == f"reminders-{suffix}"
+    # The stack's groups are in its namespace; topics are shown by their logical names.
+    assert stack.namespace.prefix
+    assert groups["credit"]["group"] == f"{stack.namespace.prefix}.credit"
+    assert groups["reminders"]["group"] == f"{stack.namespace.prefix}.reminders"
     credit_topics = {p["topic"] for p in groups["credit"]["partitions"]}
     assert credit_topics == {"ledger.events.v1", "reminders.events.v1"}
     assert all(
@@ -114,7 +114,11 @@ def test_a_poison_record_is_dead_lettered_counted_and_listed_to_its_tenant(
     before = _dlq_count(tenant.api)
     poison = f"not json {secrets.token_hex(4)}".encode()
     partition, offset = _send(
-        bootstrap, LEDGER_EVENTS, poison, f"{tenant.id}/C-POISON".encode(), []
+        bootstrap,
+        stack.namespace.topic(LEDGER_EVENTS),
+        poison,
+        f"{tenant.id}/C-POISON".encode(),
+        [],
     )
 
     def listed() -> list[dict[str, Any]]:
@@ -167,11 +171,14 @@ def test_a_dead_letter_is_replayed_to_its_original_topic_and_applied(
         ("x-dlq-error-type", b"RuntimeError"),
         ("x-dlq-error", b"database said no"),
         ("x-dlq-attempts", b"3"),
-        ("x-dlq-original-topic", LEDGER_EVENTS.encode()),
+        # as the consumer writes it: the cluster's name, in the stack's namespace
+        ("x-dlq-original-topic", stack.namespace.topic(LEDGER_EVENTS).encode()),
         ("x-dlq-original-partition", b"0"),
         ("x-dlq-original-offset", b"0"),
     ]
-    partition, offset = _send(bootstrap, CREDIT_DLQ, event.to_bytes(), event.partition_key, headers)
+    partition, offset = _send(
+        bootstrap, stack.namespace.topic(CREDIT_DLQ), event.to_bytes(), event.partition_key, headers
+    )
     dead_letter_id = f"{CREDIT_DLQ}:{partition}:{offset}"
 
     [listed] = [d for d in dead_letters(tenant.api, CREDIT_DLQ) if d["id"] == dead_letter_id]
@@ -199,7 +206,7 @@ def test_a_dead_letter_is_replayed_to_its_original_topic_and_applied(
         ),
         what="credit applied the replayed event",
     )
-    assert rows[0]["topic"] == LEDGER_EVENTS
+    assert rows[0]["topic"] == stack.namespace.topic(LEDGER_EVENTS)
 
 
 def test_bad_dead_letter_requests_are_problems(tenant: Tenant) -> None:

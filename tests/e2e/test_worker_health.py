@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -17,6 +18,8 @@ import httpx
 import pytest
 
 from huikuan_dev.stack import free_port
+from huikuan_dev.testing import delete_namespace
+from huikuan_runtime.kafka import KafkaNamespace
 from tests.support import scratch_database
 
 pytestmark = pytest.mark.integration
@@ -30,19 +33,27 @@ WORKERS = [
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[tuple[str, str]]:
+def database() -> Iterator[tuple[str, str, KafkaNamespace]]:
+    """A scratch database, and a Kafka namespace of the module's own on the shared broker
+    (the consumer reads no other stack's events)."""
     with scratch_database("health") as url:
-        yield url, os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        namespace = KafkaNamespace(f"health-{secrets.token_hex(3)}")
+        try:
+            yield url, bootstrap, namespace
+        finally:
+            asyncio.run(delete_namespace(bootstrap, namespace))
 
 
-def _env(service: str, url: str, bootstrap: str, port: int) -> dict[str, str]:
-    prefix = service.upper()
+def _env(
+    service: str, url: str, bootstrap: str, namespace: KafkaNamespace, port: int
+) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        f"{prefix}_HEALTH_PORT": str(port),
-        f"{prefix}_GROUP_SUFFIX": f"health-{secrets.token_hex(3)}",
+        "KAFKA_TOPIC_PREFIX": namespace.prefix,
+        f"{service.upper()}_HEALTH_PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -59,11 +70,11 @@ def _get(url: str, deadline: float) -> httpx.Response:
 
 @pytest.mark.parametrize(("service", "mode"), WORKERS)
 def test_a_worker_serves_its_health_and_stops_on_sigterm(
-    database: tuple[str, str], service: str, mode: str, tmp_path: Path
+    database: tuple[str, str, KafkaNamespace], service: str, mode: str, tmp_path: Path
 ) -> None:
-    url, bootstrap = database
+    url, bootstrap, namespace = database
     port = free_port()
-    env = _env(service, url, bootstrap, port)
+    env = _env(service, url, bootstrap, namespace, port)
     migrated = subprocess.run(
         [sys.executable, "-m", service, "migrate"], env=env, capture_output=True, timeout=120
     )

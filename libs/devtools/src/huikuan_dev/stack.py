@@ -29,6 +29,7 @@ from typing import Any
 
 from huikuan_dev import demo
 from huikuan_dev.blocking_http import http_json
+from huikuan_runtime.kafka import KafkaNamespace
 
 SERVICES = ("ledger", "credit", "reminders", "gateway")
 
@@ -92,6 +93,7 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         schedulers: bool = False,
         group_suffix: str = "",
+        topic_prefix: str = "",
         outbound_allow: str | None = None,
         processes: Sequence[ProcessSpec] | None = None,
         host: str = "127.0.0.1",
@@ -106,8 +108,10 @@ class Stack:
         APIs listen on and are reached at; `launcher` a command each process is started
         under (e.g. `ip netns exec <ns>`: a host of its own); `health_port_base`, when set,
         gives every process that is not an API a health port of its own from there up, and
-        readiness then waits for those too."""
+        readiness then waits for those too. `topic_prefix` (`KAFKA_TOPIC_PREFIX`) gives the
+        stack topics and consumer groups of its own on a shared broker (`make run`: none)."""
         self.run_dir = run_dir
+        self.namespace = KafkaNamespace(topic_prefix)
         self.log_dir = run_dir / "logs"
         self.ports = ports
         self.host = host
@@ -125,7 +129,9 @@ class Stack:
                 f"GATEWAY_{svc.upper()}_URL": f"http://{host}:{ports[svc]}"
                 for svc in ("ledger", "credit", "reminders")
             },
-            # Stacks sharing a broker (test sessions, benchmarks) read in groups of their own.
+            # Stacks sharing a broker (test stacks, benchmarks) each in a namespace of their
+            # own: topics and groups; or in groups of their own on the same topics.
+            **({"KAFKA_TOPIC_PREFIX": topic_prefix} if topic_prefix else {}),
             **(
                 {f"{svc.upper()}_GROUP_SUFFIX": group_suffix for svc in SERVICES}
                 if group_suffix

@@ -1,6 +1,7 @@
 """Test support shared by the services' integration tests (a fresh migrated schema on the
 real PostgreSQL, dropped afterwards), the end-to-end tests and the benchmarks (new consumer
-groups that start at the end of the shared topics)."""
+groups that start at the end of the shared topics; the topics of a stack's own namespace
+deleted when it is done)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
-from huikuan_events.topics import all_topics
 from huikuan_runtime.db import create_pool
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
-from huikuan_runtime.kafka import Kafka, client_options
+from huikuan_runtime.kafka import NO_PREFIX, Kafka, KafkaNamespace, client_options, make_admin
 from huikuan_runtime.migrations import migrate, plan
 
 
@@ -53,18 +53,21 @@ async def schema_pool(
             await pool.close()
 
 
-async def start_groups_at_end(kafka: Kafka, groups: Sequence[str]) -> None:
-    """Commit the current end of every topic for `groups`, so that the consumers of a new
-    stack on a shared broker start there instead of replaying what earlier test sessions and
-    benchmarks published (a fresh database has no use for it, and it takes minutes).
-    `kafka` is the broker's address, or a connection with its TLS and SASL settings."""
+async def start_groups_at_end(
+    kafka: Kafka, groups: Sequence[str], namespace: KafkaNamespace = NO_PREFIX
+) -> None:
+    """Commit the current end of every topic of `namespace` for `groups`, so that the
+    consumers of a new stack on a shared broker start there instead of replaying what
+    earlier test sessions and benchmarks published (a fresh database has no use for it, and
+    it takes minutes). `kafka` is the broker's address, or a connection with its TLS and
+    SASL settings."""
     probe = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await probe.start()
     try:
         cluster = await probe._client.fetch_all_metadata()
         partitions = [
             TopicPartition(topic, p)
-            for topic in all_topics()
+            for topic in namespace.all_topics
             for p in cluster.partitions_for_topic(topic) or ()
         ]
         ends = await probe.end_offsets(partitions)
@@ -80,6 +83,22 @@ async def start_groups_at_end(kafka: Kafka, groups: Sequence[str]) -> None:
             await consumer.commit(ends)
         finally:
             await consumer.stop()
+
+
+async def delete_namespace(kafka: Kafka, namespace: KafkaNamespace) -> None:
+    """Delete the topics of a stack's own namespace from a shared broker, when the stack is
+    done with them (those that exist; never the topics outside any namespace)."""
+    if not namespace.prefix:
+        raise ValueError("only a namespace of its own (a prefix) is deleted")
+    admin = make_admin(kafka, "huikuan-dev-cleanup")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [t for t in namespace.all_topics if t in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
 
 
 def internal_client(app: FastAPI, tenant: str) -> httpx.AsyncClient:

@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
-from huikuan_events import Envelope
-from huikuan_events.topics import dead_letter_topic, tenant_of_key
+from huikuan_events import Envelope, topics
+from huikuan_events.topics import tenant_of_key
 from huikuan_runtime import health, metrics
 from huikuan_runtime.db import TRANSIENT_ERRORS
 from huikuan_runtime.logs import trace_id_from, trace_id_var
@@ -95,8 +95,12 @@ class EventConsumer:
         batch_size: int = 1,
         run_handler: RunHandler | None = None,
         admit: Admit | None = None,
+        dead_letter_topic: str | None = None,
     ) -> None:
+        """`dead_letter_topic` is the cluster's name of the consumer's dead-letter topic
+        (default: `<name>.dlq.v1`, the name outside any namespace)."""
         self.name = name
+        self._dead_letter_topic = dead_letter_topic or topics.dead_letter_topic(name)
         self._batch_size = batch_size
         self._pool = pool
         self._handlers = handlers
@@ -396,7 +400,7 @@ class EventConsumer:
             ("x-dlq-original-offset", str(record.offset).encode()),
         ]
         await self._dlq.send_and_wait(
-            dead_letter_topic(self.name), value=record.value, key=record.key, headers=headers
+            self._dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
         metrics.EVENTS_DEAD_LETTERED.labels(self.name).inc()
         log.error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.helpers import create_ssl_context
 
-from huikuan_events.topics import is_dead_letter
+from huikuan_events.topics import all_topics, dead_letter_topic, is_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,52 @@ class TopicLayout:
                 "retention.ms": str(retention),
             },
         )
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaNamespace:
+    """Where one deployment's topics and consumer groups live on a cluster that others
+    share (`KAFKA_TOPIC_PREFIX`): staging beside production, two regions, each test stack.
+
+    The code names topics by their logical names (`huikuan_events.topics`: the event
+    contracts, the outbox rows, the ops API's ids and listings); this maps them to the names
+    on the cluster and back, and nothing else does. With a prefix `p` the topic
+    `ledger.events.v1` is `p.ledger.events.v1` and the group `credit` is `p.credit` (one
+    prefixed ACL covers a deployment); without one, every name is unchanged.
+    """
+
+    prefix: str = ""
+
+    def topic(self, name: str) -> str:
+        """The cluster's name of the logical topic `name`."""
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def topics(self, names: Iterable[str]) -> tuple[str, ...]:
+        return tuple(self.topic(name) for name in names)
+
+    def logical(self, topic: str) -> str | None:
+        """The logical name of the cluster's `topic`; None when it is not in this namespace."""
+        if not self.prefix:
+            return topic
+        mine = f"{self.prefix}."
+        return topic[len(mine) :] if topic.startswith(mine) and len(topic) > len(mine) else None
+
+    def group(self, name: str) -> str:
+        """The cluster's name of the consumer group `name`."""
+        return self.topic(name)
+
+    def dead_letter_topic(self, consumer: str) -> str:
+        """The cluster's name of `consumer`'s dead-letter topic."""
+        return self.topic(dead_letter_topic(consumer))
+
+    @property
+    def all_topics(self) -> tuple[str, ...]:
+        """Every topic of the namespace, as `migrate` creates them."""
+        return self.topics(all_topics())
+
+
+# The names as they are: a deployment alone on its cluster (`KAFKA_TOPIC_PREFIX` unset).
+NO_PREFIX = KafkaNamespace()
 
 
 def make_producer(kafka: Kafka, client_id: str) -> AIOKafkaProducer:

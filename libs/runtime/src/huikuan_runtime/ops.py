@@ -35,6 +35,9 @@ class OutboxStatus(BaseModel):
 
 
 class ConsumerInfo(BaseModel):
+    """Topics by their logical names (the gateway reads them in its namespace, the same
+    `KAFKA_TOPIC_PREFIX`); the group by its id on the cluster."""
+
     group: str = Field(description="the Kafka consumer group id")
     topics: list[str]
     dead_letter_topic: str

@@ -18,6 +18,12 @@ Every record is a CloudEvent in the structured content mode of the Kafka protoco
 the value is the envelope as the outbox holds it, the key `tenant/subject`, and the headers
 the binding's (`content-type: application/cloudevents+json`) followed by the row's own
 (trace context ...).
+
+Outbox rows name their topic by its logical name (`ledger.events.v1`); the relay sends each
+to that topic in the deployment's namespace (`KAFKA_TOPIC_PREFIX`) as it is when the row is
+published, not when it was written. So a row written before the prefix changed goes where
+the consumers now read, never to a namespace nobody reads any more, and the code that
+writes events needs no settings to name their topic.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from aiokafka import AIOKafkaProducer
 
 from huikuan_events import KAFKA_HEADERS
 from huikuan_runtime import health, metrics
+from huikuan_runtime.kafka import NO_PREFIX, KafkaNamespace
 from huikuan_runtime.outbox import notify_channel
 
 log = logging.getLogger(__name__)
@@ -76,8 +83,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         listen: bool = True,
+        namespace: KafkaNamespace = NO_PREFIX,
     ) -> None:
         self._pool = pool
+        self._namespace = namespace
         self._producer = producer
         self._schema = schema
         self._batch_size = batch_size
@@ -98,7 +107,7 @@ class OutboxRelay:
                 return 0
             pending = [
                 await self._producer.send(
-                    row["topic"],
+                    self._namespace.topic(row["topic"]),
                     value=row["payload"],
                     key=row["key"],
                     headers=_headers(row["headers"]),

@@ -19,7 +19,6 @@ import uvicorn
 import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
-from huikuan_events.topics import all_topics
 from huikuan_runtime import health
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
 from huikuan_runtime.db import (
@@ -122,6 +121,7 @@ async def run_relay(settings: ServiceSettings) -> None:
                 batch_size=settings.relay_batch_size,
                 poll_seconds=settings.relay_poll_seconds,
                 listen=settings.database.listen,
+                namespace=settings.kafka_namespace,
             )
             await relay.run(stop)
     finally:
@@ -129,14 +129,16 @@ async def run_relay(settings: ServiceSettings) -> None:
 
 
 async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
-    """Consume `spec.topics` as `spec` says until SIGINT or SIGTERM."""
+    """Consume `spec.topics` (logical names) in the deployment's namespace as `spec` says,
+    until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    namespace = settings.kafka_namespace
     dlq = make_producer(settings.kafka, f"{settings.consumer_group}-dlq")
     consumer = make_consumer(
         settings.kafka,
         settings.consumer_group,
-        spec.topics,
+        namespace.topics(spec.topics),
         max_poll_records=max(500, spec.batch_size),
     )
     await dlq.start()
@@ -153,6 +155,7 @@ async def run_consumer(settings: ServiceSettings, spec: ConsumerSpec) -> None:
                 batch_size=spec.batch_size,
                 run_handler=spec.run_handler,
                 admit=spec.admit,
+                dead_letter_topic=namespace.dead_letter_topic(settings.service_name),
             )
             await loop.run(consumer, stop)
     finally:
@@ -205,9 +208,9 @@ def serve_api(settings: ServiceSettings, app: FastAPI) -> None:
 
 
 async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
-    """Apply migrations, then create the Kafka topics that are missing. Through a
-    transaction pooler, also make sure the role finds its schema: a deployment whose role
-    was not set up fails here, before any of its processes starts."""
+    """Apply migrations, then create the Kafka topics of the namespace that are missing.
+    Through a transaction pooler, also make sure the role finds its schema: a deployment
+    whose role was not set up fails here, before any of its processes starts."""
     conn = await connect(settings.database)
     try:
         applied = await migrate(conn, settings.db_schema, plan(migrations))
@@ -216,7 +219,7 @@ async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
     finally:
         await conn.close()
     log.info("migrated", extra={"schema": settings.db_schema, "applied": applied})
-    await ensure_topics(settings.kafka, all_topics(), settings.topic_layout)
+    await ensure_topics(settings.kafka, settings.kafka_namespace.all_topics, settings.topic_layout)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from huikuan_runtime.addresses import Network, networks
 from huikuan_runtime.db import DEFAULT_STATEMENT_CACHE_SIZE, DatabaseConnection, PoolMode
-from huikuan_runtime.kafka import KafkaConnection, TopicLayout
+from huikuan_runtime.kafka import KafkaConnection, KafkaNamespace, TopicLayout
 
 DEV_INTERNAL_TOKEN = "dev-internal-token"
 
@@ -110,6 +110,16 @@ class ServiceSettings(BaseSettings):
         90 * 24 * 3600 * 1000, validation_alias=AliasChoices("KAFKA_DEAD_LETTER_RETENTION_MS")
     )
     """How long dead-letter topics keep records: long, they wait for someone to look."""
+    kafka_topic_prefix: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$",
+        validation_alias=AliasChoices("KAFKA_TOPIC_PREFIX"),
+    )
+    """The deployment's namespace on a Kafka cluster it shares (staging beside production,
+    two regions, each test stack): every topic and consumer group is named `<prefix>.<name>`
+    (`staging.ledger.events.v1`, group `staging.credit`). Empty: the names as they are. The
+    same on every process of a deployment; letters, digits, `_`, `-`, dot-separated."""
     internal_token: SecretStr = Field(
         SecretStr(DEV_INTERNAL_TOKEN), validation_alias=AliasChoices("HUIKUAN_INTERNAL_TOKEN")
     )
@@ -155,8 +165,9 @@ class ServiceSettings(BaseSettings):
     loop_stall_seconds: float = 300.0
     """Such a process is not ready once its loop has not gone round this long (stuck)."""
     group_suffix: str = ""
-    """Appended to the consumer group's name: separate stacks sharing one broker (test
-    sessions) must not split each other's partitions."""
+    """Appended to the consumer group's name: a second group of the same service reading
+    the same topics (a benchmark's); deployments sharing a cluster set
+    `KAFKA_TOPIC_PREFIX` instead."""
 
     @field_validator("outbound_allow", mode="before")
     @classmethod
@@ -230,10 +241,15 @@ class ServiceSettings(BaseSettings):
         )
 
     @property
+    def kafka_namespace(self) -> KafkaNamespace:
+        """Where this deployment's topics and consumer groups are (`KAFKA_TOPIC_PREFIX`)."""
+        return KafkaNamespace(self.kafka_topic_prefix)
+
+    @property
     def consumer_group(self) -> str:
-        """The Kafka consumer group: the service's name unless `<PREFIX>_GROUP_SUFFIX` sets
-        one apart (separate stacks sharing one broker, e.g. test sessions, must not split
-        each other's partitions)."""
-        return (
+        """The Kafka consumer group: the service's name in the deployment's namespace, with
+        `<PREFIX>_GROUP_SUFFIX` appended when set."""
+        name = (
             f"{self.service_name}-{self.group_suffix}" if self.group_suffix else self.service_name
         )
+        return self.kafka_namespace.group(name)

@@ -1,6 +1,6 @@
 """Outbox and relay against real PostgreSQL and Kafka: committed events arrive once, in
-per-subject order, as CloudEvents in the Kafka binding's structured mode; rolled-back ones
-never exist."""
+per-subject order, as CloudEvents in the Kafka binding's structured mode, to their topic in
+the deployment's namespace; rolled-back ones never exist."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from huikuan_events import Envelope, bulk
 from huikuan_events.ledger import SOURCE, InvoiceIssued
 from huikuan_runtime import outbox
 from huikuan_runtime.db import create_pool
-from huikuan_runtime.kafka import make_producer
+from huikuan_runtime.kafka import KafkaNamespace, make_producer
 from huikuan_runtime.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
 
 ReadTopic = Callable[[str, int], Awaitable[list[Any]]]
 WaitUntil = Callable[[Callable[[], Awaitable[bool]], str], Awaitable[None]]
+CreateTopic = Callable[[str], Awaitable[str]]
 
 TENANT = "acme"
 AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -418,3 +419,31 @@ async def test_a_bad_value_in_a_block_writes_nothing(pool: asyncpg.Pool, topic: 
                 conn, topic=topic, source=SOURCE, tenant=TENANT, events=[block], at=AT
             )
     assert await _published_state(pool) == (0, 0)
+
+
+async def test_the_relay_publishes_outbox_rows_to_their_topic_in_its_namespace(
+    pool: asyncpg.Pool,
+    schema: str,
+    create_topic: CreateTopic,
+    producer: AIOKafkaProducer,
+    read_topic: ReadTopic,
+) -> None:
+    """Rows keep the logical topic name, whatever the namespace: the relay adds the
+    deployment's prefix as it publishes. (The plain topic does not exist, and the test
+    broker creates none by itself: a row sent there would fail.)"""
+    logical = f"it.events.{uuid.uuid4().hex[:12]}"
+    namespace = KafkaNamespace(f"it-ns-{uuid.uuid4().hex[:12]}")
+    prefixed = await create_topic(namespace.topic(logical))
+    committed = await _commit_events(pool, logical, ["cust-a", "cust-b"], 5)
+    assert await pool.fetchval("SELECT array_agg(DISTINCT topic) FROM outbox_event") == [logical]
+
+    relay = OutboxRelay(pool, producer, schema, namespace=namespace)
+    published = 0
+    while count := await relay.publish_batch():
+        published += count
+    assert published == 5
+    records = await read_topic(prefixed, len(committed))
+    assert sorted(Envelope.from_bytes(r.value).id for r in records) == sorted(
+        e.id for e in committed
+    )
+    _assert_in_subject_order(records)

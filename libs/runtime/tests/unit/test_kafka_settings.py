@@ -1,6 +1,7 @@
 """Every Kafka client takes TLS and SASL from the settings (one KafkaConnection), topics are
 created with the settings' partitions, replication, min.insync.replicas and retention (dead
-letters kept longer), and settings that cannot work refuse to start."""
+letters kept longer), in the deployment's namespace (`KAFKA_TOPIC_PREFIX`), and settings
+that cannot work refuse to start."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import ssl
 import pytest
 from pydantic import ValidationError
 
-from huikuan_runtime.kafka import KafkaConnection, TopicLayout, make_producer
+from huikuan_events.topics import all_topics
+from huikuan_runtime.kafka import NO_PREFIX, KafkaConnection, TopicLayout, make_producer
 from huikuan_runtime.settings import ServiceSettings
 
 
@@ -74,3 +76,45 @@ def test_topics_are_laid_out_as_configured_and_dead_letters_kept_longer(
 
 def test_a_connection_is_a_value() -> None:
     assert KafkaConnection("a:1") == KafkaConnection("a:1")
+
+
+def test_without_a_prefix_every_name_is_as_it_was() -> None:
+    settings = ServiceSettings(service_name="credit")
+    namespace = settings.kafka_namespace
+    assert namespace == NO_PREFIX
+    assert namespace.all_topics == all_topics()
+    assert namespace.topic("ledger.events.v1") == "ledger.events.v1"
+    assert namespace.logical("ledger.events.v1") == "ledger.events.v1"
+    assert settings.consumer_group == "credit"
+
+
+def test_a_prefix_puts_every_topic_and_group_in_the_deployments_namespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", "eu.staging")
+    settings = ServiceSettings(service_name="credit")
+    namespace = settings.kafka_namespace
+    assert namespace.all_topics == tuple(f"eu.staging.{t}" for t in all_topics())
+    assert namespace.topics(("ledger.events.v1", "credit.events.v1")) == (
+        "eu.staging.ledger.events.v1",
+        "eu.staging.credit.events.v1",
+    )
+    assert namespace.dead_letter_topic("credit") == "eu.staging.credit.dlq.v1"
+    assert settings.consumer_group == "eu.staging.credit"
+    assert ServiceSettings(service_name="credit", group_suffix="b").consumer_group == (
+        "eu.staging.credit-b"
+    )
+    # and back: the logical name of a topic of the namespace, None for any other
+    assert namespace.logical("eu.staging.credit.dlq.v1") == "credit.dlq.v1"
+    for foreign in ("credit.dlq.v1", "eu.credit.dlq.v1", "eu.stagingx.credit.dlq.v1"):
+        assert namespace.logical(foreign) is None, foreign
+    assert namespace.logical("eu.staging.") is None
+
+
+@pytest.mark.parametrize("prefix", ["a b", ".staging", "staging.", "a..b", "x/y", "é"])
+def test_a_prefix_kafka_cannot_name_topics_with_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", prefix)
+    with pytest.raises(ValidationError, match=r"kafka_topic_prefix|KAFKA_TOPIC_PREFIX"):
+        ServiceSettings()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from credit.api.app import create_app
-from credit.config import Settings, get_settings
+from credit.config import CONSUMED_TOPICS, Settings, get_settings
 from credit.events.handlers import run_handler
 from credit.service.derive import FactCache
 from credit.service.jobs import run_periodically
@@ -13,10 +13,10 @@ from huikuan_runtime.service import ServiceSpec, main
 
 
 def consumer(settings: Settings) -> ConsumerSpec:
-    """Read the ledger and reminders topics (named by the settings) into the projection,
-    runs of up to `consumer_batch_size` events at once."""
+    """Read the ledger and reminders topics into the projection, runs of up to
+    `consumer_batch_size` events at once."""
     return ConsumerSpec(
-        settings.consumed_topics,
+        CONSUMED_TOPICS,
         batch_size=settings.consumer_batch_size,
         run_handler=run_handler(FactCache(settings.fact_cache_facts)),
     )

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from huikuan_events.topics import LEDGER_EVENTS, REMINDERS_EVENTS
 from huikuan_runtime.settings import ServiceSettings
 
+# What credit's consumer reads (logical names: `KAFKA_TOPIC_PREFIX` places them).
 CONSUMED_TOPICS = (LEDGER_EVENTS, REMINDERS_EVENTS)
 
 
@@ -21,12 +22,6 @@ class Settings(ServiceSettings):
     service_name: str = "credit"
     port: int = 8002
     db_schema: str = "credit"
-    topic_suffix: str = Field(
-        "",
-        description="appended to the names of the topics credit consumes "
-        "(`CREDIT_TOPIC_SUFFIX`): a benchmark reads topics of its own, never the shared ones",
-    )
-
     consumer_batch_size: int = Field(
         500,
         ge=1,
@@ -50,10 +45,6 @@ class Settings(ServiceSettings):
         "as_of for one invoice's prediction (`CREDIT_PRIOR_CACHE_SECONDS`); within it a "
         "prediction does not see other customers' allocations recorded since; 0 disables",
     )
-
-    @property
-    def consumed_topics(self) -> tuple[str, ...]:
-        return tuple(f"{topic}{self.topic_suffix}" for topic in CONSUMED_TOPICS)
 
 
 @lru_cache

@@ -13,6 +13,9 @@ from gateway.config import Settings
 from gateway.ops.dead_letters import Raw, describe, parse_id, replay_headers
 from gateway.ops.status import DEFAULT_THRESHOLDS, judge, merged, worst
 from huikuan_events import Envelope
+from huikuan_runtime.kafka import KafkaNamespace
+
+NONE = KafkaNamespace()
 
 
 def test_a_figure_is_ok_below_warn_warn_from_warn_critical_from_critical() -> None:
@@ -65,14 +68,14 @@ def test_dead_letter_ids_name_a_record_on_a_dead_letter_topic_only() -> None:
         assert parse_id(bad) is None, bad
 
 
-def _raw(value: bytes, key: bytes | None = None) -> Raw:
+def _raw(value: bytes, key: bytes | None = None, origin: bytes = b"ledger.events.v1") -> Raw:
     headers = (
         ("traceparent", b"00-abc-def-01"),
         ("x-dlq-consumer", b"credit"),
         ("x-dlq-error-type", b"ValidationError"),
         ("x-dlq-error", b"boom"),
         ("x-dlq-attempts", b"3"),
-        ("x-dlq-original-topic", b"ledger.events.v1"),
+        ("x-dlq-original-topic", origin),
         ("x-dlq-original-partition", b"2"),
         ("x-dlq-original-offset", b"41"),
     )
@@ -96,7 +99,7 @@ def _envelope(tenant: str) -> Envelope:
 def test_a_dead_letter_is_shown_to_its_tenant_only() -> None:
     event = _envelope("acme")
     raw = _raw(event.to_bytes(), event.partition_key)
-    mine = describe(raw, "acme")
+    mine = describe(raw, "acme", NONE)
     assert mine is not None
     assert mine.id == "credit.dlq.v1:1:7" and mine.replayable
     assert mine.event is not None and mine.event.id == str(event.id)
@@ -106,16 +109,33 @@ def test_a_dead_letter_is_shown_to_its_tenant_only() -> None:
         2,
         41,
     )
-    assert describe(raw, "other") is None
+    assert describe(raw, "other", NONE) is None
+
+
+def test_a_dead_letter_names_its_original_topic_by_its_logical_name() -> None:
+    """The consumer records the cluster's name (`staging.ledger.events.v1`); the ops view
+    shows and replays the logical one, and only from its own namespace."""
+    event = _envelope("acme")
+    staging = KafkaNamespace("staging")
+    prefixed = _raw(event.to_bytes(), event.partition_key, b"staging.ledger.events.v1")
+    shown = describe(prefixed, "acme", staging)
+    assert shown is not None and shown.replayable
+    assert shown.original_topic == "ledger.events.v1"
+    assert shown.id == "credit.dlq.v1:1:7"
+    elsewhere = describe(prefixed, "acme", KafkaNamespace("prod"))
+    assert elsewhere is not None and not elsewhere.replayable
+    assert elsewhere.original_topic == "staging.ledger.events.v1"
+    unprefixed = describe(_raw(event.to_bytes(), event.partition_key), "acme", staging)
+    assert unprefixed is not None and not unprefixed.replayable
 
 
 def test_an_unparseable_record_belongs_to_its_keys_tenant_or_to_nobody() -> None:
     keyed = _raw(b"not json", b"acme/C-1")
-    assert describe(keyed, "other") is None
-    shown = describe(keyed, "acme")
+    assert describe(keyed, "other", NONE) is None
+    shown = describe(keyed, "acme", NONE)
     assert shown is not None and shown.tenant == "acme" and shown.error == "boom"
     assert not shown.replayable and shown.event is None
-    nobody = describe(_raw(b"not json"), "anyone")
+    nobody = describe(_raw(b"not json"), "anyone", NONE)
     assert nobody is not None and nobody.tenant is None
     assert nobody.error is None  # could carry someone's data
     assert nobody.error_type == "ValidationError" and not nobody.replayable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from credit.api import checks, credit, customers, hold_policy, jobs, predictions
-from credit.config import Settings
+from credit.config import CONSUMED_TOPICS, Settings
 from credit.service.predictions import PriorCache
 from huikuan_runtime.service import create_service_app
 
@@ -22,7 +22,7 @@ def create_app(settings: Settings) -> FastAPI:
             jobs.router,
             predictions.router,
         ],
-        consumes=settings.consumed_topics,
+        consumes=CONSUMED_TOPICS,
     )
     app.state.prior_cache = PriorCache(settings.prior_cache_seconds)
     return app

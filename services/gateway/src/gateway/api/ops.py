@@ -28,6 +28,7 @@ from gateway.ops.dead_letters import (
     DeadLetter,
     describe,
     envelope_of,
+    original_topic,
     parse_id,
     replay_headers,
     tenant_of,
@@ -166,7 +167,8 @@ async def get_pipeline(
     dlq_topics = sorted(
         set(DEAD_LETTER_TOPICS) | {s.consumer.dead_letter_topic for s in statuses if s.consumer}
     )
-    async with kafka.connect(settings.kafka, settings.ops_kafka_timeout_seconds) as k:
+    namespace = settings.kafka_namespace
+    async with kafka.connect(settings.kafka, namespace, settings.ops_kafka_timeout_seconds) as k:
         lags = [
             (s.service, s.consumer.group, await k.lag(s.consumer.group, s.consumer.topics))
             for s in statuses
@@ -276,10 +278,11 @@ async def list_dead_letters(
     if cursor is not None and after is None:
         raise invalid_cursor()
     timeout = settings.ops_kafka_timeout_seconds
-    async with kafka.connect(settings.kafka, timeout) as k:
+    namespace = settings.kafka_namespace
+    async with kafka.connect(settings.kafka, namespace, timeout) as k:
         items, more = await k.read(
             [topic] if topic else DEAD_LETTER_TOPICS,
-            lambda raw: describe(raw, who.tenant),
+            lambda raw: describe(raw, who.tenant, namespace),
             after=after,
             limit=limit,
             deadline=time.monotonic() + timeout,
@@ -322,7 +325,8 @@ async def replay_dead_letter(
     async def replay() -> Response:
         assert at is not None
         timeout = settings.ops_kafka_timeout_seconds
-        async with kafka.connect(settings.kafka, timeout) as k:
+        namespace = settings.kafka_namespace
+        async with kafka.connect(settings.kafka, namespace, timeout) as k:
             raw = await k.record_at(at, time.monotonic() + timeout)
             envelope = envelope_of(raw) if raw is not None else None
             if raw is None or tenant_of(raw, envelope) != who.tenant:
@@ -332,9 +336,10 @@ async def replay_dead_letter(
                     "this dead letter is not an event envelope; replaying it would "
                     "only dead-letter it again"
                 )
-            origin = dict(raw.headers).get("x-dlq-original-topic", b"").decode(errors="replace")
-            if origin not in EVENT_TOPICS:
-                raise Conflict(f"the dead letter's original topic {origin!r} is not an event topic")
+            origin = original_topic(raw, namespace)
+            if origin is None or origin not in EVENT_TOPICS:
+                named = dict(raw.headers).get("x-dlq-original-topic", b"").decode(errors="replace")
+                raise Conflict(f"the dead letter's original topic {named!r} is not an event topic")
             partition, offset = await k.publish(origin, raw.key, raw.value, replay_headers(raw))
         result = ReplayResult(
             id=at.id,

@@ -8,6 +8,10 @@ Tenancy: a record belongs to the tenant of the envelope inside it; when the valu
 envelope, to the tenant of its key (`tenant/customer`, as every producer keys events); when
 neither says, it is *unattributed*: listed to every ops caller, but without the error text
 or the key (they could carry another tenant's data), and never replayable.
+
+Topics are shown by their logical names: the dead-letter topic in the id, and the topic a
+record was consumed from (`x-dlq-original-topic` holds the cluster's name, in the
+deployment's namespace), so ids and listings read the same whatever `KAFKA_TOPIC_PREFIX`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from huikuan_events import Envelope
 from huikuan_events.topics import CONSUMERS, EVENT_TOPICS, dead_letter_topic, tenant_of_key
+from huikuan_runtime.kafka import KafkaNamespace
 
 DEAD_LETTER_TOPICS: tuple[str, ...] = tuple(dead_letter_topic(c) for c in CONSUMERS)
 _ID = re.compile(r"^(?P<topic>[A-Za-z0-9._\-]+):(?P<partition>[0-9]{1,6}):(?P<offset>[0-9]{1,19})$")
@@ -109,14 +114,21 @@ def tenant_of(raw: Raw, envelope: Envelope | None) -> str | None:
     return envelope.tenant if envelope is not None else tenant_of_key(raw.key)
 
 
-def describe(raw: Raw, caller: str) -> DeadLetter | None:
+def original_topic(raw: Raw, namespace: KafkaNamespace) -> str | None:
+    """The logical name of the topic the record was consumed from; None when the record
+    does not say, or names a topic outside `namespace`."""
+    found = dict(raw.headers).get("x-dlq-original-topic")
+    return namespace.logical(found.decode(errors="replace")) if found is not None else None
+
+
+def describe(raw: Raw, caller: str, namespace: KafkaNamespace) -> DeadLetter | None:
     """The record as `caller` may see it; None when it is another tenant's."""
     envelope = envelope_of(raw)
     tenant = tenant_of(raw, envelope)
     if tenant is not None and tenant != caller:
         return None
     headers = {k: v.decode(errors="replace") for k, v in raw.headers if k.startswith(DLQ_PREFIX)}
-    original_topic = headers.get("x-dlq-original-topic")
+    origin = original_topic(raw, namespace)
     return DeadLetter(
         id=Position(raw.topic, raw.partition, raw.offset).id,
         topic=raw.topic,
@@ -131,7 +143,7 @@ def describe(raw: Raw, caller: str) -> DeadLetter | None:
         error_type=headers.get("x-dlq-error-type"),
         error=headers.get("x-dlq-error") if tenant is not None else None,
         attempts=_int(headers.get("x-dlq-attempts")),
-        original_topic=original_topic,
+        original_topic=origin or headers.get("x-dlq-original-topic"),
         original_partition=_int(headers.get("x-dlq-original-partition")),
         original_offset=_int(headers.get("x-dlq-original-offset")),
         tenant=tenant,
@@ -147,7 +159,7 @@ def describe(raw: Raw, caller: str) -> DeadLetter | None:
             if envelope is not None
             else None
         ),
-        replayable=envelope is not None and original_topic in EVENT_TOPICS,
+        replayable=envelope is not None and origin in EVENT_TOPICS,
     )
 
 

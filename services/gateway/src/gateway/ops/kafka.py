@@ -1,7 +1,11 @@
 """Reading the pipeline's state from Kafka itself: consumer group lag (committed offsets
 against end offsets), record counts of the dead-letter topics, reading and re-publishing
 dead letters. One short-lived set of clients per call: ops calls are rare and this keeps
-no connection state between them."""
+no connection state between them.
+
+Topics go in and come out by their logical names (`credit.dlq.v1`), as the ops API shows
+them; only here are they the cluster's names in the deployment's namespace
+(`KAFKA_TOPIC_PREFIX`)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from gateway.ops.dead_letters import Position, Raw
-from huikuan_runtime.kafka import KafkaConnection, make_admin, make_producer
+from huikuan_runtime.kafka import KafkaConnection, KafkaNamespace, make_admin, make_producer
 from huikuan_runtime.problems import UpstreamUnavailable
 
 T = TypeVar("T")
@@ -34,9 +38,9 @@ class PartitionLag:
     lag: int
 
 
-def _raw(record: ConsumerRecord[bytes, bytes]) -> Raw:
+def _raw(record: ConsumerRecord[bytes, bytes], topic: str) -> Raw:
     return Raw(
-        topic=record.topic,
+        topic=topic,
         partition=record.partition,
         offset=record.offset,
         timestamp_ms=record.timestamp,
@@ -50,14 +54,25 @@ class Kafka:
     """An admin client and a group-less consumer, open for one ops call."""
 
     def __init__(
-        self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, connection: KafkaConnection
+        self,
+        admin: AIOKafkaAdminClient,
+        consumer: AIOKafkaConsumer,
+        connection: KafkaConnection,
+        namespace: KafkaNamespace,
     ):
         self._admin = admin
         self._consumer = consumer
         self._connection = connection
+        self._namespace = namespace
+
+    def _logical(self, tp: TopicPartition) -> str:
+        """The logical name of a partition's topic (one `partitions` found: in the namespace)."""
+        return self._namespace.logical(tp.topic) or tp.topic
 
     async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
-        wanted = sorted(set(topics))
+        """The partitions of the logical `topics` that exist, on the cluster, in the
+        topics' logical order."""
+        wanted = sorted(self._namespace.topics(set(topics)))
         if not wanted:
             return []
         found = []
@@ -65,7 +80,7 @@ class Kafka:
             if topic["error_code"] == 0:
                 for p in topic["partitions"]:
                     found.append(TopicPartition(topic["topic"], p["partition"]))
-        return sorted(found)
+        return sorted(found, key=lambda tp: (self._logical(tp), tp.partition))
 
     async def bounds(
         self, partitions: list[TopicPartition]
@@ -91,7 +106,7 @@ class Kafka:
             meta = committed.get(tp)
             offset = meta.offset if meta is not None and meta.offset >= 0 else None
             behind = end - (offset if offset is not None else first)
-            found.append(PartitionLag(tp.topic, tp.partition, offset, end, max(0, behind)))
+            found.append(PartitionLag(self._logical(tp), tp.partition, offset, end, max(0, behind)))
         return found
 
     async def counts(self, topics: Iterable[str]) -> dict[str, int]:
@@ -100,7 +115,7 @@ class Kafka:
         bounds = await self.bounds(await self.partitions(wanted))
         totals = dict.fromkeys(wanted, 0)
         for tp, (first, end) in bounds.items():
-            totals[tp.topic] += end - first
+            totals[self._logical(tp)] += end - first
         return totals
 
     async def read(
@@ -120,10 +135,11 @@ class Kafka:
         for tp in partitions:
             first, end = bounds[tp]
             start = first
+            topic = self._logical(tp)
             if after is not None:
-                if (tp.topic, tp.partition) < (after.topic, after.partition):
+                if (topic, tp.partition) < (after.topic, after.partition):
                     continue
-                if (tp.topic, tp.partition) == (after.topic, after.partition):
+                if (topic, tp.partition) == (after.topic, after.partition):
                     start = max(first, after.offset + 1)
             if start >= end:
                 continue
@@ -138,7 +154,7 @@ class Kafka:
                     position = record.offset + 1
                     if record.offset >= end:
                         break
-                    item = keep(_raw(record))
+                    item = keep(_raw(record, topic))
                     if item is not None:
                         if len(found) == limit:
                             return found, True
@@ -148,7 +164,7 @@ class Kafka:
         return found, False
 
     async def record_at(self, at: Position, deadline: float) -> Raw | None:
-        tp = TopicPartition(at.topic, at.partition)
+        tp = TopicPartition(self._namespace.topic(at.topic), at.partition)
         if tp not in await self.partitions([at.topic]):
             return None
         first, end = (await self.bounds([tp]))[tp]
@@ -159,25 +175,31 @@ class Kafka:
         while time.monotonic() < deadline:
             batch = await self._consumer.getmany(tp, timeout_ms=500, max_records=1)
             for record in batch.get(tp, []):
-                return _raw(record) if record.offset == at.offset else None
+                return _raw(record, at.topic) if record.offset == at.offset else None
         raise UpstreamUnavailable("reading the dead letter took too long")
 
     async def publish(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> tuple[int, int]:
-        """Send one record with the system's idempotent producer; (partition, offset)."""
+        """Send one record to the logical `topic` with the system's idempotent producer;
+        (partition, offset)."""
         producer = make_producer(self._connection, CLIENT_ID)
         await producer.start()
         try:
-            meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+            meta = await producer.send_and_wait(
+                self._namespace.topic(topic), value=value, key=key, headers=headers
+            )
         finally:
             await producer.stop()
         return meta.partition, meta.offset
 
 
 @asynccontextmanager
-async def connect(connection: KafkaConnection, timeout: float) -> AsyncIterator[Kafka]:
-    """Clients for one call; any Kafka failure or a call over `timeout` is a 503."""
+async def connect(
+    connection: KafkaConnection, namespace: KafkaNamespace, timeout: float
+) -> AsyncIterator[Kafka]:
+    """Clients for one call on the topics of `namespace`; any Kafka failure or a call over
+    `timeout` is a 503."""
     admin = make_admin(connection, CLIENT_ID)
     consumer = AIOKafkaConsumer(
         **connection.options(),
@@ -190,7 +212,7 @@ async def connect(connection: KafkaConnection, timeout: float) -> AsyncIterator[
         async with asyncio.timeout(timeout):
             await admin.start()
             await consumer.start()
-            yield Kafka(admin, consumer, connection)
+            yield Kafka(admin, consumer, connection, namespace)
     except (KafkaError, TimeoutError, OSError) as exc:
         raise UpstreamUnavailable(f"Kafka did not answer: {type(exc).__name__}") from exc
     finally:
