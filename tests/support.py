@@ -24,7 +24,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 
-from huikuan_dev.stack import SERVICES, Stack, free_port
+from huikuan_dev.processes import SERVICES
+from huikuan_dev.stack import Stack, free_port
 from huikuan_dev.testing import start_groups_at_end
 from huikuan_events import Envelope
 from huikuan_runtime.addresses import LOOPBACK
