@@ -48,7 +48,7 @@ BASE_ENV = {
 }
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _NOT_PERFORMED = {"LABEL", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK"}
-_COPY_FLAGS = {"from", "chown", "chmod", "link"}
+_COPY_FLAGS = {"from", "link"}  # not chown or chmod: ownership is not performed
 
 
 class RecipeError(AssertionError):

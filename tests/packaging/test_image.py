@@ -252,7 +252,8 @@ def images() -> Iterator[dict[str, Installed]]:
         subprocess.run(["chmod", "-R", "a-w", str(top)], check=True)
         yield installed
     finally:
-        subprocess.run(["chmod", "-R", "u+w", str(top)], check=False)
+        if os.geteuid() != 0:  # root removes read-only files as they are
+            subprocess.run(["chmod", "-R", "u+w", str(top)], check=False)
         shutil.rmtree(top, ignore_errors=True)
 
 
