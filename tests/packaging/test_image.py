@@ -49,7 +49,7 @@ from huikuan_dev.testing import start_groups_at_end
 from huikuan_runtime.addresses import LOOPBACK
 from huikuan_runtime.migrations import discover, package_migrations, plan
 from tests.packaging import recipe
-from tests.support import ROOT, create_database, drop_database, eventually, infra_env, query
+from tests.support import ROOT, eventually, infra_env, query, scratch_database
 
 DOCKERFILE = ROOT / "deploy/image/Dockerfile"
 COMPOSE = ROOT / "deploy/compose/compose.yaml"
@@ -371,14 +371,19 @@ def _flows(api: httpx.Client) -> None:
     )
 
 
+@pytest.fixture
+def database() -> Iterator[str]:
+    with scratch_database("huikuan_image") as url:
+        yield url
+
+
 @pytest.mark.integration
 def test_every_process_type_runs_from_its_image(
-    images: dict[str, Installed], tmp_path: Path
+    images: dict[str, Installed], database: str, tmp_path: Path
 ) -> None:
     infra = infra_env()
     assert infra is not None
-    name = f"huikuan_image_{secrets.token_hex(4)}"
-    database = create_database(infra[0], name)
+    name = database.rsplit("/", 1)[1]  # the consumer groups' suffix, too
     by_service = {service: images[image] for service, image in service_images().items()}
     before = {image: installed.snapshot() for image, installed in images.items()}
     ports = {service: free_port() for service in SERVICES}
@@ -468,7 +473,6 @@ def test_every_process_type_runs_from_its_image(
             except subprocess.TimeoutExpired:
                 process.proc.kill()
                 codes[process.spec.name] = process.proc.wait()
-        drop_database(infra[0], name)
     for process in running.values():
         code = codes[process.spec.name]
         # uvicorn, once shut down, raises the SIGTERM again (the exit status says what ended it)
