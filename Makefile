@@ -15,7 +15,7 @@ help:
 	@echo "make run    start Postgres, Kafka and every service; serve the API with a demo tenant"
 	@echo "make test   the whole test suite against real Postgres and Kafka (own ports and data)"
 	@echo "make test-deploy  two replicas of everything on hosts made of network namespaces (root)"
-	@echo "make lint   ruff, mypy, import contracts, breaking changes to the public contracts"
+	@echo "make lint   ruff, mypy, import contracts, breaking changes, the chart and compose file"
 	@echo "make bench  the benchmarks (bench/), each beside its floor; table + bench/results/*.json"
 	@echo "make docs   regenerate docs/openapi, docs/events and docs/configuration.md from the code"
 	@echo "make stop   stop what make run / make test started"
@@ -67,6 +67,18 @@ PGBOUNCER := $(ROOT)/.run/tools/bin/pgbouncer
 $(PGBOUNCER):
 	@deploy/pgbouncer.sh install
 
+# The Compose specification's JSON schema, as compose-go (what `docker compose` validates
+# with) ships it at a pinned version: tools/compose_check.py validates the compose file
+# against it. Fetched once from the Go module proxy into .run/tools.
+COMPOSE_GO_VERSION := v2.16.2
+COMPOSE_SCHEMA := $(ROOT)/.run/tools/compose-spec-$(COMPOSE_GO_VERSION).json
+$(COMPOSE_SCHEMA):
+	@command -v go >/dev/null || { echo "error: go (1.22+) is needed to fetch the compose schema" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	@dir=$$(go mod download -json github.com/compose-spec/compose-go/v2@$(COMPOSE_GO_VERSION) \
+	  | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') \
+	  && cp "$$dir/schema/compose-spec.json" $@.tmp && chmod u+w $@.tmp && mv $@.tmp $@
+
 test: sync infra-test $(OASDIFF) $(PGBOUNCER)
 	@set -a && source .run/test/infra.env && set +a && \
 	  HK_PGBOUNCER=$(PGBOUNCER) HUIKUAN_RUN_DIR=$(ROOT)/.run/test \
@@ -91,7 +103,7 @@ test-deploy: sync
 test-unit: sync
 	@$(UV) run --frozen pytest -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
 
-lint: sync $(OASDIFF) $(HELM)
+lint: sync $(OASDIFF) $(HELM) $(COMPOSE_SCHEMA)
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy libs services tests bench tools
@@ -99,6 +111,7 @@ lint: sync $(OASDIFF) $(HELM)
 	@$(UV) run --frozen python -m tools.contract_gate check
 	@$(UV) run --frozen python -m tools.config_reference check
 	@$(UV) run --frozen python -m tools.chart_check
+	@$(UV) run --frozen python -m tools.compose_check $(COMPOSE_SCHEMA)
 
 docs: sync $(OASDIFF)
 	@$(UV) run --frozen python -m tools.contract_gate write

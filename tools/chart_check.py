@@ -5,6 +5,8 @@
 `helm lint` with each values file, then `helm template` with the minimal defaults and with
 the production-like values, and every rendered object validated strictly (no unknown
 fields) against the Kubernetes schemas of the version named below (kubernetes-validate).
+The Deployments rendered are the process types of `huikuan_dev.processes`, no more, no
+fewer: each runs its service's image (`huikuan-<service>`) with its mode as the argument.
 helm is built from the Go module proxy into .run/tools by the Makefile.
 """
 
@@ -15,6 +17,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from huikuan_dev.processes import PROCESS_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy/helm/huikuan"
@@ -37,6 +44,20 @@ def _run(*args: str) -> str:
     if done.returncode != 0:
         sys.exit(f"error: {' '.join(args[:3])} …:\n{done.stdout}{done.stderr}")
     return done.stdout
+
+
+def deployed(rendered: str) -> set[tuple[str, str, str]]:
+    """(component, service, mode) of every Deployment in `rendered`."""
+    found = set()
+    for document in yaml.safe_load_all(rendered):
+        if not document or document.get("kind") != "Deployment":
+            continue
+        component = document["metadata"]["labels"]["app.kubernetes.io/component"]
+        (container,) = document["spec"]["template"]["spec"]["containers"]
+        image: str = container["image"].rsplit("/", 1)[-1].split(":")[0]
+        args: list[Any] = container.get("args") or []
+        found.add((component, image.removeprefix("huikuan-"), " ".join(map(str, args))))
+    return found
 
 
 def main() -> None:
@@ -64,6 +85,13 @@ def main() -> None:
                 KUBERNETES,
                 str(out),
             )
+            expected = {(p.name, p.service, p.mode) for p in PROCESS_TYPES}
+            if (found := deployed(rendered)) != expected:
+                sys.exit(
+                    f"error: chart ({name}) Deployments differ from huikuan_dev.processes:\n"
+                    f"  not deployed: {sorted(expected - found)}\n"
+                    f"  not a process type: {sorted(found - expected)}"
+                )
             count = rendered.count("\nkind:")
             print(f"chart ({name}): {count} objects valid ({', '.join(kinds)})")
 

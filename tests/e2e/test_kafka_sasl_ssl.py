@@ -28,8 +28,9 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError
 
+from huikuan_dev.processes import PROCESS_TYPES
 from huikuan_dev.secure_kafka import SaslSslBroker, kafka_libs
-from huikuan_dev.stack import ProcessSpec, Stack, free_port
+from huikuan_dev.stack import Stack, free_port
 from huikuan_events import Envelope
 from huikuan_events.topics import CREDIT_EVENTS, LEDGER_EVENTS, all_topics, is_dead_letter
 from huikuan_runtime.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
@@ -58,14 +59,9 @@ TOPIC_LAYOUT = {
     "KAFKA_TOPIC_RETENTION_MS": str(RETENTION_MS),
     "KAFKA_DEAD_LETTER_RETENTION_MS": str(DEAD_LETTER_RETENTION_MS),
 }
-PROCESSES = (
-    ProcessSpec("ledger-api", "ledger", "api"),
-    ProcessSpec("ledger-relay", "ledger", "relay"),
-    ProcessSpec("credit-api", "credit", "api"),
-    ProcessSpec("credit-consume", "credit", "consume"),
-    ProcessSpec("credit-relay", "credit", "relay"),
-    ProcessSpec("gateway-api", "gateway", "api"),  # for its ops view, a Kafka client too
-)
+# The gateway's API for its ops view, a Kafka client too.
+RUN = {"ledger-api", "ledger-relay", "credit-api", "credit-consume", "credit-relay", "gateway-api"}
+PROCESSES = tuple(p for p in PROCESS_TYPES if p.name in RUN)
 
 
 def _run_dir() -> Path:

@@ -32,7 +32,8 @@ from huikuan_dev.pgservers import (
     server_directory,
     server_user,
 )
-from huikuan_dev.stack import SERVICES, Stack, free_port
+from huikuan_dev.processes import SERVICES
+from huikuan_dev.stack import Stack, free_port
 from huikuan_dev.testing import start_groups_at_end
 from huikuan_runtime.addresses import LOOPBACK
 from tests.support import ROOT, Api, eventually, infra_env, query

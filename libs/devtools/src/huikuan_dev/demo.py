@@ -1,21 +1,33 @@
-"""The demo book `make run` loads into the demo tenant (skip with HUIKUAN_DEMO=0).
+"""The demo tenant and its book, which `make run` and the compose file's `demo` service load
+(skip the book with HUIKUAN_DEMO=0).
 
 The collectors and their manager, a few dozen customers with different paying habits, a
 year of invoices and the payments that would have arrived by today, so some invoices are
 overdue and some partly paid, plus a dispute. Generated deterministically from the date,
 posted through the public API like any ERP would, so every service sees it through its
 events. Loading twice is harmless: every create is idempotent by its id.
+
+    python -m huikuan_dev.demo --gateway http://gateway-api:8000 --public-url http://127.0.0.1:8000
+
+creates the tenant (with the operator key in `GATEWAY_OPERATOR_KEY`), loads the book and
+prints the two lines `make run` prints: `Gateway: …/v1` and `API key: hk_…`.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import random
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from huikuan_dev.blocking_http import http_json
+
+TENANT_ID = "demo"
+TENANT_NAME = "Demo Trading Co."
+DEV_OPERATOR_KEY = "dev-operator-key"
 
 OWNERS = ("li", "wang", "zhang", "chen")
 # The collectors who own the customers: chen manages the others, so their overdue tasks
@@ -206,3 +218,61 @@ def load(gateway_url: str, key: str, today: date) -> Book:
         invoice_id, dispute = book.dispute
         http_json("POST", f"{url}/invoices/{invoice_id}/disputes", dispute, headers)
     return book
+
+
+def create_tenant_key(
+    gateway_url: str,
+    operator_key: str,
+    tenant_id: str,
+    name: str,
+    scopes: list[str] | None = None,
+) -> str:
+    """Create (or find) a tenant through the admin API and return a new API key for it."""
+    auth = {"Authorization": f"Bearer {operator_key}"}
+    status, body = http_json(
+        "POST", f"{gateway_url}/v1/admin/tenants", {"tenant_id": tenant_id, "name": name}, auth
+    )
+    if status not in (200, 201):
+        raise RuntimeError(f"creating tenant {tenant_id} failed: {status} {body}")
+    request: dict[str, Any] = {"tenant_id": tenant_id, "name": f"{tenant_id} key"}
+    if scopes is not None:
+        request["scopes"] = scopes
+    status, body = http_json("POST", f"{gateway_url}/v1/admin/api-keys", request, auth)
+    if status != 201:
+        raise RuntimeError(f"creating an API key failed: {status} {body}")
+    key: str = body["key"]
+    return key
+
+
+def seed(gateway_url: str, operator_key: str, today: date, *, book: bool = True) -> str:
+    """The demo tenant, a new API key for it (returned) and, unless `book` is false, the
+    demo book as of `today`."""
+    key = create_tenant_key(gateway_url, operator_key, TENANT_ID, TENANT_NAME)
+    if book:
+        print("loading the demo book (HUIKUAN_DEMO=0 skips it) ...", file=sys.stderr)
+        loaded = load(gateway_url, key, today)
+        print(
+            f"demo book: {len(loaded.customers)} customers, {len(loaded.invoices)} "
+            f"invoices, {len(loaded.payments)} payments",
+            file=sys.stderr,
+        )
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m huikuan_dev.demo")
+    parser.add_argument("--gateway", required=True, help="where this process reaches the gateway")
+    parser.add_argument("--public-url", help="the gateway's address to print (default: --gateway)")
+    args = parser.parse_args()
+    key = seed(
+        args.gateway,
+        os.environ.get("GATEWAY_OPERATOR_KEY", DEV_OPERATOR_KEY),
+        datetime.now(UTC).date(),
+        book=os.environ.get("HUIKUAN_DEMO", "1") != "0",
+    )
+    print(f"Gateway: {args.public_url or args.gateway}/v1", flush=True)
+    print(f"API key: {key}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -22,50 +22,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from huikuan_dev import demo
 from huikuan_dev.blocking_http import http_json
+from huikuan_dev.processes import PROCESS_TYPES, SERVICES, ProcessSpec
 from huikuan_runtime.kafka import KafkaNamespace
-
-SERVICES = ("ledger", "credit", "reminders", "gateway")
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessSpec:
-    name: str
-    service: str
-    mode: str
-
-    @property
-    def is_api(self) -> bool:
-        return self.mode == "api"
-
-
-PROCESSES: tuple[ProcessSpec, ...] = (
-    ProcessSpec("ledger-api", "ledger", "api"),
-    ProcessSpec("ledger-relay", "ledger", "relay"),
-    ProcessSpec("credit-api", "credit", "api"),
-    ProcessSpec("credit-consume", "credit", "consume"),
-    ProcessSpec("credit-relay", "credit", "relay"),
-    ProcessSpec("reminders-api", "reminders", "api"),
-    ProcessSpec("reminders-consume", "reminders", "consume"),
-    ProcessSpec("reminders-relay", "reminders", "relay"),
-    ProcessSpec("gateway-api", "gateway", "api"),
-    ProcessSpec("gateway-consume", "gateway", "consume"),
-    ProcessSpec("gateway-dispatch", "gateway", "dispatch"),
-)
 
 # Schedulers run with `make run`, not under tests: a scan "now" would change what tests
 # that post back-dated books see. Tests trigger jobs explicitly instead.
-SCHEDULERS: tuple[ProcessSpec, ...] = (
-    ProcessSpec("ledger-overdue", "ledger", "overdue-scan"),
-    ProcessSpec("credit-rescore", "credit", "rescore"),
-    ProcessSpec("reminders-schedule", "reminders", "schedule"),
-)
+PROCESSES: tuple[ProcessSpec, ...] = tuple(p for p in PROCESS_TYPES if not p.periodic)
+SCHEDULERS: tuple[ProcessSpec, ...] = tuple(p for p in PROCESS_TYPES if p.periodic)
 
 
 class StackError(RuntimeError):
@@ -89,7 +57,7 @@ class Stack:
         database_url: str,
         kafka_bootstrap_servers: str,
         ports: dict[str, int],
-        operator_key: str = "dev-operator-key",
+        operator_key: str = demo.DEV_OPERATOR_KEY,
         extra_env: dict[str, str] | None = None,
         schedulers: bool = False,
         group_suffix: str = "",
@@ -283,23 +251,7 @@ class Stack:
 
     def create_tenant_key(self, tenant_id: str, name: str, scopes: list[str] | None = None) -> str:
         """Create (or find) a tenant and return a new API key for it."""
-        auth = {"Authorization": f"Bearer {self.operator_key}"}
-        status, body = http_json(
-            "POST",
-            f"{self.gateway_url}/v1/admin/tenants",
-            {"tenant_id": tenant_id, "name": name},
-            auth,
-        )
-        if status not in (200, 201):
-            raise StackError(f"creating tenant {tenant_id} failed: {status} {body}")
-        request: dict[str, Any] = {"tenant_id": tenant_id, "name": f"{tenant_id} key"}
-        if scopes is not None:
-            request["scopes"] = scopes
-        status, body = http_json("POST", f"{self.gateway_url}/v1/admin/api-keys", request, auth)
-        if status != 201:
-            raise StackError(f"creating an API key failed: {status} {body}")
-        key: str = body["key"]
-        return key
+        return demo.create_tenant_key(self.gateway_url, self.operator_key, tenant_id, name, scopes)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -354,7 +306,7 @@ def run(profile: str, root: Path) -> int:
         database_url=database_url,
         kafka_bootstrap_servers=bootstrap,
         ports=ports,
-        operator_key=os.environ.get("GATEWAY_OPERATOR_KEY", "dev-operator-key"),
+        operator_key=os.environ.get("GATEWAY_OPERATOR_KEY", demo.DEV_OPERATOR_KEY),
         schedulers=True,
     )
     with _signals_raise():
@@ -363,15 +315,12 @@ def run(profile: str, root: Path) -> int:
             stack.migrate()
             print("starting processes ...", file=sys.stderr)
             stack.start()
-            key = stack.create_tenant_key("demo", "Demo Trading Co.")
-            if os.environ.get("HUIKUAN_DEMO", "1") != "0":
-                print("loading the demo book (HUIKUAN_DEMO=0 skips it) ...", file=sys.stderr)
-                book = demo.load(stack.gateway_url, key, datetime.now(UTC).date())
-                print(
-                    f"demo book: {len(book.customers)} customers, {len(book.invoices)} "
-                    f"invoices, {len(book.payments)} payments",
-                    file=sys.stderr,
-                )
+            key = demo.seed(
+                stack.gateway_url,
+                stack.operator_key,
+                datetime.now(UTC).date(),
+                book=os.environ.get("HUIKUAN_DEMO", "1") != "0",
+            )
             print(f"Gateway: {stack.gateway_url}/v1", flush=True)
             print(f"API key: {key}", flush=True)
             print(

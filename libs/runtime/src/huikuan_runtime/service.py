@@ -225,7 +225,9 @@ async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
 @dataclass
 class ServiceSpec:
     """What `python -m <service>` can run. `consumer` (from the settings) makes the
-    `consume` mode; `extra_modes` are the service's own, beside the standard ones."""
+    `consume` mode; `relay` is false for a service that publishes no events (its outbox
+    stays empty: no relay mode); `extra_modes` are the service's own, beside the standard
+    ones."""
 
     name: str
     settings: Callable[[], ServiceSettings]
@@ -233,19 +235,24 @@ class ServiceSpec:
     migrations: Traversable  # inside the package: `package_migrations(name)`
     consumer: Callable[[Any], ConsumerSpec] | None = None
     extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    relay: bool = True
 
     def __post_init__(self) -> None:
         if shadowed := set(self.extra_modes) & {"api", "migrate", "relay", "consume"}:
             raise ValueError(f"{self.name}: extra modes replace standard ones: {shadowed}")
 
+    @property
+    def modes(self) -> list[str]:
+        """What `python -m <service> <mode>` accepts: `migrate`, which runs to completion,
+        and the modes of the service's long-running processes."""
+        relay = ["relay"] if self.relay else []
+        consume = ["consume"] if self.consumer is not None else []
+        return ["api", "migrate", *relay, *consume, *self.extra_modes]
+
 
 def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
-    modes = ["api", "migrate", "relay"]
-    if spec.consumer is not None:
-        modes.append("consume")
-    modes += list(spec.extra_modes)
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
-    parser.add_argument("mode", choices=modes)
+    parser.add_argument("mode", choices=spec.modes)
     args = parser.parse_args(argv)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)

@@ -16,6 +16,7 @@ SPEC = ServiceSpec(
     migrations=package_migrations("gateway"),
     consumer=lambda settings: CONSUMER,
     extra_modes={"dispatch": dispatch},
+    relay=False,  # the gateway publishes no events
 )
 
 if __name__ == "__main__":
