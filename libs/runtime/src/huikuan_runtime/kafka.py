@@ -112,6 +112,20 @@ def make_consumer(
     )
 
 
+def make_reader(kafka: Kafka, group_id: str, *, max_poll_records: int = 500) -> AIOKafkaConsumer:
+    """A consumer of partitions the caller assigns and seeks (no group membership, so no
+    rebalance and no other member sharing them) that commits its offsets under `group_id`
+    when told to, never by itself."""
+    return AIOKafkaConsumer(
+        **_options(kafka),
+        group_id=group_id,
+        client_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_poll_records,
+    )
+
+
 def make_admin(kafka: Kafka, client_id: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**client_options(kafka), client_id=client_id)
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
 from huikuan_events.topics import all_topics
-from huikuan_runtime import health
+from huikuan_runtime import health, rebuild
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
 from huikuan_runtime.db import TRANSIENT_ERRORS, create_pool, service_pool
 from huikuan_runtime.http import (
@@ -207,7 +208,9 @@ async def run_setup(settings: ServiceSettings, migrations: Traversable) -> None:
 @dataclass
 class ServiceSpec:
     """What `python -m <service>` can run. `consumer` (from the settings) makes the
-    `consume` mode; `extra_modes` are the service's own, beside the standard ones."""
+    `consume` mode; `extra_modes` are the service's own, beside the standard ones.
+    `projection` classifies the tables for `rebuild`; a service that keeps none says why in
+    `no_projection`, and `rebuild` answers that."""
 
     name: str
     settings: Callable[[], ServiceSettings]
@@ -215,22 +218,75 @@ class ServiceSpec:
     migrations: Traversable  # inside the package: `package_migrations(name)`
     consumer: Callable[[Any], ConsumerSpec] | None = None
     extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    projection: rebuild.Projection | None = None
+    no_projection: str = ""
 
     def __post_init__(self) -> None:
-        if shadowed := set(self.extra_modes) & {"api", "migrate", "relay", "consume"}:
+        standard = {"api", "migrate", "relay", "consume", "rebuild"}
+        if shadowed := set(self.extra_modes) & standard:
             raise ValueError(f"{self.name}: extra modes replace standard ones: {shadowed}")
+        if (self.projection is None) == (not self.no_projection):
+            raise ValueError(f"{self.name}: a projection to rebuild, or why there is none")
+        if self.projection is not None and self.consumer is None:
+            raise ValueError(f"{self.name}: a projection is rebuilt by the service's consumer")
+
+
+def _arguments(spec: ServiceSpec) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
+    modes = parser.add_subparsers(dest="mode", required=True, metavar="mode")
+    for mode in ("api", "migrate", "relay", *(["consume"] if spec.consumer else [])):
+        modes.add_parser(mode)
+    for mode in spec.extra_modes:
+        modes.add_parser(mode)
+    rebuilding = modes.add_parser(
+        "rebuild",
+        help="rebuild the projection from the topics into a fresh schema (docs/operations.md)",
+        description=rebuild.__doc__.split("\n\n")[0] if rebuild.__doc__ else None,
+    )
+    rebuilding.add_argument(
+        "--into",
+        metavar="SCHEMA",
+        help="the schema to rebuild into (default: the service's schema + `_rebuild`)",
+    )
+    rebuilding.add_argument(
+        "--switch",
+        action="store_true",
+        help="with every process of the service stopped: catch up, carry the service's own "
+        "records over and make the rebuilt schema the live one",
+    )
+    rebuilding.add_argument(
+        "--batch-size", type=int, metavar="N", help="events applied per transaction"
+    )
+    rebuilding.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="how often progress is shown on stderr (default 2)",
+    )
+    return parser
 
 
 def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
-    modes = ["api", "migrate", "relay"]
-    if spec.consumer is not None:
-        modes.append("consume")
-    modes += list(spec.extra_modes)
-    parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
-    parser.add_argument("mode", choices=modes)
-    args = parser.parse_args(argv)
+    args = _arguments(spec).parse_args(argv)
+    if args.mode == "rebuild" and spec.projection is None:
+        print(f"{spec.name} has nothing to rebuild: {spec.no_projection}", file=sys.stderr)
+        raise SystemExit(2)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
+    if args.mode == "rebuild" and spec.projection is not None and spec.consumer is not None:
+        options = rebuild.Options(
+            target=args.into,
+            switch=args.switch,
+            batch_size=args.batch_size,
+            progress_seconds=args.progress_seconds,
+        )
+        status = asyncio.run(
+            rebuild.run(
+                settings, spec.consumer(settings), spec.projection, spec.migrations, options
+            )
+        )
+        raise SystemExit(status)
     if args.mode == "api":
         serve_api(settings, spec.app(settings))
     elif args.mode == "migrate":
