@@ -83,8 +83,9 @@ class Carried:
     service's own (the others are projection, e.g. credit's manual holds beside the
     automatic ones); they replace the same rows of the rebuilt table. `columns` with `key`:
     only these columns are the service's own, on rows the projection writes too (a manual
-    limit beside the recommended one); they are written onto the rebuilt rows by `key`,
-    rows the projection has none of are added."""
+    limit beside the recommended one); they are written onto the rebuilt rows by `key`
+    (of the live rows `rows` selects, when given), rows the projection has none of are
+    added."""
 
     table: str
     rows: str | None = None
@@ -99,9 +100,8 @@ class Carried:
 
     @property
     def label(self) -> str:
-        if self.columns:
-            return f"{self.table} ({', '.join(self.columns)})"
-        return f"{self.table} (where {self.rows})" if self.rows else self.table
+        part = f" ({', '.join(self.columns)})" if self.columns else ""
+        return f"{self.table}{part}" + (f" where {self.rows}" if self.rows else "")
 
 
 @dataclass(frozen=True)

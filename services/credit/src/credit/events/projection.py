@@ -27,8 +27,10 @@ PROJECTION = Projection(
     inputs=(
         Carried("hold_policy"),
         Carried("credit_approval"),
+        # Rows a person set a limit on (or cleared it: `manual_set_at` stays).
         Carried(
             "credit_limit",
+            rows="manual_set_at IS NOT NULL",
             columns=("manual_minor", "manual_reason", "manual_set_by", "manual_set_at"),
             key=("tenant", "customer_id", "currency"),
         ),

@@ -24,8 +24,9 @@ PROJECTION = Projection(
         Carried("dunning_policy"),
         Carried("collector"),
         Carried("channel_settings"),
-        Carried(
+        Carried(  # the rebuilt rows have none of these: only the ones set are copied
             "dunning_customer",
+            rows="pinned_policy IS NOT NULL OR paused_until IS NOT NULL",
             columns=("pinned_policy", "paused_until", "pause_reason"),
             key=("tenant", "customer_id"),
         ),
