@@ -98,26 +98,15 @@ def make_producer(kafka: Kafka, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    kafka: Kafka, group_id: str, topics: tuple[str, ...], *, max_poll_records: int = 500
+    kafka: Kafka, group_id: str, topics: tuple[str, ...] = (), *, max_poll_records: int = 500
 ) -> AIOKafkaConsumer:
-    """A group consumer that never commits by itself and starts from the beginning."""
+    """A consumer that never commits by itself and starts from the beginning: a member of
+    `group_id` reading `topics`, or, without topics, one reading the partitions the caller
+    assigns and seeks (no membership: no rebalance, nobody sharing them), its offsets
+    committed under `group_id` when it says so."""
     return AIOKafkaConsumer(
         *topics,
         **client_options(kafka),
-        group_id=group_id,
-        client_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=max_poll_records,
-    )
-
-
-def make_reader(kafka: Kafka, group_id: str, *, max_poll_records: int = 500) -> AIOKafkaConsumer:
-    """A consumer of partitions the caller assigns and seeks (no group membership, so no
-    rebalance and no other member sharing them) that commits its offsets under `group_id`
-    when told to, never by itself."""
-    return AIOKafkaConsumer(
-        **_options(kafka),
         group_id=group_id,
         client_id=group_id,
         enable_auto_commit=False,

@@ -13,10 +13,11 @@ The procedure, in two steps (docs/operations.md):
    (default `<schema>_rebuild`) and migrates it, copies the own records the projection is
    derived under (`Projection.inputs`: credit's hold policies, manual limits and holds,
    approved orders), and replays the service's topics from offset 0 into it with the
-   service's own handlers, up to the offsets the live consumer group has committed at the
-   start. It reads them with a consumer group of its own (`<group>.rebuild.<schema>.<oid>`,
-   partitions assigned, never the live group, whose offsets do not move), so running it
-   again continues where it stopped. Progress (events/s, events left) goes to stderr, a
+   service's own handlers, in the order the events were published (`_Merge`), up to the
+   offsets the live consumer group has committed at the start. It reads them with a
+   consumer group of its own (`<group>.rebuild.<schema>.<oid>`, partitions assigned, never
+   the live group, whose offsets do not move), so running it again continues where it
+   stopped. Progress (events/s, events left) goes to stderr, a
    summary to stdout.
 2. Stop every process of the service, then `python -m <service> rebuild --switch`. It
    refuses while the live group has members or the live schema has connections of the
@@ -57,7 +58,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from huikuan_events import Envelope
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer, RunHandler
 from huikuan_runtime.db import create_pool
-from huikuan_runtime.kafka import make_admin, make_reader
+from huikuan_runtime.kafka import make_admin, make_consumer
 from huikuan_runtime.migrations import migrate, plan
 from huikuan_runtime.settings import ServiceSettings
 
@@ -549,7 +550,7 @@ async def _catch_up(
     """Replay the topics into `target` up to the live group's committed offsets."""
     group = f"{settings.consumer_group}.rebuild.{target}.{oid}"
     admin = make_admin(settings.kafka, group)
-    reader = make_reader(settings.kafka, group, max_poll_records=max(500, batch_size))
+    reader = make_consumer(settings.kafka, group, max_poll_records=max(500, batch_size))
     await admin.start()
     await reader.start()
     stop, done = asyncio.Event(), asyncio.Event()
