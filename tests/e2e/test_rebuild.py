@@ -27,9 +27,10 @@ from tests.support import Api, eventually, query
 
 pytestmark = pytest.mark.e2e
 
-# What each service's projection is compared on: table -> its order (its rows' identity).
+# What each service's projection is compared on: table -> (its rows' order, the columns).
 # Reminders' `dunning_customer` holds the grade (projection) beside a pause and a pinned
-# policy (its own, carried over only at the switch): compared on the projection's columns.
+# policy, and `chased_invoice` an invoice's escalation by a broken promise (its own,
+# carried over only at the switch): compared on the projection's columns.
 COMPARED = {
     "credit": {
         "customer_profile": ("customer_id", "*"),
@@ -41,7 +42,11 @@ COMPARED = {
     },
     "reminders": {
         "contact": ("customer_id", "*"),
-        "chased_invoice": ("invoice_id", "*"),
+        "chased_invoice": (
+            "invoice_id",
+            "tenant, invoice_id, customer_id, number, due_date, currency, residual_minor, "
+            "disputed, closed, cycle",
+        ),
         "applied_payment": ("payment_id, invoice_id", "*"),
         "dunning_customer": ("customer_id", "tenant, customer_id, grade"),
     },
@@ -80,7 +85,8 @@ def book(stack: Stack) -> Book:
     """A tenant whose books touch every kind of row: credit's own inputs set first (a hold
     policy, a manual limit, an approved order, a manual hold), then customers, invoices,
     payments, a dispute, a void, and reminders' own records (a promise that a later payment
-    counts toward, a pause); every consumer and relay then settled."""
+    counts toward, a pause, and a dunning run that breaks the promise and sends reminders);
+    every consumer and relay then settled."""
     tenant = f"t-{secrets.token_hex(4)}"
     api = Api(stack.gateway_url, stack.create_tenant_key(tenant, f"Tenant {tenant}"))
     policy = {"max_days_overdue": 10, "over_limit": True, "grade_e": True}
@@ -142,6 +148,10 @@ def book(stack: Stack) -> Book:
         lambda: api.get("/customers/C-3/promises").json()["items"][0]["paid"] == "500.00",
         what="reminders counted the payment toward the promise",
     )
+    # A dunning run after the promise's grace: it breaks the promise (INV-4 escalates, and
+    # credit learns of it from reminders' event), and sends and records reminders.
+    run = _ok(api.http.post("/dunning/runs", json={"as_of": "2026-12-24"}), 200)
+    assert run["promises_broken"] == 1, run
     eventually(lambda: _settled(stack), timeout=120, what="every consumer and relay idle")
     return Book(tenant, api)
 
@@ -314,22 +324,26 @@ def _stopped(stack: Stack, service: str) -> Iterator[None]:
 def test_the_switch_makes_the_rebuilt_schema_live(stack: Stack, book: Book) -> None:
     """After the rebuild above, the two-step procedure's second step: each service stopped,
     `--switch`, started again. The API answers as before (its own records were carried:
-    the manual limit and hold, the promise with the payment counted once, the pause), and
-    the consumers carry on from the rebuilt schemas: a new invoice reaches both, once."""
+    the manual limit and hold, the promise with the payment counted once and broken, the
+    escalation, the pause, the reminders sent), and the consumers carry on from the rebuilt
+    schemas: a new invoice reaches both, once."""
     api, url = book.api, stack.env["DATABASE_URL"]
     paths = (
         "/customers/C-1/credit",
         "/customers/C-2/credit",
+        "/customers/C-3/credit",
         "/customers/C-3/promises",
         "/customers/C-1/dunning?as_of=2026-12-01",
         "/customers/C-3/dunning?as_of=2026-12-01",
+        "/reminders?customer_id=C-2",
+        "/reminders?customer_id=C-3",
     )
     before = {path: _ok(api.get(path), 200) for path in paths}
     for service in ("credit", "reminders"):
         with _stopped(stack, service):
             eventually(partial(_disconnected, url, service), what=f"{service} disconnected")
             done = _rebuild(stack, service, "--switch")
-            assert done.returncode == 0, done.stderr[-3000:]
+            assert done.returncode == 0, done.stdout + done.stderr[-3000:]
             assert done.stdout.startswith(
                 f"{service}: switched; schema {service} is the rebuilt one"
             )
@@ -345,6 +359,10 @@ def test_the_switch_makes_the_rebuilt_schema_live(stack: Stack, book: Book) -> N
         )
 
     assert {path: _ok(api.get(path), 200) for path in paths} == before
+    escalated = (
+        "SELECT escalate FROM reminders.chased_invoice WHERE tenant = $1 AND invoice_id = $2"
+    )
+    assert _count(url, escalated, book.tenant, "INV-4") == 1  # carried: the run's, not an event's
     _ok(api.post_invoice("INV-6", "C-1", "700.00", issue_date="2026-11-20", due_date="2026-12-20"))
     eventually(
         lambda: api.get("/customers/C-1/dunning").json().get("open_invoice_count") == 2,

@@ -245,34 +245,53 @@ async def carry(
             await conn.execute(f"DELETE FROM {target}.{item.table}{where}")
     written: dict[str, int] = {}
     for item in todo:
-        t = item.table
-        where = f" WHERE {item.rows}" if item.rows else ""
-        if item.columns:
-            names = ", ".join((*item.key, *item.columns))
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in item.columns)
-            status = await conn.execute(
-                f"""INSERT INTO {target}.{t} ({names}) SELECT {names} FROM {live}.{t}{where}
-                    ON CONFLICT ({", ".join(item.key)}) DO UPDATE SET {updates}"""
-            )
-        else:
-            names = ", ".join(await _columns(conn, target, t))
-            overriding = (
-                " OVERRIDING SYSTEM VALUE" if await _identity_always(conn, target, t) else ""
-            )
-            status = await conn.execute(
-                f"INSERT INTO {target}.{t} ({names}){overriding} "
-                f"SELECT {names} FROM {live}.{t}{where}"
-            )
-            for column, sequence in (await _sequences(conn, target, t)).items():
-                live_sequence = await conn.fetchval(
-                    "SELECT pg_get_serial_sequence($1, $2)", f"{live}.{t}", column
-                )
-                await conn.execute(
-                    f"SELECT setval($1::regclass, last_value, is_called) FROM {live_sequence}",
-                    sequence,
-                )
-        written[item.label] = int(status.rsplit(" ", 1)[-1])
+        copy = _carry_columns if item.columns else _carry_rows
+        written[item.label] = await copy(conn, live, target, item)
     return written
+
+
+async def _carry_rows(conn: asyncpg.Connection, live: str, target: str, item: Carried) -> int:
+    """The live rows (those `item.rows` selects) inserted whole, identities and all, and
+    the sequences numbering them set to where the live ones stand. Rows written."""
+    t, where = item.table, f" WHERE {item.rows}" if item.rows else ""
+    names = ", ".join(await _columns(conn, target, t))
+    overriding = " OVERRIDING SYSTEM VALUE" if await _identity_always(conn, target, t) else ""
+    status = await conn.execute(
+        f"INSERT INTO {target}.{t} ({names}){overriding} SELECT {names} FROM {live}.{t}{where}"
+    )
+    for column, sequence in (await _sequences(conn, target, t)).items():
+        live_sequence = await conn.fetchval(
+            "SELECT pg_get_serial_sequence($1, $2)", f"{live}.{t}", column
+        )
+        await conn.execute(
+            f"SELECT setval($1::regclass, last_value, is_called) FROM {live_sequence}", sequence
+        )
+    return _rows_of(status)
+
+
+async def _carry_columns(conn: asyncpg.Connection, live: str, target: str, item: Carried) -> int:
+    """`item.columns` of the live rows (those `item.rows` selects) written onto the rebuilt
+    rows with the same key, and the live rows the rebuilt table has no row for added with
+    just those columns (an upsert cannot do it: PostgreSQL checks the new row's NOT NULL
+    columns before it looks for the conflict). Rows written."""
+    t, where = item.table, f" WHERE {item.rows}" if item.rows else ""
+    source = f"(SELECT * FROM {live}.{t}{where}) AS l"
+    same = " AND ".join(f"f.{k} = l.{k}" for k in item.key)
+    updated = await conn.execute(
+        f"UPDATE {target}.{t} AS f SET {', '.join(f'{c} = l.{c}' for c in item.columns)} "
+        f"FROM {source} WHERE {same}"
+    )
+    names = ", ".join((*item.key, *item.columns))
+    added = await conn.execute(
+        f"INSERT INTO {target}.{t} ({names}) SELECT {names} FROM {source} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target}.{t} AS f WHERE {same})"
+    )
+    return _rows_of(updated) + _rows_of(added)
+
+
+def _rows_of(status: str) -> int:
+    """The row count of a command status (`UPDATE 3`, `INSERT 0 3`)."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def _row_counts(
