@@ -482,8 +482,6 @@ class _Merge:
 async def _replay(
     reader: AIOKafkaConsumer,
     loop: EventConsumer,
-    spec: ConsumerSpec,
-    pool: asyncpg.Pool,
     replay: Replay,
     batch_size: int,
     stop: asyncio.Event,
@@ -499,12 +497,7 @@ async def _replay(
             if merge.finished():
                 break
             continue
-        todo = run
-        if spec.admit is not None:  # as the live consumer does, once per fetch
-            async with pool.acquire() as conn:
-                admitted = await spec.admit(conn)
-            todo = [r for r in run if admitted(r)]
-        await loop.handle_many(todo)
+        await loop.handle_many(run)
         done = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in run}
         replay.positions.update(done)
         await reader.commit(done)
@@ -610,7 +603,7 @@ async def _catch_up(
             started = time.monotonic()
             progress = asyncio.create_task(_progress(replay, label, progress_seconds, err, done))
             try:
-                await _replay(reader, loop, spec, pool, replay, batch_size, stop)
+                await _replay(reader, loop, replay, batch_size, stop)
             finally:
                 done.set()
                 await progress
@@ -680,6 +673,8 @@ async def _run(
     target = _check_name(options.target or f"{live}_rebuild")
     if target == live:
         raise Refused(f"the rebuild cannot go into the live schema {live}")
+    if spec.admit is not None:  # what it passes over depends on the state it reads now
+        raise Refused("a consumer with an `admit` hook cannot be replayed into a projection")
     conn = await asyncpg.connect(settings.database_url)
     try:
         oid, inputs = await _prepare(conn, settings, projection, migrations, target, options)
