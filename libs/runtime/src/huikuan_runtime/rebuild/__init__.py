@@ -13,7 +13,7 @@ The procedure, in two steps (docs/operations.md):
    (default `<schema>_rebuild`) and migrates it, copies the own records the projection is
    derived under (`Projection.inputs`: credit's hold policies, manual limits and holds,
    approved orders), and replays the service's topics from offset 0 into it with the
-   service's own handlers, in the order the events were published (`_Merge`), up to the
+   service's own handlers, in the order the events were published (`replay.py`), up to the
    offsets the live consumer group has committed at the start. It reads them with a
    consumer group of its own (`<group>.rebuild.<schema>.<oid>`, partitions assigned, never
    the live group, whose offsets do not move), so running it again continues where it
