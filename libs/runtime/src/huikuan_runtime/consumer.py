@@ -53,6 +53,19 @@ RecordFilter = Callable[[ConsumerRecord], bool]
 Admit = Callable[[asyncpg.Connection], Awaitable[RecordFilter]]
 
 
+def dispatching(handlers: Mapping[str, Handler]) -> RunHandler:
+    """Handlers by event type as one run handler: each event's own handler, in order; an
+    event of a type without one is recorded as processed and changes nothing."""
+
+    async def run(conn: asyncpg.Connection, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            handler = handlers.get(envelope.type)
+            if handler is not None:
+                await handler(conn, envelope)
+
+    return run
+
+
 class Stopping(Exception):
     """Raised inside the loop when a stop was requested while a record was waiting."""
 
@@ -81,6 +94,11 @@ class ConsumerSpec:
     batch_size: int = 1
     admit: Admit | None = None
 
+    @property
+    def applier(self) -> RunHandler:
+        """What applies a run of fresh events: `run_handler`, or the per-type `handlers`."""
+        return self.run_handler or dispatching(self.handlers)
+
 
 class EventConsumer:
     def __init__(
@@ -103,8 +121,7 @@ class EventConsumer:
         self._dead_letter_topic = dead_letter_topic or topics.dead_letter_topic(name)
         self._batch_size = batch_size
         self._pool = pool
-        self._handlers = handlers
-        self._run_handler = run_handler
+        self._apply_run = run_handler or dispatching(handlers)
         self._admit = admit
         self._dlq = dlq_producer
         self._max_retries = max_retries
@@ -168,14 +185,8 @@ class EventConsumer:
     async def _dispatch(self, conn: asyncpg.Connection, envelopes: list[Envelope]) -> None:
         """Run the handlers of fresh events, in order: the run handler with all of them, or
         each event's own handler."""
-        if self._run_handler is not None:
-            if envelopes:
-                await self._run_handler(conn, envelopes)
-            return
-        for envelope in envelopes:
-            handler = self._handlers.get(envelope.type)
-            if handler is not None:
-                await handler(conn, envelope)
+        if envelopes:
+            await self._apply_run(conn, envelopes)
 
     async def _track_sequences(
         self, conn: asyncpg.Connection, envelopes: list[Envelope]

@@ -145,9 +145,12 @@ def make_producer(kafka: Kafka, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    kafka: Kafka, group_id: str, topics: tuple[str, ...], *, max_poll_records: int = 500
+    kafka: Kafka, group_id: str, topics: tuple[str, ...] = (), *, max_poll_records: int = 500
 ) -> AIOKafkaConsumer:
-    """A group consumer that never commits by itself and starts from the beginning."""
+    """A consumer that never commits by itself and starts from the beginning: a member of
+    `group_id` reading `topics`, or, without topics, one reading the partitions the caller
+    assigns and seeks (no membership: no rebalance, nobody sharing them), its offsets
+    committed under `group_id` when it says so."""
     return AIOKafkaConsumer(
         *topics,
         **client_options(kafka),

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import uvicorn
 import uvloop
 from fastapi import APIRouter, Depends, FastAPI
 
-from huikuan_runtime import health
+from huikuan_runtime import health, rebuild
 from huikuan_runtime.consumer import ConsumerSpec, EventConsumer
 from huikuan_runtime.db import (
     TRANSIENT_ERRORS,
@@ -227,7 +228,8 @@ class ServiceSpec:
     """What `python -m <service>` can run. `consumer` (from the settings) makes the
     `consume` mode; `relay` is false for a service that publishes no events (its outbox
     stays empty: no relay mode); `extra_modes` are the service's own, beside the standard
-    ones."""
+    ones. `projection` classifies the tables for `rebuild`; a service that keeps none says
+    why in `no_projection`, and `rebuild` answers that."""
 
     name: str
     settings: Callable[[], ServiceSettings]
@@ -236,10 +238,17 @@ class ServiceSpec:
     consumer: Callable[[Any], ConsumerSpec] | None = None
     extra_modes: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     relay: bool = True
+    projection: rebuild.Projection | None = None
+    no_projection: str = ""
 
     def __post_init__(self) -> None:
-        if shadowed := set(self.extra_modes) & {"api", "migrate", "relay", "consume"}:
+        standard = {"api", "migrate", "relay", "consume", "rebuild"}
+        if shadowed := set(self.extra_modes) & standard:
             raise ValueError(f"{self.name}: extra modes replace standard ones: {shadowed}")
+        if (self.projection is None) == (not self.no_projection):
+            raise ValueError(f"{self.name}: a projection to rebuild, or why there is none")
+        if self.projection is not None and self.consumer is None:
+            raise ValueError(f"{self.name}: a projection is rebuilt by the service's consumer")
 
     @property
     def modes(self) -> list[str]:
@@ -250,12 +259,60 @@ class ServiceSpec:
         return ["api", "migrate", *relay, *consume, *self.extra_modes]
 
 
-def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+def _arguments(spec: ServiceSpec) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {spec.name}")
-    parser.add_argument("mode", choices=spec.modes)
-    args = parser.parse_args(argv)
+    modes = parser.add_subparsers(dest="mode", required=True, metavar="mode")
+    for mode in spec.modes:
+        modes.add_parser(mode)
+    rebuilding = modes.add_parser(
+        "rebuild",
+        help="rebuild the projection from the topics into a fresh schema (docs/operations.md)",
+        description=rebuild.__doc__.split("\n\n")[0] if rebuild.__doc__ else None,
+    )
+    rebuilding.add_argument(
+        "--into",
+        metavar="SCHEMA",
+        help="the schema to rebuild into (default: the service's schema + `_rebuild`)",
+    )
+    rebuilding.add_argument(
+        "--switch",
+        action="store_true",
+        help="with every process of the service stopped: catch up, carry the service's own "
+        "records over and make the rebuilt schema the live one",
+    )
+    rebuilding.add_argument(
+        "--batch-size", type=int, metavar="N", help="events applied per transaction"
+    )
+    rebuilding.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="how often progress is shown on stderr (default 2)",
+    )
+    return parser
+
+
+def main(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
+    args = _arguments(spec).parse_args(argv)
+    if args.mode == "rebuild" and spec.projection is None:
+        print(f"{spec.name} has nothing to rebuild: {spec.no_projection}", file=sys.stderr)
+        raise SystemExit(2)
     settings = spec.settings()
     configure_logging(f"{spec.name}.{args.mode}", settings.log_level)
+    if args.mode == "rebuild" and spec.projection is not None and spec.consumer is not None:
+        options = rebuild.Options(
+            target=args.into,
+            switch=args.switch,
+            batch_size=args.batch_size,
+            progress_seconds=args.progress_seconds,
+        )
+        status = asyncio.run(
+            rebuild.run(
+                settings, spec.consumer(settings), spec.projection, spec.migrations, options
+            )
+        )
+        raise SystemExit(status)
     if args.mode == "api":
         serve_api(settings, spec.app(settings))
     elif args.mode == "migrate":

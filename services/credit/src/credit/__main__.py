@@ -1,10 +1,11 @@
-"""`python -m credit api|relay|consume|migrate|rescore`."""
+"""`python -m credit api|relay|consume|migrate|rescore|rebuild`."""
 
 from __future__ import annotations
 
 from credit.api.app import create_app
 from credit.config import CONSUMED_TOPICS, Settings, get_settings
 from credit.events.handlers import run_handler
+from credit.events.projection import PROJECTION
 from credit.service.derive import FactCache
 from credit.service.jobs import run_periodically
 from huikuan_runtime.consumer import ConsumerSpec
@@ -29,6 +30,7 @@ SPEC = ServiceSpec(
     migrations=package_migrations("credit"),
     consumer=consumer,
     extra_modes={"rescore": run_periodically},
+    projection=PROJECTION,
 )
 
 if __name__ == "__main__":

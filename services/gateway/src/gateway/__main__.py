@@ -17,6 +17,11 @@ SPEC = ServiceSpec(
     consumer=lambda settings: CONSUMER,
     extra_modes={"dispatch": dispatch},
     relay=False,  # the gateway publishes no events
+    no_projection="the gateway keeps no projection. Its tables are its own records (tenants, "
+    "API keys, idempotency keys, webhook subscriptions) and the webhook deliveries its "
+    "consumer queued: replaying the topics would queue every event's webhooks again and send "
+    "them to the tenants' receivers. Redeliver what a receiver missed instead "
+    "(POST /v1/webhooks/{id}/redeliver-failed, .../deliveries/{delivery_id}/redeliver).",
 )
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ SPEC = ServiceSpec(
     app=create_app,
     migrations=package_migrations("ledger"),
     extra_modes={"overdue-scan": run_periodically},
+    no_projection="the ledger is the system of record: it consumes no topic, and the events "
+    "the other services rebuild from are its own. Restore it from a PostgreSQL backup "
+    "(docs/operations.md).",
 )
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m reminders api|relay|consume|migrate|schedule`."""
+"""`python -m reminders api|relay|consume|migrate|schedule|rebuild`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from huikuan_runtime.service import ServiceSpec, main
 from reminders.api.app import create_app
 from reminders.config import get_settings
 from reminders.events.handlers import HANDLERS, TOPICS
+from reminders.events.projection import PROJECTION
 from reminders.service.schedule import run_periodically
 
 SPEC = ServiceSpec(
@@ -17,6 +18,7 @@ SPEC = ServiceSpec(
     migrations=package_migrations("reminders"),
     consumer=lambda settings: ConsumerSpec(TOPICS, HANDLERS),
     extra_modes={"schedule": run_periodically},
+    projection=PROJECTION,
 )
 
 if __name__ == "__main__":
