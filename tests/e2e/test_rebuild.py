@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from huikuan_dev.stack import Stack
-from huikuan_events.topics import all_topics
 from tests.support import Api, eventually, query
 
 pytestmark = pytest.mark.e2e
@@ -160,11 +159,11 @@ def book(stack: Stack) -> Book:
 
 
 def _group(stack: Stack, service: str) -> str:
-    return f"{service}-{stack.env[f'{service.upper()}_GROUP_SUFFIX']}"
+    return stack.namespace.group(service)
 
 
 async def _kafka_offsets(
-    bootstrap: str, groups: list[str]
+    bootstrap: str, groups: list[str], topics: tuple[str, ...]
 ) -> tuple[dict[str, dict[TopicPartition, int]], dict[TopicPartition, int]]:
     """Each group's committed offsets (-1: none), and every topic's end offsets."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -174,7 +173,7 @@ async def _kafka_offsets(
     try:
         partitions = [
             TopicPartition(t["topic"], p["partition"])
-            for t in await admin.describe_topics(list(all_topics()))
+            for t in await admin.describe_topics(list(topics))
             for p in t["partitions"]
         ]
         ends = await probe.end_offsets(partitions)
@@ -192,7 +191,8 @@ def _offsets(
     stack: Stack,
 ) -> tuple[dict[str, dict[TopicPartition, int]], dict[TopicPartition, int]]:
     groups = [_group(stack, s) for s in TOPICS]
-    return asyncio.run(_kafka_offsets(stack.env["KAFKA_BOOTSTRAP_SERVERS"], groups))
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    return asyncio.run(_kafka_offsets(bootstrap, groups, stack.namespace.all_topics))
 
 
 def _settled(stack: Stack) -> bool:
@@ -207,7 +207,8 @@ def _settled(stack: Stack) -> bool:
     committed, ends = _offsets(stack)
     for service, topics in TOPICS.items():
         mine = committed[_group(stack, service)]
-        if any(mine[tp] < ends[tp] for tp in ends if tp.topic in topics):
+        read = stack.namespace.topics(topics)
+        if any(max(mine[tp], 0) < ends[tp] for tp in ends if tp.topic in read):
             return False
     return True
 

@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -40,6 +41,8 @@ from huikuan_runtime.db import TRANSIENT_ERRORS
 from huikuan_runtime.logs import trace_id_from, trace_id_var
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
 # A handler of a whole run of events (in order, in one transaction): a service that can
@@ -378,15 +381,22 @@ class EventConsumer:
         until they are applied or passed over."""
         if self._admit is None:
             return None
+        return await self._through_outages(self._admit, "the fetched events wait")
+
+    async def _through_outages(
+        self, work: Callable[[asyncpg.Connection], Awaitable[_T]], waiting: str
+    ) -> _T:
+        """`work` on a connection of the pool, retried until the database answers: an
+        outage is waited out (logged as `waiting`), never a failure of the records."""
         outages = 0
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    return await self._admit(conn)
+                    return await work(conn)
             except TRANSIENT_ERRORS as exc:
                 outages += 1
                 log.warning(
-                    "database unavailable; the fetched events wait",
+                    f"database unavailable; {waiting}",
                     extra={"outage_attempt": outages, "error": repr(exc)},
                 )
                 await self._pause(self._outage_wait(outages))
@@ -456,22 +466,15 @@ class EventConsumer:
         tenants = sorted({t for r in records if (t := tenant_of_key(r.key)) is not None})
         if not tenants:
             return
-        outages = 0
-        while True:
-            try:
-                await self._pool.execute(
-                    "DELETE FROM subject_cursor WHERE consumer = $1 AND tenant = ANY($2::text[])",
-                    self.name,
-                    tenants,
-                )
-                return
-            except TRANSIENT_ERRORS as exc:
-                outages += 1
-                log.warning(
-                    "database unavailable; the passed-over records wait",
-                    extra={"outage_attempt": outages, "error": repr(exc)},
-                )
-                await self._pause(self._outage_wait(outages))
+
+        async def forget(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "DELETE FROM subject_cursor WHERE consumer = $1 AND tenant = ANY($2::text[])",
+                self.name,
+                tenants,
+            )
+
+        await self._through_outages(forget, "the passed-over records wait")
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         try:

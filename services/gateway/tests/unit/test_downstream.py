@@ -216,18 +216,18 @@ async def test_connections_are_kept_alive_between_calls(
     assert len(svc.seen) == 3 and len(peers) == 1 and None not in peers
 
 
+def _on_clock(url: str, now: list[float], *, failures: int) -> Downstream:
+    """A client whose breaker (cooldown 10 s) reads the time from `now[0]`."""
+    breaker = CircuitBreaker(failures=failures, cooldown=10.0, clock=lambda: now[0])
+    return Downstream("ledger", url, "s3cret", timeout=30.0, breaker=breaker)
+
+
 async def test_a_half_open_breaker_lets_one_trial_through_not_every_waiting_call(
     service: tuple[Service, str],
 ) -> None:
     svc, url = service
     now = [0.0]
-    client = Downstream(
-        "ledger",
-        url,
-        "s3cret",
-        timeout=30.0,
-        breaker=CircuitBreaker(failures=2, cooldown=10.0, clock=lambda: now[0]),
-    )
+    client = _on_clock(url, now, failures=2)
     try:
         for _ in range(2):
             with pytest.raises(UpstreamUnavailable, match="status 503"):
@@ -257,13 +257,7 @@ async def test_a_cancelled_trial_frees_the_place_for_the_next_call(
 ) -> None:
     svc, url = service
     now = [0.0]
-    client = Downstream(
-        "ledger",
-        url,
-        "s3cret",
-        timeout=30.0,
-        breaker=CircuitBreaker(failures=1, cooldown=10.0, clock=lambda: now[0]),
-    )
+    client = _on_clock(url, now, failures=1)
     try:
         with pytest.raises(UpstreamUnavailable, match="status 503"):
             await client.request("GET", "/broken", "acme", params={"status": 503})
