@@ -7,7 +7,10 @@ the production-like values, and every rendered object validated strictly (no unk
 fields) against the Kubernetes schemas of the version named below (kubernetes-validate).
 The Deployments rendered are the process types of `huikuan_dev.processes`, no more, no
 fewer: each runs its service's image (`huikuan-<service>`) with its mode as the argument.
-helm is built from the Go module proxy into .run/tools by the Makefile.
+Every migration Job (a pre-install hook, which runs before the release's ConfigMap exists)
+gets the same plain settings as the Deployments from a hook ConfigMap of its own: `migrate`
+creates the topics, so it needs the Kafka settings too. helm is built from the Go module
+proxy into .run/tools by the Makefile.
 """
 
 from __future__ import annotations
@@ -60,6 +63,30 @@ def deployed(rendered: str) -> set[tuple[str, str, str]]:
     return found
 
 
+def migration_problems(rendered: str) -> list[str]:
+    """What a migration Job of `rendered` lacks: a ConfigMap rendered as a hook that runs
+    before it, holding every setting of the release's own ConfigMap."""
+    documents = [d for d in yaml.safe_load_all(rendered) if d]
+    maps = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
+    own = [d for d in maps.values() if "helm.sh/hook" not in d["metadata"].get("annotations", {})]
+    problems = []
+    for job in (d for d in documents if d["kind"] == "Job"):
+        name = job["metadata"]["name"]
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        refs = [e["configMapRef"]["name"] for e in container.get("envFrom", [])]
+        hooks = [maps[r] for r in refs if r in maps]
+        weight = int(job["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+        if not hooks or any(
+            "pre-install" not in m["metadata"].get("annotations", {}).get("helm.sh/hook", "")
+            or int(m["metadata"]["annotations"].get("helm.sh/hook-weight", "0")) >= weight
+            for m in hooks
+        ):
+            problems.append(f"{name}: no hook ConfigMap made before it")
+        elif any(set(m["data"]) - set(hooks[0]["data"]) for m in own):
+            problems.append(f"{name}: its ConfigMap lacks settings the processes get")
+    return problems
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, files in VALUES.items():
@@ -92,6 +119,8 @@ def main() -> None:
                     f"  not deployed: {sorted(expected - found)}\n"
                     f"  not a process type: {sorted(found - expected)}"
                 )
+            if problems := migration_problems(rendered):
+                sys.exit(f"error: chart ({name}) migrations: " + "; ".join(problems))
             count = rendered.count("\nkind:")
             print(f"chart ({name}): {count} objects valid ({', '.join(kinds)})")
 

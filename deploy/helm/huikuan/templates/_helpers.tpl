@@ -67,3 +67,34 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* The plain settings every process reads: the ConfigMap's data, and the migration Jobs' own copy. */}}
+{{- define "huikuan.configData" -}}
+HUIKUAN_ENV: production
+KAFKA_BOOTSTRAP_SERVERS: {{ .Values.config.kafkaBootstrapServers | quote }}
+KAFKA_SECURITY_PROTOCOL: {{ .Values.config.kafkaSecurityProtocol | quote }}
+{{- if .Values.config.kafkaSaslMechanism }}
+KAFKA_SASL_MECHANISM: {{ .Values.config.kafkaSaslMechanism | quote }}
+KAFKA_SASL_USERNAME: {{ .Values.config.kafkaSaslUsername | quote }}
+{{- end }}
+{{- if .Values.config.kafkaTopicPrefix }}
+KAFKA_TOPIC_PREFIX: {{ .Values.config.kafkaTopicPrefix | quote }}
+{{- end }}
+{{- if .Values.config.kafkaCaSecret }}
+KAFKA_SSL_CAFILE: /etc/huikuan/kafka-ca/ca.crt
+{{- end }}
+LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+{{- range $name := list "ledger" "credit" "reminders" "gateway" }}
+{{ upper $name }}_HOST: "0.0.0.0"
+{{ upper $name }}_HEALTH_PORT: {{ $.Values.healthPort | quote }}
+{{- end }}
+{{- if .Values.config.smtpHost }}
+REMINDERS_SMTP_HOST: {{ .Values.config.smtpHost | quote }}
+REMINDERS_SMTP_PORT: {{ .Values.config.smtpPort | quote }}
+REMINDERS_SMTP_START_TLS: {{ .Values.config.smtpStartTls | quote }}
+{{- end }}
+REMINDERS_MAIL_FROM: {{ .Values.config.mailFrom | quote }}
+{{- range $key, $value := .Values.config.extraEnv }}
+{{ $key }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
