@@ -420,8 +420,19 @@ def test_every_process_type_runs_from_its_image(
             _migrated(database, service)
         asyncio.run(start_groups_at_end(infra[1], [f"{s}-{name}" for s in SERVICES]))
 
+        # Every process its own port, chosen before any of them binds: a port free_port
+        # just released may otherwise come back for the next worker while the first one is
+        # still starting (seen once: a worker's /readyz answered by another process).
+        taken = set(ports.values())
+
+        def unused_port() -> int:
+            while (port := free_port()) in taken:
+                pass
+            taken.add(port)
+            return port
+
         for spec in PROCESS_TYPES:
-            port = ports[spec.service] if spec.is_api else free_port()
+            port = ports[spec.service] if spec.is_api else unused_port()
             health = {} if spec.is_api else {f"{spec.service.upper()}_HEALTH_PORT": str(port)}
             log = tmp_path / f"{spec.name}.log"
             proc = _start(by_service[spec.service], spec.mode, {**settings, **health}, log)
